@@ -1,0 +1,424 @@
+//! Loggers bound to runtime IDs: [`with_runtime_id`] and [`LoggerExt`].
+//!
+//! [`with_runtime_id`] opens a scope: it makes a new ID current while a closure runs and
+//! hands the closure a logger bound to it. [`LoggerExt::new_child`] makes a logger bound to
+//! a new nested ID without changing the current one, for work that leaves the scope (a
+//! thread, a task, a queue).
+//!
+//! ```
+//! use slog::{info, o, Discard, Drain, Logger};
+//! use token_runtime_id::{get_runtime_id, with_runtime_id, LoggerExt, RuntimeIdDrain};
+//!
+//! let root = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
+//! with_runtime_id(&root, |log| {
+//!     let request = log.runtime_id().unwrap();
+//!     assert_eq!(get_runtime_id(), Some(request.clone()));
+//!     info!(log, "Processing request");
+//!
+//!     // A logger for a background job: one level down, and it keeps its ID wherever it goes.
+//!     let job = log.new_child().unwrap();
+//!     assert_eq!(job.runtime_id().unwrap().parent(), Some(request));
+//!     std::thread::spawn(move || info!(job, "in the background")).join().unwrap();
+//! })?;
+//! # Ok::<(), token_runtime_id::RuntimeIdError>(())
+//! ```
+//!
+//! # Which ID a record carries
+//!
+//! A record logged through a logger bound to `B` carries the current ID if that is `B` or
+//! one of its descendants (so nested scopes on the same thread stay precise), and `B`
+//! otherwise (on another thread, in another task, after the scope ended). New IDs made from
+//! a bound logger nest under that same ID. The pair itself is written by the
+//! [`RuntimeIdDrain`](crate::RuntimeIdDrain) under the logger, once.
+//!
+//! # Cost
+//!
+//! Binding a logger allocates (the ID, and slog's `Logger::root`). Logging through a bound
+//! logger does not: the bound logger's own pairs travel with the record, on the stack.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::Arc;
+
+use slog::{BorrowedKV, Drain, KV, Logger, OwnedKVList, Record, RecordStatic};
+
+use crate::config::{RuntimeIdConfig, with_default_config};
+use crate::drain::RecordClaim;
+use crate::{RuntimeId, RuntimeIdError, scope};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for slog::Logger {}
+}
+
+/// Runtime-ID methods on [`slog::Logger`].
+///
+/// Sealed: implemented for `slog::Logger` only, so methods can be added without breaking
+/// anyone.
+pub trait LoggerExt: sealed::Sealed {
+    /// A logger bound to a new ID one level below this logger's (see the
+    /// [module docs](crate::logger#which-id-a-record-carries)), or below the current ID
+    /// when this logger is not bound, or a new root. Made with the config this logger
+    /// carries (from a [`setup`](crate::setup) builder) or the process-wide default. The
+    /// current ID does not change.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeIdError::MaxDepthExceeded`] when the new ID would pass `max_depth` under
+    /// [`MaxDepthPolicy::Error`](crate::MaxDepthPolicy::Error).
+    ///
+    /// ```
+    /// use slog::{o, Discard, Logger};
+    /// use token_runtime_id::{get_runtime_id, LoggerExt};
+    ///
+    /// let root = Logger::root(Discard, o!());
+    /// let a = root.new_child()?;
+    /// let b = a.new_child()?;
+    /// assert_eq!(b.runtime_id().unwrap().parent(), a.runtime_id());
+    /// assert_eq!(get_runtime_id(), None);
+    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
+    /// ```
+    fn new_child(&self) -> Result<Logger, RuntimeIdError>;
+
+    /// As [`new_child`](Self::new_child), with the new segment made by `config`.
+    ///
+    /// ```
+    /// use slog::{o, Discard, Logger};
+    /// use token_runtime_id::{LoggerExt, RuntimeIdConfig};
+    ///
+    /// let cfg = RuntimeIdConfig::builder().length(4).prefix("JOB").build()?;
+    /// let job = Logger::root(Discard, o!()).new_child_with(&cfg)?;
+    /// let id = job.runtime_id().unwrap();
+    /// assert!(id.as_str().starts_with("JOB:"));
+    /// assert_eq!(id.as_str().len(), 8);
+    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
+    /// ```
+    fn new_child_with(&self, config: &RuntimeIdConfig) -> Result<Logger, RuntimeIdError>;
+
+    /// A logger bound to `id`: its records carry `id` (or the current ID, when that is
+    /// `id` or below it) wherever the logger goes.
+    ///
+    /// ```
+    /// use slog::{o, Discard, Logger};
+    /// use token_runtime_id::{LoggerExt, RuntimeId, RuntimeIdConfig};
+    ///
+    /// let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    /// let log = Logger::root(Discard, o!()).bind_runtime_id(id.clone());
+    /// assert_eq!(log.runtime_id(), Some(id));
+    /// ```
+    fn bind_runtime_id(&self, id: RuntimeId) -> Logger;
+
+    /// The ID this logger is bound to, if any.
+    ///
+    /// ```
+    /// use slog::{o, Discard, Logger};
+    /// use token_runtime_id::LoggerExt;
+    ///
+    /// assert_eq!(Logger::root(Discard, o!()).runtime_id(), None);
+    /// ```
+    fn runtime_id(&self) -> Option<RuntimeId>;
+}
+
+impl LoggerExt for Logger {
+    fn new_child(&self) -> Result<Logger, RuntimeIdError> {
+        let found = probe(self);
+        let id = match &found.config {
+            Some(config) => found.next_id(config)?,
+            None => with_default_config(|config| found.next_id(config))?,
+        };
+        Ok(bind(self, id, found.config))
+    }
+
+    fn new_child_with(&self, config: &RuntimeIdConfig) -> Result<Logger, RuntimeIdError> {
+        let found = probe(self);
+        let id = found.next_id(config)?;
+        Ok(bind(self, id, found.config))
+    }
+
+    fn bind_runtime_id(&self, id: RuntimeId) -> Logger {
+        bind(self, id, probe(self).config)
+    }
+
+    fn runtime_id(&self) -> Option<RuntimeId> {
+        probe(self).id
+    }
+}
+
+/// Runs `f` in a new runtime ID, with a logger bound to it.
+///
+/// The new ID is a child of the logger's bound ID (see the
+/// [module docs](crate::logger#which-id-a-record-carries)), else of the current ID, else a
+/// new root; it is made with the config the logger carries or the process-wide default
+/// ([`set_default_config`](crate::set_default_config)). It is current while `f` runs and
+/// the previous ID is restored afterwards, also if `f` panics.
+///
+/// # Errors
+///
+/// [`RuntimeIdError::MaxDepthExceeded`] when the new ID would pass `max_depth` under
+/// [`MaxDepthPolicy::Error`](crate::MaxDepthPolicy::Error); `f` is not run.
+///
+/// ```
+/// use slog::{info, o, Discard, Drain, Logger};
+/// use token_runtime_id::{get_runtime_id, with_runtime_id, RuntimeIdDrain};
+///
+/// let logger = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
+/// let (outer, inner) = with_runtime_id(&logger, |log| {
+///     info!(log, "Processing request");
+///     let inner = with_runtime_id(log, |log| {
+///         info!(log, "Querying database");
+///         get_runtime_id().unwrap()
+///     })
+///     .unwrap();
+///     (get_runtime_id().unwrap(), inner)
+/// })?;
+/// assert_eq!(inner.parent(), Some(outer));
+/// # Ok::<(), token_runtime_id::RuntimeIdError>(())
+/// ```
+pub fn with_runtime_id<R>(
+    logger: &Logger,
+    f: impl FnOnce(&Logger) -> R,
+) -> Result<R, RuntimeIdError> {
+    let found = probe(logger);
+    let id = match &found.config {
+        Some(config) => found.next_id(config)?,
+        None => with_default_config(|config| found.next_id(config))?,
+    };
+    Ok(run_in(logger, id, found.config, f))
+}
+
+/// As [`with_runtime_id`], with the new segment made by `config`.
+///
+/// # Errors
+///
+/// As [`with_runtime_id`]; `f` is not run.
+///
+/// ```
+/// use slog::{o, Discard, Logger};
+/// use token_runtime_id::{get_runtime_id, with_runtime_id_config, RuntimeIdConfig};
+///
+/// let cfg = RuntimeIdConfig::builder().prefix("API").length(4).sep(".").build()?;
+/// let id = with_runtime_id_config(&Logger::root(Discard, o!()), &cfg, |_| get_runtime_id())?;
+/// assert!(id.unwrap().as_str().starts_with("API."));
+/// # Ok::<(), token_runtime_id::RuntimeIdError>(())
+/// ```
+pub fn with_runtime_id_config<R>(
+    logger: &Logger,
+    config: &RuntimeIdConfig,
+    f: impl FnOnce(&Logger) -> R,
+) -> Result<R, RuntimeIdError> {
+    let found = probe(logger);
+    let id = found.next_id(config)?;
+    Ok(run_in(logger, id, found.config, f))
+}
+
+fn run_in<R>(
+    logger: &Logger,
+    id: RuntimeId,
+    config: Option<Arc<RuntimeIdConfig>>,
+    f: impl FnOnce(&Logger) -> R,
+) -> R {
+    let bound = bind(logger, id.clone(), config);
+    let _guard = scope::enter(id);
+    f(&bound)
+}
+
+/// The ID a record logged through a logger bound to `bound` carries right now: the current
+/// ID if it is `bound` or below it, else `bound`.
+pub(crate) fn effective_id(bound: &RuntimeId) -> RuntimeId {
+    scope::with_current(|current| match current {
+        Some(current) if current.is_within(bound) => current.clone(),
+        _ => bound.clone(),
+    })
+}
+
+/// Makes a logger bound to `id`, carrying `config` for the IDs made from it.
+pub(crate) fn bind(parent: &Logger, id: RuntimeId, config: Option<Arc<RuntimeIdConfig>>) -> Logger {
+    let marker = LoggerMarker {
+        id: Some(id.clone()),
+        config,
+    };
+    Logger::root(
+        BoundDrain {
+            parent: parent.clone(),
+            id,
+        },
+        slog::OwnedKV(marker),
+    )
+}
+
+/// Makes a root logger over `drain` that carries `config` (from the setup builders).
+pub(crate) fn root_with_config<D>(drain: D, config: Option<Arc<RuntimeIdConfig>>) -> Logger
+where
+    D: Drain<Ok = (), Err = slog::Never>
+        + Send
+        + Sync
+        + std::panic::UnwindSafe
+        + std::panic::RefUnwindSafe
+        + 'static,
+{
+    match config {
+        Some(config) => Logger::root(
+            drain,
+            slog::OwnedKV(LoggerMarker {
+                id: None,
+                config: Some(config),
+            }),
+        ),
+        None => Logger::root(drain, slog::o!()),
+    }
+}
+
+/// The drain of a bound logger: decides the record's ID, then passes the record, with the
+/// bound logger's own pairs, to the logger it was made from.
+struct BoundDrain {
+    parent: Logger,
+    id: RuntimeId,
+}
+
+impl Drain for BoundDrain {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        let _claim = RecordClaim::for_bound(record, || effective_id(&self.id));
+        // The parent logger passes its own values; this logger's values (pairs added with
+        // `Logger::new` after binding) ride along as record pairs, without allocating.
+        let rstatic = RecordStatic {
+            location: record.location(),
+            tag: record.tag(),
+            level: record.level(),
+        };
+        let kv = (values, record.kv());
+        self.parent
+            .log(&Record::new(&rstatic, record.msg(), BorrowedKV(&kv)));
+        Ok(())
+    }
+
+    fn is_enabled(&self, level: slog::Level) -> bool {
+        self.parent.is_enabled(level)
+    }
+
+    fn flush(&self) -> Result<(), slog::FlushError> {
+        self.parent.flush()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding a logger's ID and config.
+//
+// `slog::Logger` does not expose its drain, so a bound logger carries a marker among its
+// values. The marker serializes to nothing, except for the probe below, which walks the
+// logger's values with a serializer of its own: the marker recognises that serializer by
+// address, hands over what it holds, and stops the walk.
+// ---------------------------------------------------------------------------------------
+
+/// What a logger carries: the ID it is bound to and the config to make new IDs with.
+#[derive(Default)]
+struct Found {
+    id: Option<RuntimeId>,
+    config: Option<Arc<RuntimeIdConfig>>,
+}
+
+impl Found {
+    /// The next ID made from this logger: below its effective ID, else below the current
+    /// ID, else a root.
+    fn next_id(&self, config: &RuntimeIdConfig) -> Result<RuntimeId, RuntimeIdError> {
+        match &self.id {
+            Some(bound) => effective_id(bound).child(config),
+            None => RuntimeId::next(config),
+        }
+    }
+}
+
+struct LoggerMarker {
+    id: Option<RuntimeId>,
+    config: Option<Arc<RuntimeIdConfig>>,
+}
+
+struct Probe {
+    serializer: usize,
+    found: Option<Found>,
+}
+
+thread_local! {
+    static PROBE: RefCell<Option<Probe>> = const { RefCell::new(None) };
+}
+
+impl KV for LoggerMarker {
+    fn serialize(&self, _: &Record<'_>, serializer: &mut dyn slog::Serializer) -> slog::Result {
+        let address = std::ptr::from_mut(serializer).cast::<()>().addr();
+        let handed_over = PROBE
+            .try_with(|probe| {
+                let Ok(mut probe) = probe.try_borrow_mut() else {
+                    return false;
+                };
+                match probe.as_mut() {
+                    Some(probe) if probe.serializer == address => {
+                        probe.found = Some(Found {
+                            id: self.id.clone(),
+                            config: self.config.clone(),
+                        });
+                        true
+                    }
+                    _ => false,
+                }
+            })
+            .unwrap_or(false);
+        if handed_over {
+            // Stop the walk: the nearest marker is the one that counts.
+            Err(slog::Error::Other)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Accepts every value and writes nothing. Not zero-sized, so its address is its own.
+struct ProbeSerializer {
+    _anchor: u8,
+}
+
+impl slog::Serializer for ProbeSerializer {
+    fn emit_arguments(&mut self, _: slog::Key, _: &fmt::Arguments<'_>) -> slog::Result {
+        Ok(())
+    }
+}
+
+/// The ID and config a logger carries, from the nearest marker among its values.
+fn probe(logger: &Logger) -> Found {
+    let mut serializer = ProbeSerializer { _anchor: 0 };
+    let address = std::ptr::from_mut::<dyn slog::Serializer>(&mut serializer)
+        .cast::<()>()
+        .addr();
+    // A value may itself probe another logger while it is walked: keep the outer probe.
+    let outer = PROBE
+        .try_with(|probe| {
+            probe.try_borrow_mut().ok().map(|mut probe| {
+                probe.replace(Probe {
+                    serializer: address,
+                    found: None,
+                })
+            })
+        })
+        .ok()
+        .flatten();
+    let Some(outer) = outer else {
+        return Found::default();
+    };
+    let rstatic = slog::record_static!(slog::Level::Trace, "");
+    let args = format_args!("");
+    let record = Record::new(&rstatic, &args, BorrowedKV(&()));
+    // An error is how the marker stops the walk, or a value failing: either way, what was
+    // found is in the probe.
+    let _ = logger.list().serialize(&record, &mut serializer);
+    let ours = PROBE
+        .try_with(|probe| {
+            probe
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut probe| std::mem::replace(&mut *probe, outer))
+        })
+        .ok()
+        .flatten();
+    ours.and_then(|probe| probe.found).unwrap_or_default()
+}
