@@ -119,6 +119,15 @@ impl<D> RuntimeIdDrain<D> {
         })
     }
 
+    /// Wraps `drain` with a key that [`intern_key`] returned.
+    pub(crate) fn with_interned_key(drain: D, key: &'static str) -> Self {
+        RuntimeIdDrain {
+            drain,
+            key,
+            placeholder: None,
+        }
+    }
+
     /// Writes `placeholder` under the key when no ID is current, instead of leaving the
     /// key out (the default).
     ///
@@ -231,7 +240,7 @@ fn log_with_pair<D: Drain>(
     )
 }
 
-fn check_placeholder(placeholder: &str) -> Result<(), RuntimeIdError> {
+pub(crate) fn check_placeholder(placeholder: &str) -> Result<(), RuntimeIdError> {
     // A placeholder stands where an ID would: the rules of a prefix apply, with no
     // separator to avoid.
     rules::check_prefix(placeholder, "")
@@ -377,8 +386,10 @@ mod tests {
     use std::sync::Arc;
 
     /// Collects each record's pairs as `key=value` strings.
+    type Pairs = Vec<(String, String)>;
+
     #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<Vec<(String, String)>>>>);
+    struct Capture(Arc<Mutex<Vec<Pairs>>>);
 
     struct PairSerializer<'a>(&'a mut Vec<(String, String)>);
 

@@ -6,6 +6,8 @@ use arrayvec::ArrayString;
 const INLINE: usize = 512;
 
 /// Builds a string on the stack, moving to the heap only past [`INLINE`] bytes.
+// The inline variant is large on purpose: it lives on the stack for one ID's creation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum TextBuf {
     Inline(ArrayString<INLINE>),

@@ -1,1 +1,291 @@
-//! Ready-made logger setups.
+//! Ready-made loggers for the two common setups, assembled so they cannot be put together
+//! wrong.
+//!
+//! - [`json_file`]: JSON lines appended to a file.
+//! - [`terminal`]: human-readable lines on stderr (or stdout), with the ID in brackets
+//!   before the message, as the seed's formatter prints it.
+//!
+//! Both build the same chain:
+//!
+//! ```text
+//! Logger -> RuntimeIdDrain -> slog_async::Async (blocking) -> worker thread -> format, write
+//! ```
+//!
+//! The [`RuntimeIdDrain`](crate::RuntimeIdDrain) reads the current ID on the thread that
+//! logs, so it must come before `Async` hands the record to its worker thread (see
+//! [the drain's docs](crate::RuntimeIdDrain#in-front-of-slog_asyncasync)).
+//!
+//! # Nothing lost
+//!
+//! - `Async` runs with [`OverflowStrategy::Block`](slog_async::OverflowStrategy::Block):
+//!   a full channel makes the logging thread wait, it never drops a record (slog-async's
+//!   default drops them under load).
+//! - The builders return a [`LogGuard`]. Dropping it sends every queued record to the
+//!   writer, flushes it and joins the worker thread; keep it alive in `main` until the end.
+//! - A write error (disk full, closed pipe) is counted, printed to stderr once when it
+//!   first happens, and reported by [`LogGuard::finish`] (or printed when the guard is
+//!   dropped). A record whose serialization fails is left out whole: the file never holds
+//!   half a line.
+//! - A record logged after the guard is gone cannot be written; it is counted and reported
+//!   on stderr, and never panics.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use slog::{Drain, OwnedKVList, Record};
+
+use crate::RuntimeIdError;
+
+mod json;
+mod term;
+
+pub use json::{JsonFileBuilder, json_file, json_writer};
+pub use term::{TerminalBuilder, terminal};
+
+/// Records queued between the logging threads and the writer, unless set otherwise.
+pub const DEFAULT_CHANNEL_SIZE: usize = 1024;
+
+/// Why a setup could not be built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// The key, the placeholder or the config is invalid.
+    RuntimeId(RuntimeIdError),
+    /// The log file could not be opened.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The channel size must be at least 1.
+    ChannelSize,
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::RuntimeId(err) => err.fmt(f),
+            SetupError::Io { path, source } => {
+                write!(f, "cannot open log file {}: {source}", path.display())
+            }
+            SetupError::ChannelSize => f.write_str("the channel size must be at least 1, got 0"),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SetupError::RuntimeId(err) => Some(err),
+            SetupError::Io { source, .. } => Some(source),
+            SetupError::ChannelSize => None,
+        }
+    }
+}
+
+impl From<RuntimeIdError> for SetupError {
+    fn from(err: RuntimeIdError) -> Self {
+        SetupError::RuntimeId(err)
+    }
+}
+
+/// Write errors and lost records of one setup, shared by the logging side, the writer
+/// thread and the guard.
+#[derive(Debug, Default)]
+pub(crate) struct WriteStatus {
+    failed: AtomicU64,
+    lost_after_close: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl WriteStatus {
+    /// Counts a record the writer could not write; prints the first such error at once.
+    pub(crate) fn record_failure(&self, err: &dyn fmt::Display) {
+        if self.failed.fetch_add(1, Ordering::Relaxed) == 0 {
+            let message = err.to_string();
+            eprintln!("token-runtime-id: cannot write log records: {message}");
+            *self
+                .first_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(message);
+        }
+    }
+
+    fn record_lost(&self) {
+        if self.lost_after_close.fetch_add(1, Ordering::Relaxed) == 0 {
+            eprintln!(
+                "token-runtime-id: a record was logged after its LogGuard was dropped and is \
+                 lost; keep the guard alive until logging ends"
+            );
+        }
+    }
+
+    fn report(&self) -> Result<(), WriteError> {
+        let failed = self.failed.load(Ordering::Relaxed);
+        if failed == 0 {
+            return Ok(());
+        }
+        Err(WriteError {
+            failed_records: failed,
+            first_error: self
+                .first_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// Records the writer could not write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteError {
+    /// How many records failed.
+    pub failed_records: u64,
+    /// The first error, as the OS (or the failing value) described it.
+    pub first_error: String,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} log record(s) could not be written; the first error: {}",
+            self.failed_records, self.first_error
+        )
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+/// Keeps a setup's writer thread running; dropping it writes out every queued record,
+/// flushes and joins the thread.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("app.jsonl");
+/// use slog::info;
+///
+/// let (logger, guard) = token_runtime_id::setup::json_file(&path).build()?;
+/// info!(logger, "started");
+/// guard.finish()?; // every record is in the file now
+/// assert_eq!(std::fs::read_to_string(&path)?.lines().count(), 1);
+/// # Ok(()) }
+/// ```
+#[must_use = "dropping the guard stops the writer: keep it until logging ends"]
+pub struct LogGuard {
+    guard: Option<slog_async::AsyncGuard>,
+    status: Arc<WriteStatus>,
+}
+
+impl LogGuard {
+    pub(crate) fn new(guard: slog_async::AsyncGuard, status: Arc<WriteStatus>) -> Self {
+        LogGuard {
+            guard: Some(guard),
+            status,
+        }
+    }
+
+    /// The number of records the writer has failed to write so far.
+    pub fn failed_records(&self) -> u64 {
+        self.status.failed.load(Ordering::Relaxed)
+    }
+
+    /// Writes out every queued record, flushes, stops the writer thread and reports.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError`] if any record could not be written.
+    pub fn finish(mut self) -> Result<(), WriteError> {
+        self.stop();
+        self.status.report()
+    }
+
+    fn stop(&mut self) {
+        // `AsyncGuard`'s drop sends the remaining records, then joins the worker, whose
+        // writer flushes as it is dropped.
+        drop(self.guard.take());
+    }
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        if self.guard.is_some() {
+            self.stop();
+            if let Err(err) = self.status.report() {
+                eprintln!("token-runtime-id: {err}");
+            }
+        }
+    }
+}
+
+impl fmt::Debug for LogGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogGuard")
+            .field("running", &self.guard.is_some())
+            .field("failed_records", &self.failed_records())
+            .finish()
+    }
+}
+
+/// The logging side of a setup: turns `Async`'s errors (only possible once the guard has
+/// stopped the worker) into a count instead of a panic.
+pub(crate) struct CountLost<D> {
+    pub(crate) drain: D,
+    pub(crate) status: Arc<WriteStatus>,
+}
+
+impl<D: Drain> Drain for CountLost<D> {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        if self.drain.log(record, values).is_err() {
+            self.status.record_lost();
+        }
+        Ok(())
+    }
+
+    fn is_enabled(&self, level: slog::Level) -> bool {
+        self.drain.is_enabled(level)
+    }
+
+    fn flush(&self) -> Result<(), slog::FlushError> {
+        self.drain.flush()
+    }
+}
+
+/// The writer side: counts the inner drain's errors.
+pub(crate) struct CountFailures<D> {
+    pub(crate) drain: D,
+    pub(crate) status: Arc<WriteStatus>,
+}
+
+impl<D> Drain for CountFailures<D>
+where
+    D: Drain,
+    D::Err: fmt::Display,
+{
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        if let Err(err) = self.drain.log(record, values) {
+            self.status.record_failure(&err);
+        }
+        Ok(())
+    }
+}
+
+fn check_channel_size(size: usize) -> Result<usize, SetupError> {
+    if size == 0 {
+        Err(SetupError::ChannelSize)
+    } else {
+        Ok(size)
+    }
+}
