@@ -209,7 +209,7 @@ impl RuntimeId {
     /// assert_eq!(get_runtime_id(), None);
     /// ```
     pub fn enter(&self) -> RuntimeIdGuard {
-        scope::enter(self.clone())
+        scope::enter(Some(self.clone()))
     }
 
     /// Runs `f` with this ID current, restoring the previous one afterwards, also if `f`

@@ -51,12 +51,16 @@
 //! - [`RuntimeIdDrain`]: writes the current ID into each record, under one validated key.
 //! - [`with_runtime_id`] and [`LoggerExt`]: loggers bound to an ID, which keep it wherever
 //!   they go.
+//! - [`RuntimeIdFutureExt`]: futures that carry their ID into every poll, whichever thread
+//!   runs them; [`thread`] and `task` start threads and tasks in the current ID or a child.
 //! - [`setup`]: JSON lines to a file and terminal output, assembled in the right order,
 //!   losing nothing.
 //!
 //! # Crate feature flags
 //!
-//! No optional features yet; everything above is always available.
+//! - `tokio` (off by default): [`task`], spawning tokio tasks and blocking jobs that carry
+//!   the ID over. The rest of the crate is runtime-agnostic: [`RuntimeIdFutureExt`] works
+//!   on any executor.
 //!
 //! # Supported Rust versions
 //!
@@ -75,12 +79,16 @@
 mod config;
 mod drain;
 mod error;
+mod future;
 mod id;
 pub mod logger;
 mod scope;
 mod segment;
 pub mod setup;
+#[cfg(feature = "tokio")]
+pub mod task;
 mod text;
+pub mod thread;
 
 /// The validation rules of configs and keys, shared with the `#[runtime_id]` attribute.
 pub mod rules {
@@ -93,7 +101,14 @@ pub use config::{
 };
 pub use drain::{DEFAULT_KEY, RuntimeIdDrain};
 pub use error::RuntimeIdError;
+pub use future::{RuntimeIdFutureExt, WithRuntimeId};
 pub use id::RuntimeId;
 pub use logger::{LoggerExt, with_runtime_id, with_runtime_id_config};
 pub use rules::{ConfigField, Problem};
 pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
+
+/// Used by the code `#[runtime_id]` generates; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::future::in_child_at_first_poll;
+}

@@ -218,7 +218,7 @@ fn run_in<R>(
     f: impl FnOnce(&Logger) -> R,
 ) -> R {
     let bound = bind(logger, id.clone(), config);
-    let _guard = scope::enter(id);
+    let _guard = scope::enter(Some(id));
     f(&bound)
 }
 

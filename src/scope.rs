@@ -38,7 +38,9 @@ use std::marker::PhantomData;
 use crate::{RuntimeId, RuntimeIdError};
 
 struct Entry {
-    id: RuntimeId,
+    /// `None` is a scope with no ID: a future captured outside any scope keeps seeing none,
+    /// whichever thread polls it.
+    id: Option<RuntimeId>,
     token: u64,
 }
 
@@ -87,7 +89,7 @@ pub(crate) fn current() -> Option<RuntimeId> {
     STACK
         .try_with(|stack| {
             let entries = stack.entries.try_borrow().ok()?;
-            entries.last().map(|entry| entry.id.clone())
+            entries.last().and_then(|entry| entry.id.clone())
         })
         .ok()
         .flatten()
@@ -100,7 +102,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RuntimeId>) -> R) -> R {
     let result = STACK.try_with(|stack| {
         let entries = stack.entries.try_borrow().ok()?;
         let f = f.take()?;
-        Some(f(entries.last().map(|entry| &entry.id)))
+        Some(f(entries.last().and_then(|entry| entry.id.as_ref())))
     });
     match (result, f) {
         (Ok(Some(result)), _) => result,
@@ -109,8 +111,8 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RuntimeId>) -> R) -> R {
     }
 }
 
-/// Pushes `id`; the returned guard pops it.
-pub(crate) fn enter(id: RuntimeId) -> RuntimeIdGuard {
+/// Pushes `id` (or a scope with no ID); the returned guard pops it.
+pub(crate) fn enter(id: Option<RuntimeId>) -> RuntimeIdGuard {
     let pushed = STACK.try_with(|stack| {
         let mut entries = stack.entries.try_borrow_mut().ok()?;
         let token = stack.next_token.get();

@@ -1,0 +1,355 @@
+//! Runtime IDs that follow futures: [`RuntimeIdFutureExt`] and [`WithRuntimeId`].
+//!
+//! Rust has no `contextvars`: the current ID lives in a thread-local, which is wrong as soon
+//! as a task moves between worker threads or two tasks interleave on one. A wrapped future
+//! puts its ID on the stack of whichever thread polls it, for the length of each poll, and
+//! takes it off again before the poll returns; so every line logged while the future runs
+//! carries its ID, and nothing leaks into the next task the thread polls.
+//!
+//! ```
+//! use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+//!
+//! # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+//! # rt.block_on(async {
+//! let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+//! let seen = async {
+//!     tokio::task::yield_now().await; // may resume on another worker thread
+//!     get_runtime_id()
+//! }
+//! .with_runtime_id(id.clone())
+//! .await;
+//! assert_eq!(seen, Some(id));
+//! assert_eq!(get_runtime_id(), None);
+//! # });
+//! ```
+//!
+//! # Do not hold a guard across `.await`
+//!
+//! [`RuntimeId::enter`] returns a guard that changes the current thread's stack. Held across
+//! an `.await`, it would stay on the stack of the thread the task left, tagging whatever
+//! that thread polls next, while the task resumes elsewhere without its ID. The guard is
+//! `!Send`, so the compiler refuses a spawned future that holds one across an `.await`:
+//!
+//! ```compile_fail
+//! use token_runtime_id::{RuntimeId, RuntimeIdConfig};
+//!
+//! fn require_send<T: Send>(_: T) {}
+//!
+//! let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+//! require_send(async move {
+//!     let _guard = id.enter();
+//!     std::future::ready(()).await; // error: the guard is not `Send`
+//! });
+//! ```
+//!
+//! Wrap the future instead, which compiles and is correct on any executor:
+//!
+//! ```
+//! use token_runtime_id::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+//!
+//! fn require_send<T: Send>(_: T) {}
+//!
+//! let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+//! require_send(async {
+//!     std::future::ready(()).await;
+//! }.with_runtime_id(id));
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::config::{RuntimeIdConfig, with_default_config};
+use crate::{RuntimeId, scope};
+
+/// Runs futures in a runtime ID: implemented for every [`Future`].
+pub trait RuntimeIdFutureExt: Future + Sized {
+    /// Makes `id` the current ID during every poll of this future, and while it is dropped.
+    ///
+    /// ```
+    /// use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+    ///
+    /// let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    /// let fut = async { get_runtime_id() }.with_runtime_id(id.clone());
+    /// assert_eq!(futures_lite_block_on(fut), Some(id));
+    /// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    /// # }
+    /// ```
+    fn with_runtime_id(self, id: RuntimeId) -> WithRuntimeId<Self> {
+        WithRuntimeId::new(self, Source::Fixed(Some(id)))
+    }
+
+    /// Captures the current ID now, and makes it current during every poll of this future.
+    /// If there is no current ID, the future runs with none, even when polled inside
+    /// another scope.
+    ///
+    /// ```
+    /// use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+    ///
+    /// let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    /// let fut = id.scope(|| async { get_runtime_id() }.in_current_runtime_id());
+    /// // Polled outside the scope, it still sees the ID it captured.
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// assert_eq!(rt.block_on(fut), Some(id));
+    /// ```
+    fn in_current_runtime_id(self) -> WithRuntimeId<Self> {
+        WithRuntimeId::new(self, Source::Fixed(scope::current()))
+    }
+}
+
+impl<F: Future> RuntimeIdFutureExt for F {}
+
+/// Where a wrapped future's ID comes from.
+enum Source {
+    /// Given at wrapping time (`None`: run with no ID).
+    Fixed(Option<RuntimeId>),
+    /// A child of the ID current at the first poll, made with this config (`None`: the
+    /// process-wide default, read then). The name is that of the function being run, for
+    /// the panic message past `max_depth`.
+    ChildAtFirstPoll {
+        config: Option<&'static RuntimeIdConfig>,
+        function: &'static str,
+    },
+}
+
+pin_project! {
+    /// A future running in a runtime ID; see [`RuntimeIdFutureExt`].
+    ///
+    /// The ID is current during every poll and while the inner future is dropped, so a
+    /// line logged from a `Drop` inside it carries its ID too. Polling costs one push and
+    /// one pop on a per-thread stack, and no allocation.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct WithRuntimeId<F> {
+        #[pin]
+        inner: Option<F>,
+        source: Source,
+    }
+
+    impl<F> PinnedDrop for WithRuntimeId<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if let Source::Fixed(id) = this.source {
+                let _guard = scope::enter(id.clone());
+                this.inner.set(None);
+            }
+            // A future never polled under `ChildAtFirstPoll` has no ID of its own yet: it
+            // is dropped in the dropping thread's scope.
+        }
+    }
+}
+
+impl<F> WithRuntimeId<F> {
+    fn new(inner: F, source: Source) -> Self {
+        WithRuntimeId {
+            inner: Some(inner),
+            source,
+        }
+    }
+
+    /// The ID the future runs in: `None` if it runs with no ID, or if its ID is made at
+    /// the first poll and it has not been polled yet.
+    pub fn runtime_id(&self) -> Option<&RuntimeId> {
+        match &self.source {
+            Source::Fixed(id) => id.as_ref(),
+            Source::ChildAtFirstPoll { .. } => None,
+        }
+    }
+
+    /// The wrapped future.
+    pub fn inner(&self) -> &F {
+        self.inner
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the inner future is only taken on drop"))
+    }
+
+    /// The wrapped future, mutably.
+    pub fn inner_mut(&mut self) -> &mut F {
+        self.inner
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("the inner future is only taken on drop"))
+    }
+
+    /// The wrapped future, pinned.
+    pub fn inner_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
+        self.project()
+            .inner
+            .as_pin_mut()
+            .unwrap_or_else(|| unreachable!("the inner future is only taken on drop"))
+    }
+
+    /// Unwraps the future; it will no longer run in the ID.
+    pub fn into_inner(mut self) -> F {
+        self.inner
+            .take()
+            .unwrap_or_else(|| unreachable!("the inner future is only taken on drop"))
+    }
+}
+
+impl<F: Future> Future for WithRuntimeId<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if let Source::ChildAtFirstPoll { config, function } = *this.source {
+            *this.source = Source::Fixed(Some(child_or_panic(config, function)));
+        }
+        let Source::Fixed(id) = this.source else {
+            unreachable!("the source is fixed at the first poll")
+        };
+        let _guard = scope::enter(id.clone());
+        match this.inner.as_pin_mut() {
+            Some(inner) => inner.poll(cx),
+            None => unreachable!("the inner future is only taken on drop"),
+        }
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for WithRuntimeId<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WithRuntimeId")
+            .field("inner", &self.inner)
+            .field("runtime_id", &self.runtime_id())
+            .finish()
+    }
+}
+
+/// A child of the current ID (or a root), for a call to `function`; panics past
+/// `max_depth` under the `Error` policy, as the attribute documents.
+pub(crate) fn child_or_panic(
+    config: Option<&RuntimeIdConfig>,
+    function: &'static str,
+) -> RuntimeId {
+    let made = match config {
+        Some(config) => RuntimeId::next(config).map_err(|err| (err, config.max_depth())),
+        None => with_default_config(|config| {
+            RuntimeId::next(config).map_err(|err| (err, config.max_depth()))
+        }),
+    };
+    made.unwrap_or_else(|(err, max_depth)| {
+        panic!(
+            "#[runtime_id] on `{function}`: cannot nest deeper than max_depth = {max_depth} \
+             ({err}); use on_max_depth = \"reuse\" to stay in the current ID instead"
+        )
+    })
+}
+
+/// Wraps the body of an `async fn` under `#[runtime_id]`: it runs in a new child ID, made
+/// at the first poll.
+#[doc(hidden)]
+pub fn in_child_at_first_poll<F: Future>(
+    config: Option<&'static RuntimeIdConfig>,
+    function: &'static str,
+    future: F,
+) -> WithRuntimeId<F> {
+    WithRuntimeId::new(future, Source::ChildAtFirstPoll { config, function })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    struct NoopWaker;
+    impl Wake for NoopWaker {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn poll_once<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
+        let waker = Waker::from(Arc::new(NoopWaker));
+        fut.poll(&mut Context::from_waker(&waker))
+    }
+
+    fn id() -> RuntimeId {
+        RuntimeId::new_root(&RuntimeIdConfig::default())
+    }
+
+    /// Pending once, then ready with the ID it saw at each poll.
+    struct SeeTwice(Vec<Option<RuntimeId>>);
+    impl Future for SeeTwice {
+        type Output = Vec<Option<RuntimeId>>;
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+            self.0.push(scope::current());
+            if self.0.len() < 2 {
+                Poll::Pending
+            } else {
+                Poll::Ready(std::mem::take(&mut self.0))
+            }
+        }
+    }
+
+    #[test]
+    fn every_poll_sees_the_id_and_nothing_leaks_between_polls() {
+        let a = id();
+        let mut fut = std::pin::pin!(SeeTwice(Vec::new()).with_runtime_id(a.clone()));
+        assert!(poll_once(fut.as_mut()).is_pending());
+        assert_eq!(scope::current(), None);
+        let Poll::Ready(seen) = poll_once(fut.as_mut()) else {
+            panic!("ready at the second poll")
+        };
+        assert_eq!(seen, vec![Some(a.clone()), Some(a)]);
+        assert_eq!(scope::current(), None);
+    }
+
+    #[test]
+    fn captured_absence_hides_the_pollers_id() {
+        let fut = SeeTwice(Vec::new()).in_current_runtime_id();
+        let mut fut = std::pin::pin!(fut);
+        let outer = id();
+        outer.scope(|| assert!(poll_once(fut.as_mut()).is_pending()));
+        let Poll::Ready(seen) = outer.scope(|| poll_once(fut.as_mut())) else {
+            panic!("ready at the second poll")
+        };
+        assert_eq!(seen, vec![None, None]);
+    }
+
+    #[test]
+    fn the_inner_future_is_dropped_inside_the_id() {
+        struct SeesOnDrop(Arc<std::sync::Mutex<Option<RuntimeId>>>);
+        impl Future for SeesOnDrop {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+                Poll::Pending
+            }
+        }
+        impl Drop for SeesOnDrop {
+            fn drop(&mut self) {
+                *self.0.lock().unwrap() = scope::current();
+            }
+        }
+        let seen = Arc::default();
+        let a = id();
+        drop(SeesOnDrop(Arc::clone(&seen)).with_runtime_id(a.clone()));
+        assert_eq!(*seen.lock().unwrap(), Some(a));
+        assert_eq!(scope::current(), None);
+    }
+
+    #[test]
+    fn child_at_first_poll_nests_under_the_id_current_then() {
+        let parent = id();
+        let fut = in_child_at_first_poll(None, "f", SeeTwice(Vec::new()));
+        assert_eq!(fut.runtime_id(), None);
+        let mut fut = std::pin::pin!(fut);
+        parent.scope(|| assert!(poll_once(fut.as_mut()).is_pending()));
+        let child = fut.runtime_id().cloned().unwrap();
+        assert_eq!(child.parent(), Some(parent));
+        let Poll::Ready(seen) = poll_once(fut.as_mut()) else {
+            panic!("ready at the second poll")
+        };
+        assert_eq!(seen, vec![Some(child.clone()), Some(child)]);
+    }
+
+    #[test]
+    fn into_inner_unwraps_without_running_in_the_id() {
+        let mut fut = SeeTwice(Vec::new()).with_runtime_id(id());
+        fut.inner_mut().0.push(None);
+        assert_eq!(fut.inner().0.len(), 1);
+        let inner = fut.into_inner();
+        let mut inner = std::pin::pin!(inner);
+        assert_eq!(poll_once(inner.as_mut()), Poll::Ready(vec![None, None]));
+    }
+}

@@ -1,0 +1,130 @@
+//! Starting tokio tasks that carry the runtime ID over (feature `tokio`).
+//!
+//! A task spawned with `tokio::spawn` starts with no ID, and thread-locals do not follow it
+//! between worker threads. These wrap `tokio::spawn` and `tokio::task::spawn_blocking` so the
+//! task runs in the spawner's current ID, or in a new child of it, on every poll:
+//!
+//! ```
+//! use token_runtime_id::{get_runtime_id, task, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+//!
+//! # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+//! # rt.block_on(async {
+//! let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+//! async {
+//!     let same = task::spawn(async { get_runtime_id() }).await.unwrap();
+//!     assert_eq!(same, Some(id.clone()));
+//!
+//!     let child = task::spawn_child(async { get_runtime_id() }).unwrap().await.unwrap();
+//!     assert_eq!(child.unwrap().parent(), Some(id.clone()));
+//!
+//!     let blocking = task::spawn_blocking(get_runtime_id).await.unwrap();
+//!     assert_eq!(blocking, Some(id.clone()));
+//!
+//!     // A plain task carries nothing.
+//!     assert_eq!(tokio::spawn(async { get_runtime_id() }).await.unwrap(), None);
+//! }
+//! .with_runtime_id(id.clone())
+//! .await;
+//! # });
+//! ```
+
+use std::future::Future;
+
+use tokio::task::JoinHandle;
+
+use crate::config::with_default_config;
+use crate::{RuntimeId, RuntimeIdConfig, RuntimeIdError, RuntimeIdFutureExt, scope};
+
+/// Spawns a task that runs in the current ID (with no ID if there is none).
+///
+/// # Panics
+///
+/// As [`tokio::spawn`], when called outside a tokio runtime.
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(future.in_current_runtime_id())
+}
+
+/// Spawns a task that runs in a new child of the current ID (a new root if there is none),
+/// made now with the process-wide default config.
+///
+/// # Errors
+///
+/// [`RuntimeIdError::MaxDepthExceeded`] if the child would pass `max_depth`; nothing is
+/// spawned.
+///
+/// # Panics
+///
+/// As [`tokio::spawn`], when called outside a tokio runtime.
+pub fn spawn_child<F>(future: F) -> Result<JoinHandle<F::Output>, RuntimeIdError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let id = with_default_config(RuntimeId::next)?;
+    Ok(tokio::spawn(future.with_runtime_id(id)))
+}
+
+/// As [`spawn_child`], with the new segment made by `config`.
+///
+/// # Errors
+///
+/// As [`spawn_child`].
+pub fn spawn_child_with<F>(
+    config: &RuntimeIdConfig,
+    future: F,
+) -> Result<JoinHandle<F::Output>, RuntimeIdError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let id = RuntimeId::next(config)?;
+    Ok(tokio::spawn(future.with_runtime_id(id)))
+}
+
+/// Runs blocking `f` on tokio's blocking pool, in the current ID.
+///
+/// # Panics
+///
+/// As [`tokio::task::spawn_blocking`], when called outside a tokio runtime.
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    blocking_in(scope::current(), f)
+}
+
+/// Runs blocking `f` on tokio's blocking pool, in a new child of the current ID (a new root
+/// if there is none), made now with the process-wide default config.
+///
+/// # Errors
+///
+/// [`RuntimeIdError::MaxDepthExceeded`] if the child would pass `max_depth`; nothing is
+/// spawned.
+///
+/// # Panics
+///
+/// As [`tokio::task::spawn_blocking`], when called outside a tokio runtime.
+pub fn spawn_blocking_child<F, R>(f: F) -> Result<JoinHandle<R>, RuntimeIdError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let id = with_default_config(RuntimeId::next)?;
+    Ok(blocking_in(Some(id), f))
+}
+
+fn blocking_in<F, R>(id: Option<RuntimeId>, f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let _guard = scope::enter(id);
+        f()
+    })
+}
