@@ -28,14 +28,15 @@ use crate::RuntimeIdError;
 use crate::rules;
 use crate::segment::Alphabet;
 
+// The values live with the rules, which the `#[runtime_id(..)]` attribute also reads.
 /// The seed's default pool: digits and lowercase ASCII letters.
-pub const DEFAULT_CHARACTERS: &str = "0123456789abcdefghijklmnopqrstuvwxyz";
+pub const DEFAULT_CHARACTERS: &str = rules::DEFAULT_CHARACTERS;
 /// The default number of characters per segment.
-pub const DEFAULT_LENGTH: usize = 8;
+pub const DEFAULT_LENGTH: usize = rules::DEFAULT_LENGTH;
 /// The default limit on the number of segments in an ID.
-pub const DEFAULT_MAX_DEPTH: usize = 3;
+pub const DEFAULT_MAX_DEPTH: usize = rules::DEFAULT_MAX_DEPTH;
 /// The default separator.
-pub const DEFAULT_SEP: &str = ":";
+pub const DEFAULT_SEP: &str = rules::DEFAULT_SEP;
 
 /// What happens when a new ID would be deeper than `max_depth`.
 ///

@@ -51,15 +51,15 @@
 //! slog-async does: no allocation, no formatting. When the inner drain reports through
 //! `is_enabled` that it would discard the record, the ID is not read at all.
 
-use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{LazyLock, Mutex, PoisonError};
 
 use slog::{BorrowedKV, Drain, OwnedKVList, Record, RecordStatic, SingleKV};
 
+use crate::claim::{Found, WriteClaim};
 use crate::rules::{self, Problem};
-use crate::{RuntimeId, RuntimeIdError, scope};
+use crate::{RuntimeIdError, scope};
 
 /// The default log key.
 pub const DEFAULT_KEY: &str = "runtime_id";
@@ -99,7 +99,7 @@ impl<D> RuntimeIdDrain<D> {
     /// # Errors
     ///
     /// [`RuntimeIdError::InvalidKey`] unless `key` is an identifier
-    /// (`[A-Za-z_][A-Za-z0-9_]*`) of at most 64 bytes.
+    /// (`[A-Za-z_][A-Za-z0-9_]*`) of at most 64 characters.
     ///
     /// ```
     /// use slog::Discard;
@@ -194,16 +194,19 @@ impl<D: Drain> Drain for RuntimeIdDrain<D> {
         if !self.drain.is_enabled(record.level()) {
             return self.drain.log(record, values);
         }
-        let (claim, found) = RecordClaim::for_writing(record);
-        let id = match found {
-            Claimed::AlreadyKeyed => return self.drain.log(record, values),
-            Claimed::Bound(id) => Some(id),
-            Claimed::Fresh => scope::current(),
-        };
-        let text = match (&id, &self.placeholder) {
-            (Some(id), _) => id.as_str(),
-            (None, Some(placeholder)) => placeholder,
-            (None, None) => return self.drain.log(record, values),
+        let claim = WriteClaim::new(record);
+        let current;
+        let text = match claim.found() {
+            Found::AlreadyKeyed => return self.drain.log(record, values),
+            Found::Bound(id) => id.as_str(),
+            Found::Fresh => {
+                current = scope::current();
+                match (&current, &self.placeholder) {
+                    (Some(id), _) => id.as_str(),
+                    (None, Some(placeholder)) => placeholder,
+                    (None, None) => return self.drain.log(record, values),
+                }
+            }
         };
         let result = log_with_pair(&self.drain, record, values, self.key, text);
         drop(claim);
@@ -263,125 +266,10 @@ pub(crate) fn intern_key(key: &str) -> Result<&'static str, RuntimeIdError> {
     Ok(interned)
 }
 
-// ---------------------------------------------------------------------------------------
-// Record claims: which record on this thread already has its ID decided.
-//
-// A record is known by the address of its message (`record.msg()`), which every drain that
-// rebuilds a record on the stack keeps, while a record logged from inside another's
-// serialization has its own. A bound logger claims a record with its ID before passing it
-// on; the first `RuntimeIdDrain` to see the record writes the pair and marks it keyed, so
-// drains further down leave it alone.
-// ---------------------------------------------------------------------------------------
-
-enum ClaimState {
-    /// A bound logger decided the record's ID; no pair written yet.
-    Bound(RuntimeId),
-    /// The pair has been written.
-    Keyed,
-}
-
-struct Claim {
-    msg: usize,
-    state: ClaimState,
-}
-
-thread_local! {
-    static CLAIM: Cell<Option<Claim>> = const { Cell::new(None) };
-}
-
-fn record_address(record: &Record<'_>) -> usize {
-    std::ptr::from_ref(record.msg()).addr()
-}
-
-/// What a claim finds.
-pub(crate) enum Claimed {
-    /// Nobody had decided this record's ID.
-    Fresh,
-    /// A bound logger decided the ID.
-    Bound(RuntimeId),
-    /// A drain closer to the logger already wrote the pair.
-    AlreadyKeyed,
-}
-
-/// Keeps a record claimed for as long as it lives; restores the previous claim (that of an
-/// enclosing record, if any) on drop, also during a panic.
-#[must_use = "the claim ends when the guard is dropped"]
-pub(crate) struct RecordClaim {
-    previous: Option<Option<Claim>>,
-}
-
-impl RecordClaim {
-    /// Claims `record` for the drain that writes its pair. A record a bound logger claimed
-    /// hands over the ID it decided; either way the record is keyed from now on.
-    pub(crate) fn for_writing(record: &Record<'_>) -> (RecordClaim, Claimed) {
-        let msg = record_address(record);
-        let swapped = CLAIM.try_with(|cell| match cell.take() {
-            Some(claim) if claim.msg == msg => {
-                let found = match claim.state {
-                    ClaimState::Bound(id) => Claimed::Bound(id),
-                    ClaimState::Keyed => Claimed::AlreadyKeyed,
-                };
-                cell.set(Some(Claim {
-                    msg,
-                    state: ClaimState::Keyed,
-                }));
-                // Whoever claimed it first restores what was there before.
-                (None, found)
-            }
-            previous => {
-                cell.set(Some(Claim {
-                    msg,
-                    state: ClaimState::Keyed,
-                }));
-                (Some(previous), Claimed::Fresh)
-            }
-        });
-        match swapped {
-            Ok((previous, found)) => (RecordClaim { previous }, found),
-            // Thread-locals torn down: nothing to coordinate with.
-            Err(_) => (RecordClaim { previous: None }, Claimed::Fresh),
-        }
-    }
-
-    /// Claims `record` for a bound logger with the ID `decide` returns, unless a bound
-    /// logger closer to the call (bound more recently) already claimed it.
-    pub(crate) fn for_bound(
-        record: &Record<'_>,
-        decide: impl FnOnce() -> RuntimeId,
-    ) -> RecordClaim {
-        let msg = record_address(record);
-        let previous = CLAIM.try_with(|cell| match cell.take() {
-            Some(claim) if claim.msg == msg => {
-                cell.set(Some(claim));
-                None
-            }
-            previous => {
-                cell.set(Some(Claim {
-                    msg,
-                    state: ClaimState::Bound(decide()),
-                }));
-                Some(previous)
-            }
-        });
-        RecordClaim {
-            previous: previous.ok().flatten(),
-        }
-    }
-}
-
-impl Drop for RecordClaim {
-    fn drop(&mut self) {
-        if let Some(previous) = self.previous.take() {
-            let replaced = CLAIM.try_with(|cell| cell.replace(previous));
-            drop(replaced);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RuntimeIdConfig;
+    use crate::{RuntimeId, RuntimeIdConfig};
     use slog::{Logger, info, o};
     use std::sync::Arc;
 

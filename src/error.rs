@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::incoming::IncomingRejection;
 use crate::rules::{ConfigField, Problem, Violation};
 
 /// Everything that can go wrong when making, reading or logging runtime IDs.
@@ -36,7 +37,7 @@ pub enum RuntimeIdError {
         /// What is wrong with its value.
         problem: Problem,
     },
-    /// A log key is not an identifier (`[A-Za-z_][A-Za-z0-9_]*`, at most 64 bytes).
+    /// A log key is not an identifier (`[A-Za-z_][A-Za-z0-9_]*`, at most 64 characters).
     InvalidKey {
         /// The key, escaped and shortened to at most 64 characters.
         key: String,
@@ -47,6 +48,22 @@ pub enum RuntimeIdError {
     /// line, or is empty or too long.
     InvalidPlaceholder {
         /// What is wrong with it.
+        problem: Problem,
+    },
+    /// An ID that came from outside (an `x-request-id` header, say) breaks the
+    /// [`IncomingPolicy`](crate::IncomingPolicy). The value itself is never kept: only its
+    /// length and the rule it broke.
+    InvalidIncoming {
+        /// The rule it broke.
+        reason: IncomingRejection,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// An [`IncomingPolicy`](crate::IncomingPolicy) setting breaks a rule.
+    InvalidIncomingPolicy {
+        /// The setting: `max_len`, `min_len` or `characters`.
+        field: &'static str,
+        /// What is wrong with its value.
         problem: Problem,
     },
 }
@@ -89,6 +106,12 @@ impl fmt::Display for RuntimeIdError {
             }
             RuntimeIdError::InvalidPlaceholder { problem } => {
                 write!(f, "invalid placeholder: {problem}")
+            }
+            RuntimeIdError::InvalidIncoming { reason, len } => {
+                write!(f, "rejected an incoming ID of {len} bytes: {reason}")
+            }
+            RuntimeIdError::InvalidIncomingPolicy { field, problem } => {
+                write!(f, "invalid incoming ID policy: `{field}` {problem}")
             }
         }
     }

@@ -62,8 +62,8 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::config::{RuntimeIdConfig, with_default_config};
-use crate::{RuntimeId, scope};
+use crate::config::with_default_config;
+use crate::{RuntimeId, RuntimeIdError, scope};
 
 /// Runs futures in a runtime ID: implemented for every [`Future`].
 pub trait RuntimeIdFutureExt: Future + Sized {
@@ -80,7 +80,7 @@ pub trait RuntimeIdFutureExt: Future + Sized {
     /// # }
     /// ```
     fn with_runtime_id(self, id: RuntimeId) -> WithRuntimeId<Self> {
-        WithRuntimeId::new(self, Source::Fixed(Some(id)))
+        WithRuntimeId::new(self, Some(id))
     }
 
     /// Captures the current ID now, and makes it current during every poll of this future.
@@ -97,24 +97,33 @@ pub trait RuntimeIdFutureExt: Future + Sized {
     /// assert_eq!(rt.block_on(fut), Some(id));
     /// ```
     fn in_current_runtime_id(self) -> WithRuntimeId<Self> {
-        WithRuntimeId::new(self, Source::Fixed(scope::current()))
+        WithRuntimeId::new(self, scope::current())
+    }
+
+    /// Runs this future in a new child of the current ID (a new root if there is none),
+    /// made now with the process-wide default config.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeIdError::MaxDepthExceeded`] if the child would pass `max_depth` under
+    /// [`MaxDepthPolicy::Error`](crate::MaxDepthPolicy::Error).
+    ///
+    /// ```
+    /// use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+    ///
+    /// let parent = RuntimeId::new_root(&RuntimeIdConfig::default());
+    /// let fut = parent.scope(|| async { get_runtime_id() }.in_child_runtime_id())?;
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// assert_eq!(rt.block_on(fut).unwrap().parent(), Some(parent));
+    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
+    /// ```
+    fn in_child_runtime_id(self) -> Result<WithRuntimeId<Self>, RuntimeIdError> {
+        let id = with_default_config(RuntimeId::next)?;
+        Ok(self.with_runtime_id(id))
     }
 }
 
 impl<F: Future> RuntimeIdFutureExt for F {}
-
-/// Where a wrapped future's ID comes from.
-enum Source {
-    /// Given at wrapping time (`None`: run with no ID).
-    Fixed(Option<RuntimeId>),
-    /// A child of the ID current at the first poll, made with this config (`None`: the
-    /// process-wide default, read then). The name is that of the function being run, for
-    /// the panic message past `max_depth`.
-    ChildAtFirstPoll {
-        config: Option<&'static RuntimeIdConfig>,
-        function: &'static str,
-    },
-}
 
 pin_project! {
     /// A future running in a runtime ID; see [`RuntimeIdFutureExt`].
@@ -126,37 +135,30 @@ pin_project! {
     pub struct WithRuntimeId<F> {
         #[pin]
         inner: Option<F>,
-        source: Source,
+        // `None`: run with no ID. Lent to the polling thread's stack for each poll.
+        id: Option<RuntimeId>,
     }
 
     impl<F> PinnedDrop for WithRuntimeId<F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            if let Source::Fixed(id) = this.source {
-                let _guard = scope::enter(id.clone());
-                this.inner.set(None);
-            }
-            // A future never polled under `ChildAtFirstPoll` has no ID of its own yet: it
-            // is dropped in the dropping thread's scope.
+            let _scope = scope::lend(this.id);
+            this.inner.set(None);
         }
     }
 }
 
 impl<F> WithRuntimeId<F> {
-    fn new(inner: F, source: Source) -> Self {
+    fn new(inner: F, id: Option<RuntimeId>) -> Self {
         WithRuntimeId {
             inner: Some(inner),
-            source,
+            id,
         }
     }
 
-    /// The ID the future runs in: `None` if it runs with no ID, or if its ID is made at
-    /// the first poll and it has not been polled yet.
+    /// The ID the future runs in; `None` if it runs with no ID.
     pub fn runtime_id(&self) -> Option<&RuntimeId> {
-        match &self.source {
-            Source::Fixed(id) => id.as_ref(),
-            Source::ChildAtFirstPoll { .. } => None,
-        }
+        self.id.as_ref()
     }
 
     /// The wrapped future.
@@ -194,13 +196,7 @@ impl<F: Future> Future for WithRuntimeId<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        if let Source::ChildAtFirstPoll { config, function } = *this.source {
-            *this.source = Source::Fixed(Some(child_or_panic(config, function)));
-        }
-        let Source::Fixed(id) = this.source else {
-            unreachable!("the source is fixed at the first poll")
-        };
-        let _guard = scope::enter(id.clone());
+        let _scope = scope::lend(this.id);
         match this.inner.as_pin_mut() {
             Some(inner) => inner.poll(cx),
             None => unreachable!("the inner future is only taken on drop"),
@@ -217,40 +213,10 @@ impl<F: fmt::Debug> fmt::Debug for WithRuntimeId<F> {
     }
 }
 
-/// A child of the current ID (or a root), for a call to `function`; panics past
-/// `max_depth` under the `Error` policy, as the attribute documents.
-pub(crate) fn child_or_panic(
-    config: Option<&RuntimeIdConfig>,
-    function: &'static str,
-) -> RuntimeId {
-    let made = match config {
-        Some(config) => RuntimeId::next(config).map_err(|err| (err, config.max_depth())),
-        None => with_default_config(|config| {
-            RuntimeId::next(config).map_err(|err| (err, config.max_depth()))
-        }),
-    };
-    made.unwrap_or_else(|(err, max_depth)| {
-        panic!(
-            "#[runtime_id] on `{function}`: cannot nest deeper than max_depth = {max_depth} \
-             ({err}); use on_max_depth = \"reuse\" to stay in the current ID instead"
-        )
-    })
-}
-
-/// Wraps the body of an `async fn` under `#[runtime_id]`: it runs in a new child ID, made
-/// at the first poll.
-#[doc(hidden)]
-pub fn in_child_at_first_poll<F: Future>(
-    config: Option<&'static RuntimeIdConfig>,
-    function: &'static str,
-    future: F,
-) -> WithRuntimeId<F> {
-    WithRuntimeId::new(future, Source::ChildAtFirstPoll { config, function })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RuntimeIdConfig;
     use std::sync::Arc;
     use std::task::{Wake, Waker};
 
@@ -326,21 +292,6 @@ mod tests {
         drop(SeesOnDrop(Arc::clone(&seen)).with_runtime_id(a.clone()));
         assert_eq!(*seen.lock().unwrap(), Some(a));
         assert_eq!(scope::current(), None);
-    }
-
-    #[test]
-    fn child_at_first_poll_nests_under_the_id_current_then() {
-        let parent = id();
-        let fut = in_child_at_first_poll(None, "f", SeeTwice(Vec::new()));
-        assert_eq!(fut.runtime_id(), None);
-        let mut fut = std::pin::pin!(fut);
-        parent.scope(|| assert!(poll_once(fut.as_mut()).is_pending()));
-        let child = fut.runtime_id().cloned().unwrap();
-        assert_eq!(child.parent(), Some(parent));
-        let Poll::Ready(seen) = poll_once(fut.as_mut()) else {
-            panic!("ready at the second poll")
-        };
-        assert_eq!(seen, vec![Some(child.clone()), Some(child)]);
     }
 
     #[test]

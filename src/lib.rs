@@ -55,12 +55,21 @@
 //!   runs them; [`thread`] and `task` start threads and tasks in the current ID or a child.
 //! - [`setup`]: JSON lines to a file and terminal output, assembled in the right order,
 //!   losing nothing.
+//! - [`IncomingPolicy`] and [`RuntimeId::from_incoming`]: IDs from other services (an
+//!   `x-request-id` header), checked before they are adopted as roots.
 //!
 //! # Crate feature flags
 //!
-//! - `tokio` (off by default): [`task`], spawning tokio tasks and blocking jobs that carry
+//! - `macros` (on by default): the [`#[runtime_id]`](runtime_id) attribute, which runs
+//!   each call of a `fn` or `async fn` in a new child ID, its arguments checked at
+//!   compile time.
+//! - `tokio` (off by default): `task`, spawning tokio tasks and blocking jobs that carry
 //!   the ID over. The rest of the crate is runtime-agnostic: [`RuntimeIdFutureExt`] works
 //!   on any executor.
+//! - `tower` (off by default): `tower::RuntimeIdLayer`, a tower/axum middleware that runs
+//!   each request in a root ID, adopted from its `x-request-id` header when valid.
+//! - `tree` (off by default): the `runtime-id-tree` command and the `tree` module, which
+//!   print JSON-lines logs as one indented tree per root ID.
 //!
 //! # Supported Rust versions
 //!
@@ -76,11 +85,15 @@
 )]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "macros")]
+mod attribute;
+mod claim;
 mod config;
 mod drain;
 mod error;
 mod future;
 mod id;
+pub mod incoming;
 pub mod logger;
 mod scope;
 mod segment;
@@ -89,6 +102,10 @@ pub mod setup;
 pub mod task;
 mod text;
 pub mod thread;
+#[cfg(feature = "tower")]
+pub mod tower;
+#[cfg(feature = "tree")]
+pub mod tree;
 
 /// The validation rules of configs and keys, shared with the `#[runtime_id]` attribute.
 pub mod rules {
@@ -103,12 +120,142 @@ pub use drain::{DEFAULT_KEY, RuntimeIdDrain};
 pub use error::RuntimeIdError;
 pub use future::{RuntimeIdFutureExt, WithRuntimeId};
 pub use id::RuntimeId;
+pub use incoming::{
+    IncomingId, IncomingPolicy, IncomingPolicyBuilder, IncomingRejection, IncomingStatus,
+    scope_incoming, scope_incoming_async,
+};
 pub use logger::{LoggerExt, with_runtime_id, with_runtime_id_config};
 pub use rules::{ConfigField, Problem};
 pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
 
+/// Runs each call of a `fn` or `async fn` in a new child runtime ID: the seed's decorator.
+///
+/// The ID is a child of the current one (see [`get_runtime_id`]), or a new root when there
+/// is none; it is current for the whole call and the previous one is current again when
+/// the call returns or unwinds. The signature, attributes, docs and visibility stay as
+/// written.
+///
+/// ```
+/// use slog::{info, o, Discard, Logger};
+/// use token_runtime_id::{get_runtime_id, runtime_id, RuntimeId};
+///
+/// #[runtime_id]
+/// fn process_request(log: &Logger) -> (RuntimeId, RuntimeId) {
+///     info!(log, "Processing request"); // runtime_id: a1b2c3d4
+///     let request = get_runtime_id().unwrap();
+///     (request, query_database(log))
+/// }
+///
+/// #[runtime_id(length = 4, sep = ".")]
+/// fn query_database(log: &Logger) -> RuntimeId {
+///     info!(log, "Querying database"); // runtime_id: a1b2c3d4.e5f6
+///     get_runtime_id().unwrap()
+/// }
+///
+/// let log = Logger::root(Discard, o!());
+/// let (request, query) = process_request(&log);
+/// assert_eq!(query.parent(), Some(request.clone()));
+/// assert_eq!(query.as_str().len(), request.as_str().len() + ".e5f6".len());
+/// assert_eq!(get_runtime_id(), None);
+/// ```
+///
+/// # Arguments
+///
+/// Without arguments, the new segment is made with the process-wide default config
+/// ([`default_config`]), read at each call. With arguments, the function gets its own
+/// config, built once, at its first call; the fields not given take the crate's defaults
+/// (those of [`RuntimeIdConfig::default`]), not the process-wide ones.
+///
+/// | argument | value | default |
+/// |---|---|---|
+/// | `length` | integer, 1 to 64 | `8` |
+/// | `prefix` | string, 1 to 64 characters, without the separator | none |
+/// | `prefix_process_id` | `true` or `false` | `false` |
+/// | `characters` | string of 2 to 1024 distinct characters, none of them in `sep` | `"0123456789abcdefghijklmnopqrstuvwxyz"` |
+/// | `max_depth` | integer, 1 to 64 | `3` |
+/// | `sep` | string, 1 to 8 characters | `":"` |
+/// | `on_max_depth` | `"error"` or `"reuse"` ([`MaxDepthPolicy`]) | `"error"` |
+///
+/// The prefix and the process ID appear only when the call makes a root. The values are
+/// checked at compile time by the [`rules`] that [`RuntimeIdConfigBuilder::build`]
+/// applies at run time; a value they refuse (as well as an unknown or repeated argument, or
+/// a literal of the wrong type) is a compile error on that argument:
+///
+/// ```compile_fail
+/// #[token_runtime_id::runtime_id(length = 0)] // error: `length` must be between 1 and 64, got 0
+/// fn process_request() {}
+/// ```
+///
+/// # `async fn`
+///
+/// The new ID is made when the future is first polled, as a child of the ID current then,
+/// and it is current during every poll of the body, whichever thread polls it (as with
+/// [`RuntimeIdFutureExt`]):
+///
+/// ```
+/// use token_runtime_id::{get_runtime_id, runtime_id, RuntimeId};
+///
+/// #[runtime_id]
+/// async fn fetch() -> Option<RuntimeId> {
+///     tokio::task::yield_now().await; // may resume on another worker thread
+///     get_runtime_id()
+/// }
+///
+/// # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+/// # rt.block_on(async {
+/// let id = tokio::spawn(fetch()).await.unwrap().unwrap();
+/// assert_eq!(id.depth(), 1);
+/// # });
+/// ```
+///
+/// A plain `fn` that returns a future (as the methods `#[async_trait]` rewrites do) only
+/// makes the ID current while it builds the future, not while the future runs: write it as
+/// an `async fn`, or wrap the future with [`RuntimeIdFutureExt`].
+///
+/// # Panics
+///
+/// A call that would nest deeper than `max_depth` under the `Error` policy (the default)
+/// panics, with a message that names the function and the limit, before the body runs (for
+/// an `async fn`, at the first poll):
+///
+/// ```should_panic
+/// # use token_runtime_id::runtime_id;
+/// #[runtime_id(max_depth = 2)]
+/// fn descend(levels: u32) {
+///     if levels > 0 {
+///         descend(levels - 1);
+///     }
+/// }
+///
+/// descend(1); // two IDs: fine
+/// descend(2); // panics: "#[runtime_id] on `descend`: cannot nest deeper than max_depth = 2 (..)"
+/// ```
+///
+/// With `on_max_depth = "reuse"`, such a call runs in the current ID instead, for code
+/// that recurses:
+///
+/// ```
+/// use token_runtime_id::{get_runtime_id, runtime_id};
+///
+/// #[runtime_id(max_depth = 2, on_max_depth = "reuse")]
+/// fn descend(levels: u32) -> usize {
+///     match levels {
+///         0 => get_runtime_id().unwrap().depth(),
+///         _ => descend(levels - 1),
+///     }
+/// }
+///
+/// assert_eq!(descend(10), 2);
+/// ```
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use token_runtime_id_macros::runtime_id;
+
 /// Used by the code `#[runtime_id]` generates; not a public API.
+#[cfg(feature = "macros")]
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::future::in_child_at_first_poll;
+    pub use crate::attribute::{child_id, enter_child};
+    pub use crate::{MaxDepthPolicy, RuntimeIdConfig, RuntimeIdFutureExt, RuntimeIdGuard};
+    pub use std::sync::LazyLock;
 }

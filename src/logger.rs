@@ -37,13 +37,12 @@
 //! logger does not: the bound logger's own pairs travel with the record, on the stack.
 
 use std::cell::RefCell;
-use std::fmt;
 use std::sync::Arc;
 
-use slog::{BorrowedKV, Drain, KV, Logger, OwnedKVList, Record, RecordStatic};
+use slog::{BorrowedKV, Drain, Logger, OwnedKVList, Record, RecordStatic};
 
+use crate::claim::BoundClaim;
 use crate::config::{RuntimeIdConfig, with_default_config};
-use crate::drain::RecordClaim;
 use crate::{RuntimeId, RuntimeIdError, scope};
 
 mod sealed {
@@ -233,16 +232,13 @@ pub(crate) fn effective_id(bound: &RuntimeId) -> RuntimeId {
 
 /// Makes a logger bound to `id`, carrying `config` for the IDs made from it.
 pub(crate) fn bind(parent: &Logger, id: RuntimeId, config: Option<Arc<RuntimeIdConfig>>) -> Logger {
-    let marker = LoggerMarker {
-        id: Some(id.clone()),
-        config,
-    };
     Logger::root(
         BoundDrain {
             parent: parent.clone(),
             id,
+            config,
         },
-        slog::OwnedKV(marker),
+        slog::o!(),
     )
 }
 
@@ -257,13 +253,7 @@ where
         + 'static,
 {
     match config {
-        Some(config) => Logger::root(
-            drain,
-            slog::OwnedKV(LoggerMarker {
-                id: None,
-                config: Some(config),
-            }),
-        ),
+        Some(config) => Logger::root(ConfigDrain { drain, config }, slog::o!()),
         None => Logger::root(drain, slog::o!()),
     }
 }
@@ -273,6 +263,7 @@ where
 struct BoundDrain {
     parent: Logger,
     id: RuntimeId,
+    config: Option<Arc<RuntimeIdConfig>>,
 }
 
 impl Drain for BoundDrain {
@@ -280,7 +271,7 @@ impl Drain for BoundDrain {
     type Err = slog::Never;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
-        let _claim = RecordClaim::for_bound(record, || effective_id(&self.id));
+        let _claim = BoundClaim::new(record, || effective_id(&self.id));
         // The parent logger passes its own values; this logger's values (pairs added with
         // `Logger::new` after binding) ride along as record pairs, without allocating.
         let rstatic = RecordStatic {
@@ -295,6 +286,12 @@ impl Drain for BoundDrain {
     }
 
     fn is_enabled(&self, level: slog::Level) -> bool {
+        if answer_probe(|| Found {
+            id: Some(self.id.clone()),
+            config: self.config.clone(),
+        }) {
+            return true;
+        }
         self.parent.is_enabled(level)
     }
 
@@ -303,13 +300,44 @@ impl Drain for BoundDrain {
     }
 }
 
+/// The root drain of a setup logger that carries a config.
+struct ConfigDrain<D> {
+    drain: D,
+    config: Arc<RuntimeIdConfig>,
+}
+
+impl<D: Drain> Drain for ConfigDrain<D> {
+    type Ok = D::Ok;
+    type Err = D::Err;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<D::Ok, D::Err> {
+        self.drain.log(record, values)
+    }
+
+    fn is_enabled(&self, level: slog::Level) -> bool {
+        if answer_probe(|| Found {
+            id: None,
+            config: Some(Arc::clone(&self.config)),
+        }) {
+            return true;
+        }
+        self.drain.is_enabled(level)
+    }
+
+    fn flush(&self) -> Result<(), slog::FlushError> {
+        self.drain.flush()
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Finding a logger's ID and config.
 //
-// `slog::Logger` does not expose its drain, so a bound logger carries a marker among its
-// values. The marker serializes to nothing, except for the probe below, which walks the
-// logger's values with a serializer of its own: the marker recognises that serializer by
-// address, hands over what it holds, and stops the walk.
+// `slog::Logger` does not expose its drain, but it forwards `is_enabled` to it, and
+// `is_enabled` has no side effects in any drain. So the probe sets a flag on this thread
+// and asks the logger whether it is enabled: the first drain of ours on the way (the
+// newest binding, or a setup's root) hands over what it holds and answers at once. Drains
+// that are not ours just answer the question. Nothing is logged, and the logger's values
+// are never touched.
 // ---------------------------------------------------------------------------------------
 
 /// What a logger carries: the ID it is bound to and the config to make new IDs with.
@@ -330,95 +358,53 @@ impl Found {
     }
 }
 
-struct LoggerMarker {
-    id: Option<RuntimeId>,
-    config: Option<Arc<RuntimeIdConfig>>,
-}
-
-struct Probe {
-    serializer: usize,
-    found: Option<Found>,
+enum ProbeState {
+    Idle,
+    Asking,
+    Answered(Found),
 }
 
 thread_local! {
-    static PROBE: RefCell<Option<Probe>> = const { RefCell::new(None) };
+    static PROBE: RefCell<ProbeState> = const { RefCell::new(ProbeState::Idle) };
 }
 
-impl KV for LoggerMarker {
-    fn serialize(&self, _: &Record<'_>, serializer: &mut dyn slog::Serializer) -> slog::Result {
-        let address = std::ptr::from_mut(serializer).cast::<()>().addr();
-        let handed_over = PROBE
-            .try_with(|probe| {
-                let Ok(mut probe) = probe.try_borrow_mut() else {
-                    return false;
-                };
-                match probe.as_mut() {
-                    Some(probe) if probe.serializer == address => {
-                        probe.found = Some(Found {
-                            id: self.id.clone(),
-                            config: self.config.clone(),
-                        });
-                        true
-                    }
-                    _ => false,
-                }
-            })
-            .unwrap_or(false);
-        if handed_over {
-            // Stop the walk: the nearest marker is the one that counts.
-            Err(slog::Error::Other)
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// Accepts every value and writes nothing. Not zero-sized, so its address is its own.
-struct ProbeSerializer {
-    _anchor: u8,
-}
-
-impl slog::Serializer for ProbeSerializer {
-    fn emit_arguments(&mut self, _: slog::Key, _: &fmt::Arguments<'_>) -> slog::Result {
-        Ok(())
-    }
-}
-
-/// The ID and config a logger carries, from the nearest marker among its values.
-fn probe(logger: &Logger) -> Found {
-    let mut serializer = ProbeSerializer { _anchor: 0 };
-    let address = std::ptr::from_mut::<dyn slog::Serializer>(&mut serializer)
-        .cast::<()>()
-        .addr();
-    // A value may itself probe another logger while it is walked: keep the outer probe.
-    let outer = PROBE
+/// If a probe is asking on this thread, answers it with `found()` and returns `true`.
+fn answer_probe(found: impl FnOnce() -> Found) -> bool {
+    PROBE
         .try_with(|probe| {
-            probe.try_borrow_mut().ok().map(|mut probe| {
-                probe.replace(Probe {
-                    serializer: address,
-                    found: None,
-                })
-            })
+            let Ok(mut probe) = probe.try_borrow_mut() else {
+                return false;
+            };
+            if matches!(*probe, ProbeState::Asking) {
+                *probe = ProbeState::Answered(found());
+                true
+            } else {
+                false
+            }
         })
-        .ok()
-        .flatten();
-    let Some(outer) = outer else {
+        .unwrap_or(false)
+}
+
+/// The ID and config a logger carries, from the first of our drains below it.
+fn probe(logger: &Logger) -> Found {
+    // A drain's `is_enabled` may itself probe another logger: keep the outer probe.
+    let set = |state: ProbeState| {
+        PROBE
+            .try_with(|probe| {
+                probe
+                    .try_borrow_mut()
+                    .ok()
+                    .map(|mut probe| std::mem::replace(&mut *probe, state))
+            })
+            .ok()
+            .flatten()
+    };
+    let Some(outer) = set(ProbeState::Asking) else {
         return Found::default();
     };
-    let rstatic = slog::record_static!(slog::Level::Trace, "");
-    let args = format_args!("");
-    let record = Record::new(&rstatic, &args, BorrowedKV(&()));
-    // An error is how the marker stops the walk, or a value failing: either way, what was
-    // found is in the probe.
-    let _ = logger.list().serialize(&record, &mut serializer);
-    let ours = PROBE
-        .try_with(|probe| {
-            probe
-                .try_borrow_mut()
-                .ok()
-                .and_then(|mut probe| std::mem::replace(&mut *probe, outer))
-        })
-        .ok()
-        .flatten();
-    ours.and_then(|probe| probe.found).unwrap_or_default()
+    logger.is_enabled(slog::Level::Critical);
+    match set(outer) {
+        Some(ProbeState::Answered(found)) => found,
+        _ => Found::default(),
+    }
 }

@@ -1,22 +1,23 @@
 //! The current ID: a per-thread stack of scopes.
 //!
-//! Entering a scope pushes an ID; dropping its [`RuntimeIdGuard`] pops it, also while
+//! Entering a scope pushes an ID; dropping its [`RuntimeIdGuard`] removes it, also while
 //! unwinding from a panic. The stack lives in a thread-local, so each thread has its own
 //! current ID; futures wrapped by [`RuntimeIdFutureExt`](crate::RuntimeIdFutureExt) put
 //! their ID on the stack of whichever thread polls them, for the length of each poll.
 //!
-//! The stack's `RefCell` is only ever borrowed for a push, a pop or a clone of the top:
-//! never while user code, a drain or a value's `Drop` runs. So a value that reads the
-//! current ID, or opens a scope, while it is being logged works.
+//! The stack's `RefCell` is only ever borrowed for a push, a removal or a look at the top:
+//! never while user code, a drain or a value's `Drop` runs, and a removed ID is dropped
+//! after the borrow ends. So a value that reads the current ID, or opens a scope, while it
+//! is being logged works.
 //!
 //! # Guards dropped out of order
 //!
-//! Dropping a guard ends its scope and every scope entered after it on the same thread
-//! that is still open. A guard whose scope has already ended this way does nothing when it
-//! is dropped later, even if new scopes have been entered since: each entry carries a
-//! token, so a stale guard can never remove another scope's entry. Once every guard is
-//! dropped the stack is empty, whatever the order. A guard that is leaked
-//! (`std::mem::forget`) leaves its ID current until an enclosing guard is dropped.
+//! Each guard owns exactly one entry: dropping it removes that entry, wherever it is in the
+//! stack, and nothing else. Dropped in order, that is a plain pop. Dropped out of order, the
+//! scopes entered after it stay open, and the innermost open scope stays current; no other
+//! entry is touched, and once every guard is dropped the stack is empty, whatever the order.
+//! A guard that is leaked (`std::mem::forget`) leaves its entry on the stack for the life of
+//! the thread.
 //!
 //! ```
 //! use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig};
@@ -25,9 +26,9 @@
 //! let (a, b) = (RuntimeId::new_root(&cfg), RuntimeId::new_root(&cfg));
 //! let guard_a = a.enter();
 //! let guard_b = b.enter();
-//! drop(guard_a); // ends a's scope and b's, which was entered after it
-//! assert_eq!(get_runtime_id(), None);
-//! drop(guard_b); // already ended: nothing to do
+//! drop(guard_a); // removes a's entry only: b's scope is still open
+//! assert_eq!(get_runtime_id(), Some(b.clone()));
+//! drop(guard_b);
 //! assert_eq!(get_runtime_id(), None);
 //! ```
 
@@ -41,18 +42,39 @@ struct Entry {
     /// `None` is a scope with no ID: a future captured outside any scope keeps seeing none,
     /// whichever thread polls it.
     id: Option<RuntimeId>,
+    /// Unique on this thread: how a guard finds its own entry.
     token: u64,
 }
 
+/// The entries of this thread's open scopes: `slots[..len]`, innermost last.
+///
+/// Slots past `len` are kept (holding no ID) so a scope reuses one instead of pushing, and
+/// IDs go in and out by swapping: every move of an ID is a whole 16-byte load and store.
+/// (Building an entry and then pushing it copies the ID through the stack in two halves
+/// and back in one piece, which stalls store forwarding on every poll of a wrapped future.)
+struct Frames {
+    slots: Vec<Entry>,
+    len: usize,
+}
+
+impl Frames {
+    fn top(&self) -> Option<&Entry> {
+        self.len.checked_sub(1).and_then(|i| self.slots.get(i))
+    }
+}
+
 struct Stack {
-    entries: RefCell<Vec<Entry>>,
+    frames: RefCell<Frames>,
     next_token: Cell<u64>,
 }
 
 thread_local! {
     static STACK: Stack = const {
         Stack {
-            entries: RefCell::new(Vec::new()),
+            frames: RefCell::new(Frames {
+                slots: Vec::new(),
+                len: 0,
+            }),
             next_token: Cell::new(0),
         }
     };
@@ -86,13 +108,7 @@ pub fn require_runtime_id() -> Result<RuntimeId, RuntimeIdError> {
 }
 
 pub(crate) fn current() -> Option<RuntimeId> {
-    STACK
-        .try_with(|stack| {
-            let entries = stack.entries.try_borrow().ok()?;
-            entries.last().and_then(|entry| entry.id.clone())
-        })
-        .ok()
-        .flatten()
+    with_current(|current| current.cloned())
 }
 
 /// Runs `f` with a borrow of the current ID. `f` must be the crate's own code: it runs
@@ -100,9 +116,9 @@ pub(crate) fn current() -> Option<RuntimeId> {
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RuntimeId>) -> R) -> R {
     let mut f = Some(f);
     let result = STACK.try_with(|stack| {
-        let entries = stack.entries.try_borrow().ok()?;
+        let frames = stack.frames.try_borrow().ok()?;
         let f = f.take()?;
-        Some(f(entries.last().and_then(|entry| entry.id.as_ref())))
+        Some(f(frames.top().and_then(|entry| entry.id.as_ref())))
     });
     match (result, f) {
         (Ok(Some(result)), _) => result,
@@ -111,31 +127,68 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RuntimeId>) -> R) -> R {
     }
 }
 
-/// Pushes `id` (or a scope with no ID); the returned guard pops it.
+/// Moves the ID in `slot` (or a scope with no ID) onto the stack, leaving `slot` empty, and
+/// returns the entry's token. If this thread's storage is being torn down, `slot` is left
+/// as it was.
+fn push(slot: &mut Option<RuntimeId>) -> Option<u64> {
+    STACK
+        .try_with(|stack| {
+            let mut frames = stack.frames.try_borrow_mut().ok()?;
+            let token = stack.next_token.get();
+            stack.next_token.set(token.wrapping_add(1));
+            let index = frames.len;
+            if index == frames.slots.len() {
+                if frames.slots.capacity() == 0 {
+                    frames.slots.reserve(INITIAL_CAPACITY);
+                }
+                frames.slots.push(Entry { id: None, token });
+            }
+            let entry = &mut frames.slots[index];
+            entry.token = token;
+            std::mem::swap(&mut entry.id, slot);
+            frames.len = index + 1;
+            Some(token)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Removes the entry with `token`, swapping its ID into `out` (which should be empty).
+/// Returns whether the entry was found.
+fn remove(token: u64, out: &mut Option<RuntimeId>) -> bool {
+    STACK
+        .try_with(|stack| {
+            let Ok(mut frames) = stack.frames.try_borrow_mut() else {
+                return false;
+            };
+            let len = frames.len;
+            let position = if frames.top().is_some_and(|entry| entry.token == token) {
+                len - 1
+            } else {
+                match frames.slots[..len]
+                    .iter()
+                    .rposition(|entry| entry.token == token)
+                {
+                    Some(position) => position,
+                    None => return false,
+                }
+            };
+            std::mem::swap(&mut frames.slots[position].id, out);
+            // The emptied slot moves past the open entries, which keep their order.
+            frames.slots[position..len].rotate_left(1);
+            frames.len = len - 1;
+            true
+        })
+        .unwrap_or(false)
+}
+
+/// Pushes `id` (or a scope with no ID); the returned guard removes it.
 pub(crate) fn enter(id: Option<RuntimeId>) -> RuntimeIdGuard {
-    let pushed = STACK.try_with(|stack| {
-        let mut entries = stack.entries.try_borrow_mut().ok()?;
-        let token = stack.next_token.get();
-        stack.next_token.set(token.wrapping_add(1));
-        if entries.capacity() == 0 {
-            entries.reserve(INITIAL_CAPACITY);
-        }
-        let index = entries.len();
-        entries.push(Entry { id, token });
-        Some((index, token))
-    });
-    match pushed {
-        Ok(Some((index, token))) => RuntimeIdGuard {
-            index,
-            token,
-            _not_send: PhantomData,
-        },
-        // This thread's storage is being torn down: there is no scope to enter.
-        _ => RuntimeIdGuard {
-            index: usize::MAX,
-            token: 0,
-            _not_send: PhantomData,
-        },
+    let mut slot = id;
+    RuntimeIdGuard {
+        // Thread-locals torn down: there is no scope to enter.
+        token: push(&mut slot),
+        _not_send: PhantomData,
     }
 }
 
@@ -145,45 +198,17 @@ pub(crate) fn enter(id: Option<RuntimeId>) -> RuntimeIdGuard {
 /// held across an `.await` in a future that must be `Send`.
 #[must_use = "the ID stops being current as soon as the guard is dropped"]
 pub struct RuntimeIdGuard {
-    index: usize,
-    token: u64,
+    token: Option<u64>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Drop for RuntimeIdGuard {
     fn drop(&mut self) {
-        let (index, token) = (self.index, self.token);
-        if index == usize::MAX {
-            return;
-        }
-        let owns_entry = STACK
-            .try_with(|stack| {
-                stack
-                    .entries
-                    .try_borrow()
-                    .is_ok_and(|entries| entries.get(index).is_some_and(|e| e.token == token))
-            })
-            .unwrap_or(false);
-        if !owns_entry {
-            return;
-        }
-        // Pop one entry at a time, so each ID is dropped after the borrow is released.
-        loop {
-            let popped = STACK
-                .try_with(|stack| {
-                    let mut entries = stack.entries.try_borrow_mut().ok()?;
-                    if entries.len() > index {
-                        entries.pop()
-                    } else {
-                        None
-                    }
-                })
-                .ok()
-                .flatten();
-            match popped {
-                Some(entry) => drop(entry),
-                None => break,
-            }
+        if let Some(token) = self.token {
+            let mut removed = None;
+            remove(token, &mut removed);
+            // Dropped here, after the stack's borrow has ended.
+            drop(removed);
         }
     }
 }
@@ -191,15 +216,41 @@ impl Drop for RuntimeIdGuard {
 impl fmt::Debug for RuntimeIdGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RuntimeIdGuard")
-            .field("depth", &self.index.wrapping_add(1))
+            .field("active", &self.token.is_some())
             .finish()
     }
 }
 
-/// The number of scopes open on this thread.
+/// Lends the ID in `slot` to the stack until dropped, then puts it back: a scope without
+/// touching the ID's reference count, for a wrapped future's every poll.
+pub(crate) struct LentScope<'a> {
+    slot: &'a mut Option<RuntimeId>,
+    token: Option<u64>,
+    _not_send: PhantomData<*const ()>,
+}
+
+pub(crate) fn lend(slot: &mut Option<RuntimeId>) -> LentScope<'_> {
+    let token = push(slot);
+    LentScope {
+        slot,
+        token,
+        _not_send: PhantomData,
+    }
+}
+
+impl Drop for LentScope<'_> {
+    fn drop(&mut self) {
+        // Nothing else removes this entry (each guard removes only its own), so the ID
+        // always comes back.
+        if let Some(token) = self.token {
+            remove(token, self.slot);
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn stack_len() -> usize {
-    STACK.with(|stack| stack.entries.borrow().len())
+    STACK.with(|stack| stack.frames.borrow().len)
 }
 
 #[cfg(test)]
@@ -232,21 +283,36 @@ mod tests {
     }
 
     #[test]
-    fn out_of_order_drop_ends_later_scopes_and_stale_guards_do_nothing() {
+    fn a_guard_dropped_out_of_order_removes_only_its_own_entry() {
         let (a, b, c, d) = (id(), id(), id(), id());
         let ga = a.enter();
         let gb = b.enter();
         drop(ga);
-        assert_eq!(stack_len(), 0);
+        assert_eq!(current(), Some(b.clone()));
+        assert_eq!(stack_len(), 1);
         let gc = c.enter();
         let gd = d.enter();
-        // gb's slot (index 1) now holds d: the stale guard must leave it alone.
+        drop(gc);
+        assert_eq!(current(), Some(d.clone()));
         drop(gb);
         assert_eq!(current(), Some(d.clone()));
-        assert_eq!(stack_len(), 2);
+        assert_eq!(stack_len(), 1);
         drop(gd);
-        assert_eq!(current(), Some(c));
-        drop(gc);
+        assert_eq!(stack_len(), 0);
+    }
+
+    #[test]
+    fn a_lent_id_comes_back_even_if_guards_around_it_drop_out_of_order() {
+        let (outer, lent) = (id(), id());
+        let mut slot = Some(lent.clone());
+        let mut outer_guard = Some(outer.enter());
+        {
+            let _scope = lend(&mut slot);
+            assert_eq!(current(), Some(lent.clone()));
+            drop(outer_guard.take());
+            assert_eq!(current(), Some(lent.clone()));
+        }
+        assert_eq!(slot, Some(lent));
         assert_eq!(stack_len(), 0);
     }
 

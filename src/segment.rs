@@ -1,9 +1,11 @@
 //! Drawing segments: `length` characters chosen uniformly from a pool.
 //!
-//! The draw has no modulo bias and wastes little randomness: one 64-bit word yields `k`
-//! characters at once, where `n^k <= 2^56` for a pool of `n` characters. The word is read
-//! as `k` base-`n` digits after rejecting the values at the top of the range that do not fill
-//! a whole multiple of `n^k` (fewer than 1 word in 256 is redrawn). The words come from
+//! The draw has no modulo bias and wastes little randomness: one 64-bit word `x` yields `k`
+//! characters at once, where `n^k <= 2^56` for a pool of `n` characters. The characters are
+//! the first `k` base-`n` digits of the fraction `x / 2^64`, read off by multiplying (no
+//! division): together they are `floor(x * n^k / 2^64)`, which Lemire's test makes exactly
+//! uniform on `0..n^k` by redrawing the few words (fewer than 1 in 256) that would make some
+//! values more likely than others. The words come from
 //! rand's ChaCha12 [`StdRng`], one per thread, seeded from the operating system; on a thread
 //! whose thread-locals are already torn down, they come from the OS directly.
 
@@ -12,6 +14,7 @@ use std::cell::RefCell;
 use rand::rngs::{StdRng, SysRng};
 use rand::{Rng, SeedableRng, TryRng};
 
+use crate::rules;
 use crate::text::TextBuf;
 
 /// Values of `n^k` are kept at or below this, so a redraw is needed for less than 1/256 of
@@ -37,8 +40,8 @@ enum Symbols {
 struct WordSpan {
     /// `n^k`.
     span: u64,
-    /// Accept a word below this value; `None` accepts every word (`n^k` divides `2^64`).
-    accept_below: Option<u64>,
+    /// `2^64 mod n^k`: a word `x` is redrawn when the low half of `x * n^k` is below it.
+    threshold: u64,
 }
 
 impl Alphabet {
@@ -53,13 +56,8 @@ impl Alphabet {
         let mut digits = Vec::new();
         let mut span = n;
         while span <= WORD_SPAN_LIMIT {
-            let rem = u64::MAX % span;
-            let accept_below = if rem == span - 1 {
-                None
-            } else {
-                Some(u64::MAX - rem)
-            };
-            digits.push(WordSpan { span, accept_below });
+            let threshold = span.wrapping_neg() % span;
+            digits.push(WordSpan { span, threshold });
             match span.checked_mul(n) {
                 Some(next) => span = next,
                 None => break,
@@ -90,30 +88,51 @@ impl Alphabet {
         out: &mut TextBuf,
         next_u64: &mut dyn FnMut() -> u64,
     ) {
-        let n = self.len() as u64;
-        let mut left = length;
-        while left > 0 {
-            let k = left.min(self.digits.len());
-            let WordSpan { span, accept_below } = self.digits[k - 1];
-            let word = loop {
-                let word = next_u64();
-                match accept_below {
-                    Some(limit) if word >= limit => continue,
-                    _ => break word,
-                }
-            };
-            // `word mod n^k` is uniform on 0..n^k because the accepted range holds a whole
-            // number of copies of it; its k base-n digits are independent and uniform.
-            let mut digits = word % span;
-            for _ in 0..k {
-                let index = (digits % n) as usize;
-                digits /= n;
-                match &self.symbols {
-                    Symbols::Ascii(bytes) => out.push_ascii(bytes[index]),
-                    Symbols::Unicode(chars) => out.push(chars[index]),
+        match &self.symbols {
+            Symbols::Ascii(bytes) => {
+                // Drawn into a local buffer, then appended at once.
+                let mut drawn = [0u8; rules::MAX_LENGTH];
+                let length = length.min(drawn.len());
+                self.draw_indices(length, next_u64, |i, index| drawn[i] = bytes[index]);
+                match std::str::from_utf8(&drawn[..length]) {
+                    Ok(text) => out.push_str(text),
+                    Err(_) => unreachable!("the pool is ASCII"),
                 }
             }
-            left -= k;
+            Symbols::Unicode(chars) => {
+                self.draw_indices(length, next_u64, |_, index| out.push(chars[index]));
+            }
+        }
+    }
+
+    /// Calls `put(i, index)` for each of `length` positions with a uniform index into the
+    /// pool.
+    fn draw_indices(
+        &self,
+        length: usize,
+        next_u64: &mut dyn FnMut() -> u64,
+        mut put: impl FnMut(usize, usize),
+    ) {
+        let n = self.len() as u128;
+        let mut position = 0;
+        while position < length {
+            let k = (length - position).min(self.digits.len());
+            let WordSpan { span, threshold } = self.digits[k - 1];
+            let mut fraction = loop {
+                let word = next_u64();
+                // Lemire: `floor(word * span / 2^64)` is uniform on `0..span` once the
+                // words whose low product half falls below `2^64 mod span` are redrawn.
+                if (u128::from(word) * u128::from(span)) as u64 >= threshold {
+                    break word;
+                }
+            };
+            // The digits of that value are the first k base-n digits of `word / 2^64`.
+            for _ in 0..k {
+                let product = u128::from(fraction) * n;
+                put(position, (product >> 64) as usize);
+                fraction = product as u64;
+                position += 1;
+            }
         }
     }
 }
@@ -171,40 +190,42 @@ mod tests {
     }
 
     #[test]
-    fn digits_are_read_least_significant_first() {
+    fn characters_are_the_digits_of_the_words_fraction() {
         let a = Alphabet::new("0123456789");
-        // 1234 in base 10, least significant digit first, padded with zeros.
-        assert_eq!(draw(&a, 6, &[1234]), "432100");
+        // (2^63 + 1) / 2^64 = 0.50000000000000000005...
+        assert_eq!(draw(&a, 6, &[(1 << 63) + 1]), "500000");
+        // 2^63 itself is redrawn: 2^63 * 10^6 = 0 (mod 2^64), below 2^64 mod 10^6.
+        assert_eq!(draw(&a, 6, &[1 << 63, (1 << 62) + 1]), "250000");
     }
 
     #[test]
-    fn words_at_the_top_of_the_range_are_redrawn() {
+    fn words_that_would_bias_the_draw_are_redrawn() {
         let a = Alphabet::new("abc");
-        let limit = a.digits[0].accept_below.unwrap();
-        // 2^64 = 1 (mod 3): exactly one word, u64::MAX, is rejected for k = 1.
-        assert_eq!(limit, u64::MAX);
-        assert_eq!(draw(&a, 1, &[u64::MAX, 4]), "b");
+        // 2^64 mod 3 = 1: only the word whose product with 3 is 0 mod 2^64, 0, is redrawn.
+        assert_eq!(a.digits[0].threshold, 1);
+        assert_eq!(draw(&a, 1, &[0, 1 << 63]), "b");
     }
 
     #[test]
     fn power_of_two_pools_never_redraw() {
         let a = Alphabet::new("0123456789abcdef");
-        assert!(a.digits.iter().all(|d| d.accept_below.is_none()));
-        assert_eq!(draw(&a, 3, &[0xabc]), "cba");
+        assert!(a.digits.iter().all(|d| d.threshold == 0));
+        assert_eq!(draw(&a, 3, &[0xabc << 52]), "abc");
+        assert_eq!(draw(&a, 1, &[0]), "0");
     }
 
     #[test]
     fn long_segments_use_several_words() {
         let a = Alphabet::new("01");
         assert_eq!(a.digits.len(), 56);
-        let s = draw(&a, 60, &[u64::MAX >> 8, 0b1010]);
-        assert_eq!(s, format!("{}0101", "1".repeat(56)));
+        let s = draw(&a, 60, &[u64::MAX, 0b1010 << 60]);
+        assert_eq!(s, format!("{}1010", "1".repeat(56)));
     }
 
     #[test]
     fn unicode_pools_push_whole_characters() {
         let a = Alphabet::new("αβ");
-        assert_eq!(draw(&a, 3, &[0b110]), "αββ");
+        assert_eq!(draw(&a, 3, &[0b011 << 61]), "αββ");
     }
 
     #[test]

@@ -38,14 +38,6 @@ impl TextBuf {
         self.push_str(c.encode_utf8(&mut utf8));
     }
 
-    pub(crate) fn push_ascii(&mut self, byte: u8) {
-        debug_assert!(byte.is_ascii());
-        match self {
-            TextBuf::Inline(buf) if !buf.is_full() => buf.push(char::from(byte)),
-            _ => self.push(char::from(byte)),
-        }
-    }
-
     pub(crate) fn as_str(&self) -> &str {
         match self {
             TextBuf::Inline(buf) => buf,
@@ -64,7 +56,7 @@ mod tests {
         let chunk = "αβγδ".repeat(20);
         for _ in 0..10 {
             buf.push_str(&chunk);
-            buf.push_ascii(b':');
+            buf.push(':');
         }
         assert!(matches!(buf, TextBuf::Heap(_)));
         let expected = format!("{chunk}:").repeat(10);

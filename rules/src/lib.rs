@@ -39,8 +39,17 @@ pub const MAX_POOL_CHARS: usize = 1024;
 pub const MAX_PREFIX_CHARS: usize = 64;
 /// Most characters a separator may have.
 pub const MAX_SEP_CHARS: usize = 8;
-/// Most bytes a log key may have.
+/// Most characters a log key may have.
 pub const MAX_KEY_LEN: usize = 64;
+
+/// The default segment length (the seed's).
+pub const DEFAULT_LENGTH: usize = 8;
+/// The default limit on the number of segments in an ID (the seed's).
+pub const DEFAULT_MAX_DEPTH: usize = 3;
+/// The default separator (the seed's).
+pub const DEFAULT_SEP: &str = ":";
+/// The default pool (the seed's): digits and lowercase ASCII letters.
+pub const DEFAULT_CHARACTERS: &str = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 /// The config field a [`Violation`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -172,7 +181,7 @@ pub enum Problem {
     Empty,
     /// A string longer than allowed.
     TooLong {
-        /// Its length, in characters (bytes for a key).
+        /// Its length, in characters.
         len: usize,
         /// The most allowed.
         max: usize,
@@ -224,7 +233,9 @@ impl fmt::Display for Problem {
                 write!(f, "must be between {min} and {max}, got {value}")
             }
             Problem::Empty => f.write_str("must not be empty"),
-            Problem::TooLong { len, max } => write!(f, "must be at most {max} long, got {len}"),
+            Problem::TooLong { len, max } => {
+                write!(f, "must be at most {max} characters long, got {len}")
+            }
             Problem::TooFewCharacters { count, min } => {
                 write!(f, "must have at least {min} characters, got {count}")
             }
@@ -428,7 +439,7 @@ pub fn parse_on_max_depth(word: &str) -> Result<bool, Violation> {
     }
 }
 
-/// A log key: an identifier (`[A-Za-z_][A-Za-z0-9_]*`) of 1 to 64 bytes.
+/// A log key: an identifier (`[A-Za-z_][A-Za-z0-9_]*`) of 1 to 64 characters.
 ///
 /// ```
 /// use token_runtime_id_rules::{check_key, Problem};
@@ -443,12 +454,6 @@ pub fn check_key(key: &str) -> Result<(), Problem> {
     if key.is_empty() {
         return Err(Problem::Empty);
     }
-    if key.len() > MAX_KEY_LEN {
-        return Err(Problem::TooLong {
-            len: key.len(),
-            max: MAX_KEY_LEN,
-        });
-    }
     for (position, character) in key.chars().enumerate() {
         let allowed = character == '_'
             || character.is_ascii_alphabetic()
@@ -459,6 +464,13 @@ pub fn check_key(key: &str) -> Result<(), Problem> {
                 position,
             });
         }
+    }
+    // ASCII from here on: bytes are characters.
+    if key.len() > MAX_KEY_LEN {
+        return Err(Problem::TooLong {
+            len: key.len(),
+            max: MAX_KEY_LEN,
+        });
     }
     Ok(())
 }
@@ -581,6 +593,14 @@ mod tests {
             check_key(&"k".repeat(65)),
             Err(Problem::TooLong { len: 65, max: 64 })
         );
+    }
+
+    #[test]
+    fn the_defaults_pass_the_rules() {
+        assert!(check_length(DEFAULT_LENGTH).is_ok());
+        assert!(check_max_depth(DEFAULT_MAX_DEPTH).is_ok());
+        assert!(check_sep(DEFAULT_SEP).is_ok());
+        assert!(check_characters(DEFAULT_CHARACTERS, DEFAULT_SEP).is_ok());
     }
 
     #[test]

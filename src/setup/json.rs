@@ -73,6 +73,7 @@ pub struct JsonFileBuilder {
     config: Option<RuntimeIdConfig>,
     channel_size: usize,
     flush_each_record: bool,
+    runtime_id_drain: bool,
 }
 
 impl JsonFileBuilder {
@@ -84,7 +85,16 @@ impl JsonFileBuilder {
             config: None,
             channel_size: DEFAULT_CHANNEL_SIZE,
             flush_each_record: true,
+            runtime_id_drain: true,
         }
+    }
+
+    /// Leaves the runtime-ID drain out of the chain: the baseline the benchmarks compare
+    /// the setup against. Not for use: records then carry no ID.
+    #[doc(hidden)]
+    pub fn without_runtime_id_drain(mut self) -> Self {
+        self.runtime_id_drain = false;
+        self
     }
 
     /// The key the ID is written under (default `runtime_id`); checked by
@@ -187,6 +197,15 @@ impl JsonFileBuilder {
             .overflow_strategy(OverflowStrategy::Block)
             .thread_name("token-runtime-id-json".to_owned())
             .build_with_guard();
+        let config = self.config.map(Arc::new);
+        if !self.runtime_id_drain {
+            let drain = CountLost {
+                drain: async_drain,
+                status: Arc::clone(&status),
+            };
+            let logger = root_with_config(drain, config);
+            return Ok((logger, LogGuard::new(guard, status)));
+        }
         let mut drain = RuntimeIdDrain::with_interned_key(async_drain, key);
         if let Some(placeholder) = &self.placeholder {
             drain = drain.with_placeholder(placeholder)?;
@@ -195,7 +214,7 @@ impl JsonFileBuilder {
             drain,
             status: Arc::clone(&status),
         };
-        let logger = root_with_config(drain, self.config.map(Arc::new));
+        let logger = root_with_config(drain, config);
         Ok((logger, LogGuard::new(guard, status)))
     }
 }
@@ -213,6 +232,7 @@ impl fmt::Debug for JsonFileBuilder {
             .field("config", &self.config)
             .field("channel_size", &self.channel_size)
             .field("flush_each_record", &self.flush_each_record)
+            .field("runtime_id_drain", &self.runtime_id_drain)
             .finish()
     }
 }

@@ -1,0 +1,480 @@
+//! A runtime ID per request for tower-based servers (axum, tonic, hyper): [`RuntimeIdLayer`]
+//! (feature `tower`).
+//!
+//! Each request gets a root ID: the one the caller sent in the `x-request-id` header when
+//! the [`IncomingPolicy`] accepts it, else a new one. The handler's future runs inside
+//! that ID on every poll, so every line it logs, and every scope nested in it, carries the
+//! ID; the response carries it back in the same header.
+//!
+//! ```
+//! use axum::{body::Body, http::Request, routing::get, Router};
+//! use slog::{info, o, Discard, Drain, Logger};
+//! use token_runtime_id::{get_runtime_id, tower::RuntimeIdLayer, RuntimeIdDrain};
+//! use tower::ServiceExt;
+//!
+//! let log = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
+//! let handler_log = log.clone();
+//! let app = Router::new()
+//!     .route("/", get(move || async move {
+//!         info!(handler_log, "Processing request"); // runtime_id: gateway-7f3a
+//!         get_runtime_id().unwrap().to_string()
+//!     }))
+//!     .layer(RuntimeIdLayer::new().logger(log));
+//!
+//! # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! # rt.block_on(async {
+//! let request = Request::get("/").header("x-request-id", "gateway-7f3a").body(Body::empty());
+//! let response = app.oneshot(request.unwrap()).await.unwrap();
+//! assert_eq!(response.headers()["x-request-id"], "gateway-7f3a");
+//! # });
+//! ```
+//!
+//! # Where to put it
+//!
+//! Only what runs inside the layer runs in the ID. With axum's `Router::layer`, each call
+//! wraps everything added before it, so add `RuntimeIdLayer` last (outermost) for the
+//! other middleware's lines to carry the ID too.
+//!
+//! # Rejected headers
+//!
+//! A header value the policy refuses (too long, empty, a character outside the allowed
+//! set, sent twice) is never adopted, echoed or logged. The request gets a new ID, which
+//! replaces the value in the request's headers too, so the handler cannot read it by
+//! mistake; the response carries the new ID. When the layer has a [logger](RuntimeIdLayer::logger),
+//! it writes one warning for the rejection, in the new ID, with the header's name, the
+//! value's length and the rule it broke; without one, it logs nothing, and the handler can
+//! still read the [`IncomingStatus`] from the request's extensions.
+//!
+//! # What the handler sees
+//!
+//! Besides the current ID ([`get_runtime_id`](crate::get_runtime_id)), the request's
+//! extensions hold the [`RuntimeId`] (axum: `Extension<RuntimeId>`) and the
+//! [`IncomingStatus`]; the response's extensions hold the `RuntimeId` too, for layers
+//! outside this one (an access log, say).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use ::http::header::{HeaderMap, HeaderName, HeaderValue};
+use ::http::{Request, Response};
+use pin_project_lite::pin_project;
+use slog::Logger;
+
+use crate::config::with_default_config;
+use crate::incoming::{IncomingId, IncomingRejection, IncomingStatus};
+use crate::{IncomingPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdError, RuntimeIdFutureExt};
+use crate::{WithRuntimeId, scope};
+
+/// The header [`RuntimeIdLayer`] reads and writes unless told otherwise: `x-request-id`.
+pub const DEFAULT_HEADER: &str = "x-request-id";
+
+/// A tower [`Layer`](::tower::Layer) that runs each request in a root runtime ID, adopted
+/// from a header when valid; see the [module docs](self).
+///
+/// Cheap to clone: the settings are shared.
+#[derive(Clone)]
+pub struct RuntimeIdLayer {
+    settings: Arc<Settings>,
+}
+
+#[derive(Clone)]
+struct Settings {
+    header: HeaderName,
+    policy: IncomingPolicy,
+    config: Option<Arc<RuntimeIdConfig>>,
+    logger: Option<Logger>,
+}
+
+impl Default for RuntimeIdLayer {
+    fn default() -> Self {
+        RuntimeIdLayer::new()
+    }
+}
+
+impl RuntimeIdLayer {
+    /// A layer reading and writing `x-request-id`, with the default [`IncomingPolicy`],
+    /// new roots made with the process-wide default config, and no logger.
+    ///
+    /// ```
+    /// use token_runtime_id::tower::RuntimeIdLayer;
+    ///
+    /// let layer = RuntimeIdLayer::new();
+    /// assert_eq!(layer.header_name(), "x-request-id");
+    /// ```
+    pub fn new() -> Self {
+        RuntimeIdLayer {
+            settings: Arc::new(Settings {
+                header: HeaderName::from_static(DEFAULT_HEADER),
+                policy: IncomingPolicy::default(),
+                config: None,
+                logger: None,
+            }),
+        }
+    }
+
+    /// Reads and writes `header` instead of `x-request-id`.
+    ///
+    /// ```
+    /// use axum::http::HeaderName;
+    /// use token_runtime_id::tower::RuntimeIdLayer;
+    ///
+    /// let layer = RuntimeIdLayer::new().header(HeaderName::from_static("x-correlation-id"));
+    /// assert_eq!(layer.header_name(), "x-correlation-id");
+    /// ```
+    pub fn header(mut self, header: HeaderName) -> Self {
+        Arc::make_mut(&mut self.settings).header = header;
+        self
+    }
+
+    /// Adopts the incoming values `policy` accepts, instead of the default policy's.
+    ///
+    /// ```
+    /// use token_runtime_id::{tower::RuntimeIdLayer, IncomingPolicy};
+    ///
+    /// let policy = IncomingPolicy::builder().max_len(36).min_len(8).build()?;
+    /// let layer = RuntimeIdLayer::new().policy(policy);
+    /// # drop(layer);
+    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
+    /// ```
+    pub fn policy(mut self, policy: IncomingPolicy) -> Self {
+        Arc::make_mut(&mut self.settings).policy = policy;
+        self
+    }
+
+    /// Makes new roots with `config` instead of the process-wide default config. (IDs
+    /// nested in a request are made with the config of the scope that creates them.)
+    ///
+    /// ```
+    /// use token_runtime_id::{tower::RuntimeIdLayer, RuntimeIdConfig};
+    ///
+    /// let layer = RuntimeIdLayer::new().config(RuntimeIdConfig::builder().prefix("API").build()?);
+    /// # drop(layer);
+    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
+    /// ```
+    pub fn config(mut self, config: RuntimeIdConfig) -> Self {
+        Arc::make_mut(&mut self.settings).config = Some(Arc::new(config));
+        self
+    }
+
+    /// Reports rejected headers to `logger`: one warning per rejection, in the request's
+    /// new ID, with the header's name, the value's length and the rule it broke, never the
+    /// value.
+    ///
+    /// ```
+    /// use slog::{o, Discard, Logger};
+    /// use token_runtime_id::tower::RuntimeIdLayer;
+    ///
+    /// let layer = RuntimeIdLayer::new().logger(Logger::root(Discard, o!()));
+    /// # drop(layer);
+    /// ```
+    pub fn logger(mut self, logger: Logger) -> Self {
+        Arc::make_mut(&mut self.settings).logger = Some(logger);
+        self
+    }
+
+    /// The header read and written.
+    pub fn header_name(&self) -> &HeaderName {
+        &self.settings.header
+    }
+}
+
+impl fmt::Debug for RuntimeIdLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.settings.fmt(f)
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeIdLayer")
+            .field("header", &self.header)
+            .field("policy", &self.policy)
+            .field("config", &self.config)
+            .field("logger", &self.logger.is_some())
+            .finish()
+    }
+}
+
+impl<S> ::tower::Layer<S> for RuntimeIdLayer {
+    type Service = RuntimeIdService<S>;
+
+    fn layer(&self, inner: S) -> RuntimeIdService<S> {
+        RuntimeIdService {
+            inner,
+            settings: Arc::clone(&self.settings),
+        }
+    }
+}
+
+/// The service [`RuntimeIdLayer`] wraps around another; see the [module docs](self).
+#[derive(Clone)]
+pub struct RuntimeIdService<S> {
+    inner: S,
+    settings: Arc<Settings>,
+}
+
+impl<S> RuntimeIdService<S> {
+    /// Wraps `inner` with the settings of `layer`.
+    pub fn new(inner: S, layer: &RuntimeIdLayer) -> Self {
+        ::tower::Layer::layer(layer, inner)
+    }
+
+    /// The wrapped service.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for RuntimeIdService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeIdService")
+            .field("inner", &self.inner)
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// The request's root: adopted from the header when it is there once and valid.
+    fn incoming(&self, headers: &HeaderMap) -> IncomingId {
+        let mut values = headers.get_all(&self.header).iter();
+        let first = values.next().map(HeaderValue::as_bytes);
+        let repeated = values.next().is_some();
+        let adopt = |config: &RuntimeIdConfig| match (first, repeated) {
+            (Some(value), true) => IncomingId::new(
+                RuntimeId::new_root(config),
+                IncomingStatus::Rejected(RuntimeIdError::InvalidIncoming {
+                    reason: IncomingRejection::Repeated,
+                    len: value.len(),
+                }),
+            ),
+            (value, _) => self.policy.adopt_bytes(value, config),
+        };
+        match &self.config {
+            Some(config) => adopt(config),
+            None => with_default_config(adopt),
+        }
+    }
+
+    fn report(&self, rejection: &RuntimeIdError) {
+        let Some(log) = &self.logger else { return };
+        match rejection {
+            RuntimeIdError::InvalidIncoming { reason, len } => slog::warn!(
+                log,
+                "rejected the incoming request ID, using a new one";
+                "header" => self.header.as_str(),
+                "len" => *len,
+                "reason" => %reason,
+            ),
+            other => slog::warn!(
+                log,
+                "rejected the incoming request ID, using a new one";
+                "header" => self.header.as_str(),
+                "reason" => %other,
+            ),
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> ::tower::Service<Request<ReqBody>> for RuntimeIdService<S>
+where
+    S: ::tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> ResponseFuture<S::Future> {
+        let settings = &*self.settings;
+        let incoming = settings.incoming(request.headers());
+        let _scope = scope::enter(Some(incoming.id().clone()));
+        if let Some(rejection) = incoming.rejection() {
+            settings.report(rejection);
+        }
+        // IDs hold only characters that are valid in a header; a failure is still no
+        // reason to panic in a server.
+        let value = HeaderValue::from_str(incoming.id().as_str()).ok();
+        let headers = request.headers_mut();
+        match &value {
+            Some(value) => {
+                headers.insert(settings.header.clone(), value.clone());
+            }
+            None => {
+                headers.remove(&settings.header);
+            }
+        }
+        request.extensions_mut().insert(incoming.id().clone());
+        request.extensions_mut().insert(incoming.status().clone());
+        // The call itself runs in the ID too: services often log or spawn there.
+        let future = self.inner.call(request);
+        ResponseFuture {
+            inner: future.with_runtime_id(incoming.into_id()),
+            header: settings.header.clone(),
+            value,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`RuntimeIdService`]: the inner future, run in the request's
+    /// ID on every poll, then the ID set on the response.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: WithRuntimeId<F>,
+        header: HeaderName,
+        value: Option<HeaderValue>,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    /// The request's ID.
+    pub fn runtime_id(&self) -> Option<&RuntimeId> {
+        self.inner.runtime_id()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let mut response = ready!(this.inner.as_mut().poll(cx))?;
+        if let Some(value) = this.value.take() {
+            response.headers_mut().insert(this.header.clone(), value);
+        }
+        if let Some(id) = this.inner.runtime_id() {
+            response.extensions_mut().insert(id.clone());
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("inner", &self.inner)
+            .field("header", &self.header)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+    use std::task::{Wake, Waker};
+
+    struct NoopWaker;
+    impl Wake for NoopWaker {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn block_on<F: Future>(fut: F) -> F::Output {
+        let waker = Waker::from(Arc::new(NoopWaker));
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+
+    /// The ID current at a call, and the request's header then.
+    type Seen = (Option<RuntimeId>, Option<String>);
+
+    /// Records what each call saw.
+    #[derive(Clone, Default)]
+    struct Spy {
+        seen: Arc<Mutex<Vec<Seen>>>,
+    }
+
+    impl ::tower::Service<Request<()>> for Spy {
+        type Response = Response<()>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<()>, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: Request<()>) -> Self::Future {
+            let header = request
+                .headers()
+                .get(DEFAULT_HEADER)
+                .map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(
+                request.extensions().get::<RuntimeId>(),
+                scope::current().as_ref()
+            );
+            self.seen.lock().unwrap().push((scope::current(), header));
+            std::future::ready(Ok(Response::new(())))
+        }
+    }
+
+    fn run(request: Request<()>) -> (Response<()>, Option<RuntimeId>, Option<String>) {
+        let spy = Spy::default();
+        let mut service = RuntimeIdService::new(spy.clone(), &RuntimeIdLayer::new());
+        let response = block_on(::tower::Service::call(&mut service, request)).unwrap();
+        let (id, header) = spy.seen.lock().unwrap().pop().unwrap();
+        (response, id, header)
+    }
+
+    #[test]
+    fn a_valid_header_is_adopted_and_returned() {
+        let request = Request::builder()
+            .header(DEFAULT_HEADER, "up-1")
+            .body(())
+            .unwrap();
+        let (response, id, header) = run(request);
+        assert_eq!(id.unwrap().as_str(), "up-1");
+        assert_eq!(header.as_deref(), Some("up-1"));
+        assert_eq!(response.headers()[DEFAULT_HEADER], "up-1");
+        assert_eq!(scope::current(), None);
+    }
+
+    #[test]
+    fn a_repeated_header_is_replaced_in_the_request_and_the_response() {
+        let request = Request::builder()
+            .header(DEFAULT_HEADER, "one")
+            .header(DEFAULT_HEADER, "two")
+            .body(())
+            .unwrap();
+        let (response, id, header) = run(request);
+        let id = id.unwrap();
+        assert_eq!(id.as_str().len(), 8);
+        assert_eq!(header.as_deref(), Some(id.as_str()));
+        let values: Vec<_> = response.headers().get_all(DEFAULT_HEADER).iter().collect();
+        assert_eq!(values, [id.as_str()]);
+        assert_eq!(response.extensions().get::<RuntimeId>(), Some(&id));
+    }
+
+    #[test]
+    fn without_a_header_each_request_gets_a_new_root() {
+        let (a, ..) = run(Request::new(()));
+        let (b, ..) = run(Request::new(()));
+        assert_ne!(a.headers()[DEFAULT_HEADER], b.headers()[DEFAULT_HEADER]);
+    }
+}
