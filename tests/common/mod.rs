@@ -1,0 +1,166 @@
+//! Shared test fakes: a JSON logger that captures its lines in memory.
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use slog::{Drain, Logger, OwnedKVList, Record, o};
+use token_runtime_id::RuntimeIdDrain;
+
+/// The lines a [`JsonLines`] drain wrote, one JSON object each.
+#[derive(Clone, Default, Debug)]
+pub(crate) struct Captured {
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Captured {
+    pub(crate) fn lines(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn records(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))
+            .collect()
+    }
+
+    /// The `runtime_id` of each record, in the order the records were written.
+    pub(crate) fn ids(&self) -> Vec<Option<String>> {
+        self.ids_under("runtime_id")
+    }
+
+    pub(crate) fn ids_under(&self, key: &str) -> Vec<Option<String>> {
+        self.records()
+            .iter()
+            .map(|record| record.get(key).map(|id| id.as_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    /// The `runtime_id` of the only record whose `msg` is `msg`.
+    pub(crate) fn id_of(&self, msg: &str) -> Option<String> {
+        let records = self.records();
+        let matching: Vec<_> = records.iter().filter(|r| r["msg"] == msg).collect();
+        assert_eq!(matching.len(), 1, "records with msg {msg:?}: {records:?}");
+        matching[0]
+            .get("runtime_id")
+            .map(|id| id.as_str().unwrap().to_owned())
+    }
+
+    /// Raw occurrences of `"<key>":` in `line`: `serde_json::Value` would merge duplicates.
+    pub(crate) fn key_count(line: &str, key: &str) -> usize {
+        line.matches(&format!("\"{key}\":")).count()
+    }
+
+    /// Asserts that no line carries the `runtime_id` key twice.
+    pub(crate) fn assert_at_most_one_key_per_line(&self) {
+        for line in self.lines() {
+            assert!(Captured::key_count(&line, "runtime_id") <= 1, "{line}");
+        }
+    }
+
+    /// Asserts that every line carries the `runtime_id` key exactly once.
+    pub(crate) fn assert_one_key_per_line(&self) {
+        let lines = self.lines();
+        assert!(!lines.is_empty());
+        for line in lines {
+            assert_eq!(Captured::key_count(&line, "runtime_id"), 1, "{line}");
+        }
+    }
+
+    fn push(&self, line: String) {
+        self.lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(line);
+    }
+}
+
+/// Formats each record with slog-json into a buffer of its own, then appends the line.
+///
+/// No lock is held while the record's values are serialized, so a value that logs through
+/// the same logger while it is serialized neither deadlocks nor panics.
+#[derive(Debug)]
+pub(crate) struct JsonLines {
+    out: Captured,
+}
+
+#[derive(Clone, Default)]
+struct LineBuf(Rc<RefCell<Vec<u8>>>);
+
+impl Write for LineBuf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drain for JsonLines {
+    type Ok = ();
+    type Err = io::Error;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> io::Result<()> {
+        let buf = LineBuf::default();
+        let json = slog_json::Json::new(buf.clone())
+            .add_default_keys()
+            .set_newlines(false)
+            .build();
+        json.log(record, values)?;
+        let bytes = buf.0.take();
+        let line = String::from_utf8(bytes).map_err(io::Error::other)?;
+        self.out.push(line);
+        Ok(())
+    }
+}
+
+/// A JSON drain without a `RuntimeIdDrain`, and what it captures.
+pub(crate) fn json_drain() -> (slog::Fuse<JsonLines>, Captured) {
+    let out = Captured::default();
+    (JsonLines { out: out.clone() }.fuse(), out)
+}
+
+/// `Logger -> RuntimeIdDrain -> JSON lines`, and what it captures.
+pub(crate) fn json_logger() -> (Logger, Captured) {
+    let (json, out) = json_drain();
+    let logger = Logger::root(RuntimeIdDrain::new(json).fuse(), o!());
+    (logger, out)
+}
+
+/// A cloneable in-memory writer, for the setups that take a writer.
+#[derive(Clone, Default, Debug)]
+pub(crate) struct SharedWriter(Arc<Mutex<Vec<u8>>>);
+
+impl SharedWriter {
+    pub(crate) fn text(&self) -> String {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        String::from_utf8(bytes).unwrap()
+    }
+}
+
+impl Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
