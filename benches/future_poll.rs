@@ -1,0 +1,88 @@
+//! The cost of running a future in a runtime ID: a future that returns `Pending` many times,
+//! polled to completion bare, wrapped in `WithRuntimeId`, and wrapped in tracing's
+//! `Instrumented` (with a `tracing_subscriber::registry()` subscriber, so its span is live).
+
+mod support;
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll, Waker};
+
+use criterion::{Criterion, criterion_group};
+use support::{Comparison, Target};
+use token_runtime_id::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+use tracing::Instrument;
+
+const PENDINGS: u32 = 1_000;
+
+/// Returns `Pending` `left` times, then `Ready`.
+struct PendingTimes {
+    left: u32,
+}
+
+impl Future for PendingTimes {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.left == 0 {
+            Poll::Ready(())
+        } else {
+            self.left = black_box(self.left - 1);
+            Poll::Pending
+        }
+    }
+}
+
+fn poll_to_end<F: Future>(fut: F) {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    while fut.as_mut().poll(&mut cx).is_pending() {}
+}
+
+fn future_poll(c: &mut Criterion) {
+    let subscriber = tracing_subscriber::registry();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    let span = tracing::info_span!("request");
+
+    let mut group = c.benchmark_group("future_poll");
+    group.throughput(criterion::Throughput::Elements(u64::from(PENDINGS) + 1));
+    group.bench_function("bare", |b| {
+        b.iter(|| poll_to_end(PendingTimes { left: PENDINGS }))
+    });
+    group.bench_function("with_runtime_id", |b| {
+        b.iter(|| poll_to_end(PendingTimes { left: PENDINGS }.with_runtime_id(id.clone())))
+    });
+    group.bench_function("tracing_instrumented", |b| {
+        b.iter(|| poll_to_end(PendingTimes { left: PENDINGS }.instrument(span.clone())))
+    });
+    group.finish();
+}
+
+fn report() {
+    support::report(&[
+        Comparison {
+            what: "future polled 1,001 times, vs tracing `Instrumented`",
+            group: "future_poll",
+            ours: "with_runtime_id",
+            baseline: "tracing_instrumented",
+            target: Target::RatioAtMost(1.0),
+        },
+        Comparison {
+            what: "future polled 1,001 times, vs the bare future",
+            group: "future_poll",
+            ours: "with_runtime_id",
+            baseline: "bare",
+            target: Target::AddedNsAtMost(20_000.0),
+        },
+    ]);
+}
+
+criterion_group!(benches, future_poll);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    report();
+}

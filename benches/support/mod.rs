@@ -1,0 +1,107 @@
+//! Shared by the benches: reads criterion's estimates back and prints each ratio of ours to
+//! its baseline, measured in the same run.
+
+// Each bench uses the part it needs.
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// Where criterion keeps its results for this run.
+fn criterion_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("criterion")
+}
+
+/// The mean time of one benchmark, in nanoseconds, from this run.
+pub(crate) fn mean_ns(group: &str, name: &str) -> Option<f64> {
+    let path = criterion_dir()
+        .join(group)
+        .join(name)
+        .join("new")
+        .join("estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["mean"]["point_estimate"].as_f64()
+}
+
+/// One line of the report: what is compared, both times, the ratio and its target.
+pub(crate) struct Comparison<'a> {
+    pub(crate) what: &'a str,
+    pub(crate) group: &'a str,
+    pub(crate) ours: &'a str,
+    pub(crate) baseline: &'a str,
+    pub(crate) target: Target,
+}
+
+/// What a ratio must meet.
+#[derive(Clone, Copy)]
+pub(crate) enum Target {
+    /// ours / baseline at most this.
+    RatioAtMost(f64),
+    /// ours - baseline at most this many nanoseconds.
+    AddedNsAtMost(f64),
+    /// baseline / ours (a throughput ratio) at least this.
+    ThroughputAtLeast(f64),
+}
+
+/// Prints one markdown row per comparison, prefixed `REPORT` so a script can collect them.
+pub(crate) fn report(comparisons: &[Comparison<'_>]) {
+    for c in comparisons {
+        let (Some(ours), Some(base)) = (mean_ns(c.group, c.ours), mean_ns(c.group, c.baseline))
+        else {
+            println!(
+                "REPORT | {} | (no estimates: run without a filter) |",
+                c.what
+            );
+            continue;
+        };
+        let mut row = String::new();
+        let _ = write!(
+            row,
+            "REPORT | {} | {} | {} | {} | {} |",
+            c.what,
+            format_ns(ours),
+            c.baseline,
+            format_ns(base),
+            ratio_cell(ours, base, c.target)
+        );
+        println!("{row}");
+    }
+}
+
+fn ratio_cell(ours: f64, base: f64, target: Target) -> String {
+    match target {
+        Target::RatioAtMost(max) => {
+            let ratio = ours / base;
+            format!("{ratio:.2} (target ≤ {max}) {}", verdict(ratio <= max))
+        }
+        Target::AddedNsAtMost(max) => {
+            let added = ours - base;
+            format!(
+                "+{added:.2} ns (target ≤ {max} ns) {}",
+                verdict(added <= max)
+            )
+        }
+        Target::ThroughputAtLeast(min) => {
+            let ratio = base / ours;
+            format!("{ratio:.2} (target ≥ {min}) {}", verdict(ratio >= min))
+        }
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}
+
+fn format_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.2} ns")
+    }
+}
