@@ -1,0 +1,10 @@
+use token_runtime_id::runtime_id;
+
+#[runtime_id]
+mod handlers {
+    pub fn handle() {}
+}
+
+fn main() {
+    handlers::handle();
+}

@@ -1,0 +1,8 @@
+use token_runtime_id::runtime_id;
+
+#[runtime_id(sep = " ")]
+fn process_request() {}
+
+fn main() {
+    process_request();
+}
