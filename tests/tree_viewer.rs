@@ -1,0 +1,258 @@
+//! The `runtime-id-tree` command on the output of the examples, on stdin, with options, and
+//! on malformed or hostile input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use slog::{Logger, info, warn};
+use token_runtime_id::{LoggerExt, RuntimeIdError, with_runtime_id};
+
+const VIEWER: &str = env!("CARGO_BIN_EXE_runtime-id-tree");
+
+fn view(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(VIEWER)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// The blocks of the output, one per tree: its root line and the lines under it.
+fn trees(text: &str) -> Vec<Vec<&str>> {
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('[') {
+            blocks.push(vec![line]);
+        } else {
+            blocks
+                .last_mut()
+                .expect("a tree starts the output")
+                .push(line);
+        }
+    }
+    blocks
+}
+
+/// What `examples/json_file.rs` logs for one order.
+fn handle_order(log: &Logger, order: u32) -> Result<(), RuntimeIdError> {
+    info!(log, "Order received"; "order" => order);
+    with_runtime_id(log, |log| {
+        info!(log, "Charging card"; "order" => order);
+        if order % 2 == 0 {
+            warn!(log, "Card needs a second attempt"; "order" => order);
+        }
+    })?;
+    let job = log.new_child()?;
+    std::thread::spawn(move || info!(job, "Sending receipt"; "order" => order))
+        .join()
+        .unwrap();
+    info!(log, "Order done"; "order" => order);
+    Ok(())
+}
+
+fn check_json_file_trees(text: &str) {
+    let blocks = trees(text);
+    assert_eq!(blocks.len(), 2, "{text}");
+    for (block, order) in blocks.iter().zip(1..) {
+        let root = block[0].trim_matches(['[', ']']);
+        assert_eq!(root.len(), 8, "{text}");
+        let messages: Vec<&str> = block[1..].iter().map(|l| l.trim_start()).collect();
+        assert!(messages[0].contains("INFO Order received"), "{text}");
+        assert!(
+            messages.last().unwrap().contains("INFO Order done"),
+            "{text}"
+        );
+        // The nested scope and the receipt thread: one level down, each under its own ID.
+        let children: Vec<&&str> = block
+            .iter()
+            .filter(|l| l.starts_with(&format!("  [{root}:")))
+            .collect();
+        assert_eq!(children.len(), 2, "{text}");
+        let lines = if order % 2 == 0 { 8 } else { 7 };
+        assert_eq!(block.len(), lines, "{text}");
+        assert!(
+            block
+                .iter()
+                .any(|l| l.starts_with("    ") && l.contains("Charging card"))
+        );
+        assert!(block.iter().all(|l| !l.contains("runtime_id=")), "{text}");
+    }
+}
+
+#[test]
+fn the_json_file_setup_becomes_one_tree_per_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orders.jsonl");
+    let (logger, guard) = token_runtime_id::setup::json_file(&path).build().unwrap();
+    for order in 1..=2 {
+        with_runtime_id(&logger, |log| handle_order(log, order))
+            .unwrap()
+            .unwrap();
+    }
+    guard.finish().unwrap();
+    let text = stdout(&view(&[path.to_str().unwrap()], None));
+    check_json_file_trees(&text);
+}
+
+/// The examples `cargo test` has built beside this test binary, if it has.
+fn built_example(name: &str) -> Option<PathBuf> {
+    let deps = std::env::current_exe().ok()?.parent()?.to_owned();
+    let example = deps.parent()?.join("examples").join(name);
+    example.exists().then_some(example)
+}
+
+#[test]
+fn the_json_file_example_output_becomes_one_tree_per_order() {
+    // `cargo test` builds the examples; `cargo test --test tree_viewer` does not.
+    let Some(example) = built_example("json_file") else {
+        eprintln!("the json_file example is not built: run the whole `cargo test` to check it");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("example.jsonl");
+    let run = Command::new(example).arg(&path).output().unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let text = stdout(&view(&[path.to_str().unwrap()], None));
+    check_json_file_trees(&text);
+}
+
+#[cfg(all(feature = "tower", feature = "tokio"))]
+#[path = "../examples/http_server.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod http_server;
+
+#[cfg(all(feature = "tower", feature = "tokio"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_server_example_output_becomes_one_tree_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.jsonl");
+    let (logger, guard) = token_runtime_id::setup::json_file(&path).build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serve = axum::serve(listener, http_server::app(logger)).with_graceful_shutdown(async {
+        let _ = stopped.await;
+    });
+    let server = tokio::spawn(std::future::IntoFuture::into_future(serve));
+    let ids = http_server::demo(addr, 6).await.unwrap();
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    guard.finish().unwrap();
+
+    let text = stdout(&view(&[path.to_str().unwrap()], None));
+    let blocks = trees(&text);
+    assert_eq!(blocks.len(), 6, "{text}");
+    for (block, id) in blocks.iter().zip(&ids) {
+        assert_eq!(block[0], format!("[{id}]"), "{text}");
+        let order = block[1..]
+            .iter()
+            .find_map(|l| l.split("order=").nth(1))
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        // Processing, completed, two nested IDs with one record each; plus the warning
+        // for order 3's rejected header.
+        let expected = if order == "3" { 8 } else { 7 };
+        assert_eq!(block.len(), expected, "{text}");
+        assert!(block[1].contains("Processing request") || block[1].contains("WARN"));
+        assert!(
+            block.last().unwrap().contains("Request completed"),
+            "{text}"
+        );
+        let nested: Vec<_> = block.iter().filter(|l| l.starts_with("  [")).collect();
+        assert_eq!(nested.len(), 2, "{text}");
+        for line in nested {
+            assert!(line.starts_with(&format!("  [{id}:")), "{line}");
+        }
+    }
+    assert!(
+        text.contains("WARN rejected the incoming request ID"),
+        "{text}"
+    );
+    assert!(!text.contains("has spaces"), "{text}");
+    assert!(ids.iter().filter(|id| id.starts_with("gateway-")).count() == 3);
+}
+
+#[test]
+fn stdin_malformed_lines_are_counted_not_fatal() {
+    let input = b"{\"ts\":\"2024-01-15T10:00:01Z\",\"level\":\"INFO\",\"msg\":\"b\",\"runtime_id\":\"r\"}\n\
+not json at all\n\
+{\"ts\":\"2024-01-15T10:00:00Z\",\"level\":\"INFO\",\"msg\":\"a\",\"runtime_id\":\"r\"}\n\
+{\"msg\":\"x\",\"runtime_id\":42}\n\
+\xff\xfe\n\
+\n";
+    let output = view(&[], Some(input));
+    assert_eq!(
+        stdout(&output),
+        "[r]\n  2024-01-15T10:00:00Z INFO a\n  2024-01-15T10:00:01Z INFO b\n"
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("3 malformed lines skipped (the first at <stdin>:2)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn key_and_separator_are_options_and_files_are_read_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let a = write("a.jsonl", "{\"msg\":\"one\",\"request_id\":\"p\"}\n");
+    let b = write("b.jsonl", "{\"msg\":\"two\",\"request_id\":\"p.q\"}\n");
+    let arg = |p: &Path| p.to_str().unwrap().to_owned();
+    let text = stdout(&view(
+        &["--key", "request_id", "--sep", ".", &arg(&a), &arg(&b)],
+        None,
+    ));
+    assert_eq!(text, "[p]\n  one\n  [p.q]\n    two\n");
+
+    let missing = view(&["/nonexistent/file.jsonl"], None);
+    assert_eq!(missing.status.code(), Some(2));
+    let unknown = view(&["--colour"], None);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn hostile_log_content_cannot_drive_the_terminal() {
+    let record = serde_json::json!({
+        "msg": "\u{1b}]0;pwned\u{7}\u{1b}[2J",
+        "runtime_id": "r\u{202e}\r\n[forged]",
+        "user": "a\u{2028}b",
+    });
+    let text = stdout(&view(&[], Some(format!("{record}\n").as_bytes())));
+    assert!(
+        text.chars().all(|c| c == '\n' || !c.is_control()),
+        "{text:?}"
+    );
+    assert!(!text.contains('\u{202e}') && !text.contains('\u{2028}'));
+    assert_eq!(text.lines().count(), 2, "{text}");
+}
+
+#[test]
+fn a_chain_a_thousand_deep_does_not_overflow() {
+    let mut input = String::new();
+    let mut id = String::from("r");
+    for _ in 0..1000 {
+        input.push_str(&format!("{{\"msg\":\"m\",\"runtime_id\":\"{id}\"}}\n"));
+        id.push_str(":x");
+    }
+    let text = stdout(&view(&[], Some(input.as_bytes())));
+    assert_eq!(text.lines().filter(|l| l.trim() == "m").count(), 1000);
+}
