@@ -43,7 +43,8 @@
 //! Neither slog-json nor slog-term removes duplicate keys, so the crate makes sure there is
 //! never a second one: a record that passes through several `RuntimeIdDrain`s, or through
 //! a bound logger (see [`LoggerExt`](crate::LoggerExt)) and a `RuntimeIdDrain`, gets the
-//! pair once, from the drain closest to the logger.
+//! pair once, under the key of the drain closest to the logger. Each branch of a
+//! `slog::Duplicate` gets it once too.
 //!
 //! # Cost
 //!
@@ -194,11 +195,11 @@ impl<D: Drain> Drain for RuntimeIdDrain<D> {
         if !self.drain.is_enabled(record.level()) {
             return self.drain.log(record, values);
         }
-        let claim = WriteClaim::new(record);
+        let claim = WriteClaim::new(record, self.key);
         let current;
         let text = match claim.found() {
-            Found::AlreadyKeyed => return self.drain.log(record, values),
-            Found::Bound(id) => id.as_str(),
+            // A bound logger's pair is in the record already; the claim supplies the key.
+            Found::AlreadyKeyed | Found::Bound => return self.drain.log(record, values),
             Found::Fresh => {
                 current = scope::current();
                 match (&current, &self.placeholder) {

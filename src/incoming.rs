@@ -409,6 +409,7 @@ pub enum IncomingStatus {
 }
 
 impl IncomingId {
+    #[cfg(feature = "tower")]
     pub(crate) fn new(id: RuntimeId, status: IncomingStatus) -> Self {
         IncomingId { id, status }
     }

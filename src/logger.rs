@@ -28,8 +28,9 @@
 //! A record logged through a logger bound to `B` carries the current ID if that is `B` or
 //! one of its descendants (so nested scopes on the same thread stay precise), and `B`
 //! otherwise (on another thread, in another task, after the scope ended). New IDs made from
-//! a bound logger nest under that same ID. The pair itself is written by the
-//! [`RuntimeIdDrain`](crate::RuntimeIdDrain) under the logger, once.
+//! a bound logger nest under that same ID. The pair is written once, under the key of the
+//! [`RuntimeIdDrain`](crate::RuntimeIdDrain) below the logger (each branch of a
+//! `slog::Duplicate` under its own); a chain with no `RuntimeIdDrain` writes no ID.
 //!
 //! # Cost
 //!
@@ -41,7 +42,7 @@ use std::sync::Arc;
 
 use slog::{BorrowedKV, Drain, Logger, OwnedKVList, Record, RecordStatic};
 
-use crate::claim::BoundClaim;
+use crate::claim::{BoundPair, claim_bound};
 use crate::config::{RuntimeIdConfig, with_default_config};
 use crate::{RuntimeId, RuntimeIdError, scope};
 
@@ -271,15 +272,31 @@ impl Drain for BoundDrain {
     type Err = slog::Never;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
-        let _claim = BoundClaim::new(record, || effective_id(&self.id));
-        // The parent logger passes its own values; this logger's values (pairs added with
-        // `Logger::new` after binding) ride along as record pairs, without allocating.
         let rstatic = RecordStatic {
             location: record.location(),
             tag: record.tag(),
             level: record.level(),
         };
-        let kv = (values, record.kv());
+        // The parent logger passes its own values; this logger's values (pairs added with
+        // `Logger::new` after binding) ride along as record pairs, without allocating.
+        let Some(_claim) = claim_bound(record) else {
+            // A logger bound more recently already put its ID in the record.
+            let kv = (values, record.kv());
+            self.parent
+                .log(&Record::new(&rstatic, record.msg(), BorrowedKV(&kv)));
+            return Ok(());
+        };
+        // The current ID when it is this logger's ID or below it, else this logger's.
+        let deeper = scope::with_current(|current| match current {
+            Some(current) if !current.same_object(&self.id) && current.is_within(&self.id) => {
+                Some(current.clone())
+            }
+            _ => None,
+        });
+        let kv = (
+            BoundPair(deeper.as_ref().unwrap_or(&self.id)),
+            (values, record.kv()),
+        );
         self.parent
             .log(&Record::new(&rstatic, record.msg(), BorrowedKV(&kv)));
         Ok(())

@@ -107,12 +107,14 @@ pub fn require_runtime_id() -> Result<RuntimeId, RuntimeIdError> {
     current().ok_or(RuntimeIdError::NotSet)
 }
 
+#[inline]
 pub(crate) fn current() -> Option<RuntimeId> {
     with_current(|current| current.cloned())
 }
 
 /// Runs `f` with a borrow of the current ID. `f` must be the crate's own code: it runs
 /// while the stack is borrowed.
+#[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RuntimeId>) -> R) -> R {
     let mut f = Some(f);
     let result = STACK.try_with(|stack| {
@@ -130,6 +132,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RuntimeId>) -> R) -> R {
 /// Moves the ID in `slot` (or a scope with no ID) onto the stack, leaving `slot` empty, and
 /// returns the entry's token. If this thread's storage is being torn down, `slot` is left
 /// as it was.
+#[inline]
 fn push(slot: &mut Option<RuntimeId>) -> Option<u64> {
     STACK
         .try_with(|stack| {
@@ -155,6 +158,7 @@ fn push(slot: &mut Option<RuntimeId>) -> Option<u64> {
 
 /// Removes the entry with `token`, swapping its ID into `out` (which should be empty).
 /// Returns whether the entry was found.
+#[inline]
 fn remove(token: u64, out: &mut Option<RuntimeId>) -> bool {
     STACK
         .try_with(|stack| {
@@ -229,6 +233,7 @@ pub(crate) struct LentScope<'a> {
     _not_send: PhantomData<*const ()>,
 }
 
+#[inline]
 pub(crate) fn lend(slot: &mut Option<RuntimeId>) -> LentScope<'_> {
     let token = push(slot);
     LentScope {
@@ -239,6 +244,7 @@ pub(crate) fn lend(slot: &mut Option<RuntimeId>) -> LentScope<'_> {
 }
 
 impl Drop for LentScope<'_> {
+    #[inline]
     fn drop(&mut self) {
         // Nothing else removes this entry (each guard removes only its own), so the ID
         // always comes back.

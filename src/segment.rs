@@ -78,24 +78,26 @@ impl Alphabet {
     }
 
     /// Appends `length` characters drawn uniformly from the pool.
-    pub(crate) fn push_segment(&self, length: usize, out: &mut TextBuf) {
+    pub(crate) fn push_segment(&self, length: usize, out: &mut impl Sink) {
         with_rng(|next_u64| self.push_segment_from(length, out, next_u64));
     }
 
     fn push_segment_from(
         &self,
         length: usize,
-        out: &mut TextBuf,
+        out: &mut impl Sink,
         next_u64: &mut dyn FnMut() -> u64,
     ) {
         match &self.symbols {
             Symbols::Ascii(bytes) => {
-                // Drawn into a local buffer, then appended at once.
-                let mut drawn = [0u8; rules::MAX_LENGTH];
-                let length = length.min(drawn.len());
-                self.draw_indices(length, next_u64, |i, index| drawn[i] = bytes[index]);
-                match std::str::from_utf8(&drawn[..length]) {
-                    Ok(text) => out.push_str(text),
+                let mut drawn = Drawn([0; rules::MAX_LENGTH]);
+                let length = length.min(rules::MAX_LENGTH);
+                self.draw_indices(length, next_u64, |i, index| drawn.0[i] = bytes[index]);
+                // Checked as whole 16-byte blocks (the zero padding is ASCII too): the
+                // fast path of `from_utf8`, where a short odd length takes it byte by byte.
+                let padded = length.next_multiple_of(16).min(rules::MAX_LENGTH);
+                match std::str::from_utf8(&drawn.0[..padded]) {
+                    Ok(text) => out.push_str(&text[..length]),
                     Err(_) => unreachable!("the pool is ASCII"),
                 }
             }
@@ -136,6 +138,40 @@ impl Alphabet {
         }
     }
 }
+
+/// Where a segment is appended: the text of an ID being built, or a plain `String`.
+pub(crate) trait Sink {
+    fn push_str(&mut self, s: &str);
+    fn push(&mut self, c: char);
+}
+
+impl Sink for TextBuf {
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        TextBuf::push_str(self, s);
+    }
+
+    #[inline]
+    fn push(&mut self, c: char) {
+        TextBuf::push(self, c);
+    }
+}
+
+impl Sink for String {
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+
+    #[inline]
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+}
+
+/// One ASCII segment as it is drawn, aligned so its check runs on whole machine words.
+#[repr(align(16))]
+struct Drawn([u8; rules::MAX_LENGTH]);
 
 thread_local! {
     static RNG: RefCell<Option<StdRng>> = const { RefCell::new(None) };

@@ -5,7 +5,7 @@ use arrayvec::ArrayString;
 /// IDs up to this many bytes are built without touching the heap.
 const INLINE: usize = 512;
 
-/// Builds a string on the stack, moving to the heap only past [`INLINE`] bytes.
+/// Builds an ID's text on the stack, moving to the heap only past [`INLINE`] bytes.
 // The inline variant is large on purpose: it lives on the stack for one ID's creation.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
@@ -19,6 +19,7 @@ impl TextBuf {
         TextBuf::Inline(ArrayString::new())
     }
 
+    #[inline]
     pub(crate) fn push_str(&mut self, s: &str) {
         match self {
             TextBuf::Inline(buf) => {
@@ -33,6 +34,7 @@ impl TextBuf {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, c: char) {
         let mut utf8 = [0; 4];
         self.push_str(c.encode_utf8(&mut utf8));
@@ -68,7 +70,8 @@ mod tests {
         let mut buf = TextBuf::new();
         buf.push_str("abc");
         buf.push('é');
+        buf.push_str("xy");
         assert!(matches!(buf, TextBuf::Inline(_)));
-        assert_eq!(buf.as_str(), "abcé");
+        assert_eq!(buf.as_str(), "abcéxy");
     }
 }
