@@ -232,3 +232,59 @@ fn a_new_child_id_costs_at_most_one_allocation() {
     let info = measure(|| drop(std::hint::black_box(RuntimeId::next(&cfg).unwrap())));
     assert!(info.count_total <= 1, "{info:?}");
 }
+
+/// Returns `Pending` until it has been polled `left` more times, checking its ID each poll.
+struct PendingTimes {
+    left: u32,
+    expected: RuntimeId,
+    matching: u32,
+}
+
+impl std::future::Future for PendingTimes {
+    type Output = u32;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<u32> {
+        let this = &mut *self;
+        if token_runtime_id::get_runtime_id().as_ref() == Some(&this.expected) {
+            this.matching += 1;
+        }
+        if this.left == 0 {
+            std::task::Poll::Ready(this.matching)
+        } else {
+            this.left -= 1;
+            std::task::Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn polling_a_wrapped_future_does_not_allocate() {
+    use std::task::{Context, Poll, Waker};
+    use token_runtime_id::RuntimeIdFutureExt;
+
+    assert_counting_is_active();
+    let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    let fut = PendingTimes {
+        left: (WARM_UP + RECORDS) as u32,
+        expected: id.clone(),
+        matching: 0,
+    }
+    .with_runtime_id(id);
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..WARM_UP {
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+    }
+    let info = measure(|| {
+        for _ in 0..RECORDS {
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+        }
+    });
+    assert_eq!(info.count_total, 0, "{info:?}");
+    assert_eq!(
+        fut.as_mut().poll(&mut cx),
+        Poll::Ready((WARM_UP + RECORDS + 1) as u32)
+    );
+}
