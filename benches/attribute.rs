@@ -19,6 +19,8 @@
 //! cargo bench --bench attribute -- --warm-up-time 1 --measurement-time 2
 //! ```
 
+mod support;
+
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
@@ -28,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use slog::{Discard, Logger, o};
+use support::{Comparison, Target};
 use token_runtime_id::{
     RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, default_config, runtime_id, with_runtime_id,
 };
@@ -170,5 +173,32 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` only checks that each runs.
     if std::env::args().any(|arg| arg == "--bench") {
         ratio_summary();
+        report();
     }
+}
+
+fn report() {
+    support::report(&[
+        Comparison {
+            what: "`#[runtime_id]` call vs the same scope by hand",
+            group: "default_config",
+            ours: "attributed",
+            baseline: "by_hand",
+            target: Target::RatioAtMost(1.0),
+        },
+        Comparison {
+            what: "`#[runtime_id(length = 4, sep = \".\")]` call vs by hand",
+            group: "own_config",
+            ours: "attributed",
+            baseline: "by_hand",
+            target: Target::RatioAtMost(1.0),
+        },
+        Comparison {
+            what: "attributed `async fn` vs by hand",
+            group: "async_fn",
+            ours: "attributed",
+            baseline: "by_hand",
+            target: Target::RatioAtMost(1.0),
+        },
+    ]);
 }

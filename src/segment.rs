@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 
 use rand::rngs::{StdRng, SysRng};
-use rand::{Rng, SeedableRng, TryRng};
+use rand::{Rng, SeedableRng};
 
 use crate::rules;
 use crate::text::TextBuf;
@@ -79,20 +79,20 @@ impl Alphabet {
 
     /// Appends `length` characters drawn uniformly from the pool.
     pub(crate) fn push_segment(&self, length: usize, out: &mut impl Sink) {
-        with_rng(|next_u64| self.push_segment_from(length, out, next_u64));
+        with_rng(|rng| self.push_segment_from(length, out, || rng.next_u64()));
     }
 
     fn push_segment_from(
         &self,
         length: usize,
         out: &mut impl Sink,
-        next_u64: &mut dyn FnMut() -> u64,
+        mut next_u64: impl FnMut() -> u64,
     ) {
         match &self.symbols {
             Symbols::Ascii(bytes) => {
                 let mut drawn = Drawn([0; rules::MAX_LENGTH]);
                 let length = length.min(rules::MAX_LENGTH);
-                self.draw_indices(length, next_u64, |i, index| drawn.0[i] = bytes[index]);
+                self.draw_indices(length, &mut next_u64, |i, index| drawn.0[i] = bytes[index]);
                 // Checked as whole 16-byte blocks (the zero padding is ASCII too): the
                 // fast path of `from_utf8`, where a short odd length takes it byte by byte.
                 let padded = length.next_multiple_of(16).min(rules::MAX_LENGTH);
@@ -102,7 +102,7 @@ impl Alphabet {
                 }
             }
             Symbols::Unicode(chars) => {
-                self.draw_indices(length, next_u64, |_, index| out.push(chars[index]));
+                self.draw_indices(length, &mut next_u64, |_, index| out.push(chars[index]));
             }
         }
     }
@@ -112,7 +112,7 @@ impl Alphabet {
     fn draw_indices(
         &self,
         length: usize,
-        next_u64: &mut dyn FnMut() -> u64,
+        next_u64: &mut impl FnMut() -> u64,
         mut put: impl FnMut(usize, usize),
     ) {
         let n = self.len() as u128;
@@ -178,30 +178,24 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's generator. No user code runs while it is borrowed.
-fn with_rng<R>(f: impl FnOnce(&mut dyn FnMut() -> u64) -> R) -> R {
+fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
     let mut f = Some(f);
     let from_thread = RNG.try_with(|cell| {
         let mut slot = cell.try_borrow_mut().ok()?;
         let rng = slot.get_or_insert_with(seeded_rng);
         let f = f.take()?;
-        Some(f(&mut || rng.next_u64()))
+        Some(f(rng))
     });
-    if let Ok(Some(result)) = from_thread {
-        return result;
+    match (from_thread, f) {
+        (Ok(Some(result)), _) => result,
+        // This thread's storage is being torn down: a generator seeded for this draw.
+        (_, Some(f)) => f(&mut seeded_rng()),
+        (_, None) => unreachable!("`f` was taken only by the branch that returns its result"),
     }
-    // This thread's storage is being torn down: draw from the OS.
-    let f = f.take().expect("the closure runs at most once");
-    f(&mut os_u64)
 }
 
 fn seeded_rng() -> StdRng {
     StdRng::try_from_rng(&mut SysRng).unwrap_or_else(|err| {
-        panic!("token-runtime-id: the operating system's random source failed: {err}")
-    })
-}
-
-fn os_u64() -> u64 {
-    SysRng.try_next_u64().unwrap_or_else(|err| {
         panic!("token-runtime-id: the operating system's random source failed: {err}")
     })
 }
@@ -213,7 +207,7 @@ mod tests {
     fn draw(alphabet: &Alphabet, length: usize, words: &[u64]) -> String {
         let mut words = words.iter().copied();
         let mut out = TextBuf::new();
-        alphabet.push_segment_from(length, &mut out, &mut || words.next().unwrap());
+        alphabet.push_segment_from(length, &mut out, || words.next().unwrap());
         out.as_str().to_owned()
     }
 
