@@ -251,6 +251,11 @@ pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
 #[doc(inline)]
 pub use token_runtime_id_macros::runtime_id;
 
+// The README's examples compile (they use every feature).
+#[cfg(all(doctest, feature = "tower", feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Used by the code `#[runtime_id]` generates; not a public API.
 #[cfg(feature = "macros")]
 #[doc(hidden)]
