@@ -218,16 +218,10 @@ mod tests {
     use super::*;
     use crate::RuntimeIdConfig;
     use std::sync::Arc;
-    use std::task::{Wake, Waker};
-
-    struct NoopWaker;
-    impl Wake for NoopWaker {
-        fn wake(self: Arc<Self>) {}
-    }
+    use std::task::Waker;
 
     fn poll_once<F: Future>(fut: Pin<&mut F>) -> Poll<F::Output> {
-        let waker = Waker::from(Arc::new(NoopWaker));
-        fut.poll(&mut Context::from_waker(&waker))
+        fut.poll(&mut Context::from_waker(Waker::noop()))
     }
 
     fn id() -> RuntimeId {

@@ -384,16 +384,10 @@ mod tests {
     use super::*;
     use std::convert::Infallible;
     use std::sync::Mutex;
-    use std::task::{Wake, Waker};
-
-    struct NoopWaker;
-    impl Wake for NoopWaker {
-        fn wake(self: Arc<Self>) {}
-    }
+    use std::task::Waker;
 
     fn block_on<F: Future>(fut: F) -> F::Output {
-        let waker = Waker::from(Arc::new(NoopWaker));
-        let mut cx = Context::from_waker(&waker);
+        let mut cx = Context::from_waker(Waker::noop());
         let mut fut = std::pin::pin!(fut);
         loop {
             if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {

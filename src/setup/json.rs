@@ -8,14 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use slog::{Drain, Logger, OwnedKVList, Record};
-use slog_async::{Async, OverflowStrategy};
 
-use super::{
-    CountLost, DEFAULT_CHANNEL_SIZE, LogGuard, SetupError, WriteStatus, check_channel_size,
-};
-use crate::drain::{check_placeholder, intern_key};
-use crate::logger::root_with_config;
-use crate::{DEFAULT_KEY, RuntimeIdConfig, RuntimeIdDrain};
+use super::{Common, LogGuard, SetupError, WriteStatus};
+use crate::RuntimeIdConfig;
 
 /// Starts a setup that appends JSON lines to the file at `path` (created if missing).
 ///
@@ -68,10 +63,7 @@ enum Target {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct JsonFileBuilder {
     target: Target,
-    key: String,
-    placeholder: Option<String>,
-    config: Option<RuntimeIdConfig>,
-    channel_size: usize,
+    common: Common,
     flush_each_record: bool,
     runtime_id_drain: bool,
 }
@@ -80,10 +72,7 @@ impl JsonFileBuilder {
     fn new(target: Target) -> Self {
         JsonFileBuilder {
             target,
-            key: DEFAULT_KEY.to_owned(),
-            placeholder: None,
-            config: None,
-            channel_size: DEFAULT_CHANNEL_SIZE,
+            common: Common::default(),
             flush_each_record: true,
             runtime_id_drain: true,
         }
@@ -100,14 +89,14 @@ impl JsonFileBuilder {
     /// The key the ID is written under (default `runtime_id`); checked by
     /// [`build`](Self::build).
     pub fn key(mut self, key: &str) -> Self {
-        self.key = key.to_owned();
+        self.common.key = key.to_owned();
         self
     }
 
     /// Writes `placeholder` under the key for records logged without an ID (by default
     /// the key is left out); checked by [`build`](Self::build).
     pub fn placeholder(mut self, placeholder: &str) -> Self {
-        self.placeholder = Some(placeholder.to_owned());
+        self.common.placeholder = Some(placeholder.to_owned());
         self
     }
 
@@ -115,14 +104,14 @@ impl JsonFileBuilder {
     /// ([`with_runtime_id`](crate::with_runtime_id), [`LoggerExt::new_child`](crate::LoggerExt::new_child)).
     /// Without it they use the process-wide default.
     pub fn config(mut self, config: RuntimeIdConfig) -> Self {
-        self.config = Some(config);
+        self.common.config = Some(config);
         self
     }
 
     /// Records queued for the writer before logging threads wait (default 1024; at
     /// least 1).
     pub fn channel_size(mut self, size: usize) -> Self {
-        self.channel_size = size;
+        self.common.channel_size = size;
         self
     }
 
@@ -151,11 +140,7 @@ impl JsonFileBuilder {
     /// [`SetupError::ChannelSize`] for a zero channel size, [`SetupError::Io`] if the file
     /// cannot be opened.
     pub fn build(self) -> Result<(Logger, LogGuard), SetupError> {
-        let key = intern_key(&self.key)?;
-        if let Some(placeholder) = &self.placeholder {
-            check_placeholder(placeholder)?;
-        }
-        let channel_size = check_channel_size(self.channel_size)?;
+        let checked = self.common.check()?;
         let out: Box<dyn Write + Send> = match self.target {
             Target::File { path, truncate } => {
                 let mut options = OpenOptions::new();
@@ -192,30 +177,12 @@ impl JsonFileBuilder {
             abandon,
             status: Arc::clone(&status),
         };
-        let (async_drain, guard) = Async::new(lines)
-            .chan_size(channel_size)
-            .overflow_strategy(OverflowStrategy::Block)
-            .thread_name("token-runtime-id-json".to_owned())
-            .build_with_guard();
-        let config = self.config.map(Arc::new);
-        if !self.runtime_id_drain {
-            let drain = CountLost {
-                drain: async_drain,
-                status: Arc::clone(&status),
-            };
-            let logger = root_with_config(drain, config);
-            return Ok((logger, LogGuard::new(guard, status)));
-        }
-        let mut drain = RuntimeIdDrain::with_interned_key(async_drain, key);
-        if let Some(placeholder) = &self.placeholder {
-            drain = drain.with_placeholder(placeholder)?;
-        }
-        let drain = CountLost {
-            drain,
-            status: Arc::clone(&status),
-        };
-        let logger = root_with_config(drain, config);
-        Ok((logger, LogGuard::new(guard, status)))
+        checked.assemble(
+            lines,
+            "token-runtime-id-json",
+            self.runtime_id_drain,
+            status,
+        )
     }
 }
 
@@ -227,10 +194,7 @@ impl fmt::Debug for JsonFileBuilder {
         };
         f.debug_struct("JsonFileBuilder")
             .field("target", &target)
-            .field("key", &self.key)
-            .field("placeholder", &self.placeholder)
-            .field("config", &self.config)
-            .field("channel_size", &self.channel_size)
+            .field("common", &self.common)
             .field("flush_each_record", &self.flush_each_record)
             .field("runtime_id_drain", &self.runtime_id_drain)
             .finish()

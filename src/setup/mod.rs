@@ -35,9 +35,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use slog::{Drain, OwnedKVList, Record};
+use slog::{Drain, Logger, OwnedKVList, Record};
+use slog_async::{Async, OverflowStrategy};
 
-use crate::RuntimeIdError;
+use crate::drain::{check_placeholder, intern_key};
+use crate::logger::root_with_config;
+use crate::{DEFAULT_KEY, RuntimeIdConfig, RuntimeIdDrain, RuntimeIdError};
 
 mod json;
 mod term;
@@ -235,9 +238,9 @@ impl fmt::Debug for LogGuard {
 
 /// The logging side of a setup: turns `Async`'s errors (only possible once the guard has
 /// stopped the worker) into a count instead of a panic.
-pub(crate) struct CountLost<D> {
-    pub(crate) drain: D,
-    pub(crate) status: Arc<WriteStatus>,
+struct CountLost<D> {
+    drain: D,
+    status: Arc<WriteStatus>,
 }
 
 impl<D: Drain> Drain for CountLost<D> {
@@ -282,10 +285,95 @@ where
     }
 }
 
-fn check_channel_size(size: usize) -> Result<usize, SetupError> {
-    if size == 0 {
-        Err(SetupError::ChannelSize)
-    } else {
-        Ok(size)
+/// The options both setups share, and the chain they both assemble.
+#[derive(Debug)]
+pub(crate) struct Common {
+    pub(crate) key: String,
+    pub(crate) placeholder: Option<String>,
+    pub(crate) config: Option<RuntimeIdConfig>,
+    pub(crate) channel_size: usize,
+}
+
+impl Default for Common {
+    fn default() -> Self {
+        Common {
+            key: DEFAULT_KEY.to_owned(),
+            placeholder: None,
+            config: None,
+            channel_size: DEFAULT_CHANNEL_SIZE,
+        }
+    }
+}
+
+/// [`Common`] options that passed their checks.
+pub(crate) struct Checked {
+    pub(crate) key: &'static str,
+    placeholder: Option<String>,
+    config: Option<RuntimeIdConfig>,
+    channel_size: usize,
+}
+
+impl Common {
+    /// Checks the key, the placeholder and the channel size, before any file is opened or
+    /// thread started.
+    pub(crate) fn check(self) -> Result<Checked, SetupError> {
+        let key = intern_key(&self.key)?;
+        if let Some(placeholder) = &self.placeholder {
+            check_placeholder(placeholder)?;
+        }
+        if self.channel_size == 0 {
+            return Err(SetupError::ChannelSize);
+        }
+        Ok(Checked {
+            key,
+            placeholder: self.placeholder,
+            config: self.config,
+            channel_size: self.channel_size,
+        })
+    }
+}
+
+impl Checked {
+    /// `Logger -> CountLost -> [RuntimeIdDrain] -> Async (blocking) -> writer`, the writer
+    /// running on a thread named `thread`; without `runtime_id_drain`, the same chain with
+    /// no runtime-ID drain (the benchmarks' baseline).
+    pub(crate) fn assemble<W>(
+        self,
+        writer: W,
+        thread: &str,
+        runtime_id_drain: bool,
+        status: Arc<WriteStatus>,
+    ) -> Result<(Logger, LogGuard), SetupError>
+    where
+        W: Drain<Ok = (), Err = slog::Never> + Send + 'static,
+    {
+        let (async_drain, guard) = Async::new(writer)
+            .chan_size(self.channel_size)
+            .overflow_strategy(OverflowStrategy::Block)
+            .thread_name(thread.to_owned())
+            .build_with_guard();
+        let config = self.config.map(Arc::new);
+        let logger = if runtime_id_drain {
+            let mut drain = RuntimeIdDrain::with_interned_key(async_drain, self.key);
+            if let Some(placeholder) = &self.placeholder {
+                drain = drain.with_placeholder(placeholder)?;
+            }
+            root_with_config(
+                CountLost {
+                    drain,
+                    status: Arc::clone(&status),
+                },
+                config,
+            )
+        } else {
+            root_with_config(
+                CountLost {
+                    drain: async_drain,
+                    status: Arc::clone(&status),
+                },
+                config,
+            )
+        };
+        Ok((logger, LogGuard::new(guard, status)))
     }
 }

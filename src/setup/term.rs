@@ -5,16 +5,10 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use slog::{Drain, KV, Logger, Record};
-use slog_async::{Async, OverflowStrategy};
 use slog_term::{CountingWriter, FullFormat, RecordDecorator, ThreadSafeTimestampFn};
 
-use super::{
-    CountFailures, CountLost, DEFAULT_CHANNEL_SIZE, LogGuard, SetupError, WriteStatus,
-    check_channel_size,
-};
-use crate::drain::{check_placeholder, intern_key};
-use crate::logger::root_with_config;
-use crate::{DEFAULT_KEY, RuntimeIdConfig, RuntimeIdDrain};
+use super::{Common, CountFailures, LogGuard, SetupError, WriteStatus};
+use crate::RuntimeIdConfig;
 
 /// Starts a setup that prints records on stderr through slog-term's full format, with the
 /// runtime ID in brackets before the message, as the seed prints it, and among the
@@ -36,10 +30,7 @@ use crate::{DEFAULT_KEY, RuntimeIdConfig, RuntimeIdDrain};
 pub fn terminal() -> TerminalBuilder {
     TerminalBuilder {
         output: Output::Stderr,
-        key: DEFAULT_KEY.to_owned(),
-        placeholder: None,
-        config: None,
-        channel_size: DEFAULT_CHANNEL_SIZE,
+        common: Common::default(),
         id_before_message: true,
     }
 }
@@ -54,10 +45,7 @@ enum Output {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct TerminalBuilder {
     output: Output,
-    key: String,
-    placeholder: Option<String>,
-    config: Option<RuntimeIdConfig>,
-    channel_size: usize,
+    common: Common,
     id_before_message: bool,
 }
 
@@ -77,28 +65,28 @@ impl TerminalBuilder {
     /// The key the ID is written under (default `runtime_id`); checked by
     /// [`build`](Self::build).
     pub fn key(mut self, key: &str) -> Self {
-        self.key = key.to_owned();
+        self.common.key = key.to_owned();
         self
     }
 
     /// Writes `placeholder` for records logged without an ID (by default nothing is
     /// printed for them); checked by [`build`](Self::build).
     pub fn placeholder(mut self, placeholder: &str) -> Self {
-        self.placeholder = Some(placeholder.to_owned());
+        self.common.placeholder = Some(placeholder.to_owned());
         self
     }
 
     /// The config for IDs made from this logger and the loggers derived from it. Without
     /// it they use the process-wide default.
     pub fn config(mut self, config: RuntimeIdConfig) -> Self {
-        self.config = Some(config);
+        self.common.config = Some(config);
         self
     }
 
     /// Records queued for the printer before logging threads wait (default 1024; at
     /// least 1).
     pub fn channel_size(mut self, size: usize) -> Self {
-        self.channel_size = size;
+        self.common.channel_size = size;
         self
     }
 
@@ -115,13 +103,8 @@ impl TerminalBuilder {
     /// [`SetupError::RuntimeId`] for an invalid key or placeholder,
     /// [`SetupError::ChannelSize`] for a zero channel size.
     pub fn build(self) -> Result<(Logger, LogGuard), SetupError> {
-        let key = intern_key(&self.key)?;
-        if let Some(placeholder) = &self.placeholder {
-            check_placeholder(placeholder)?;
-        }
-        let channel_size = check_channel_size(self.channel_size)?;
-        let status = Arc::new(WriteStatus::default());
-
+        let checked = self.common.check()?;
+        let key = checked.key;
         let format: Box<dyn Drain<Ok = (), Err = io::Error> + Send> = match self.output {
             Output::Stderr => {
                 let decorator = slog_term::TermDecorator::new().stderr().build();
@@ -136,25 +119,12 @@ impl TerminalBuilder {
                 full_format(decorator, key, self.id_before_message)
             }
         };
+        let status = Arc::new(WriteStatus::default());
         let printer = CountFailures {
             drain: format,
             status: Arc::clone(&status),
         };
-        let (async_drain, guard) = Async::new(printer)
-            .chan_size(channel_size)
-            .overflow_strategy(OverflowStrategy::Block)
-            .thread_name("token-runtime-id-term".to_owned())
-            .build_with_guard();
-        let mut drain = RuntimeIdDrain::with_interned_key(async_drain, key);
-        if let Some(placeholder) = &self.placeholder {
-            drain = drain.with_placeholder(placeholder)?;
-        }
-        let drain = CountLost {
-            drain,
-            status: Arc::clone(&status),
-        };
-        let logger = root_with_config(drain, self.config.map(Arc::new));
-        Ok((logger, LogGuard::new(guard, status)))
+        checked.assemble(printer, "token-runtime-id-term", true, status)
     }
 }
 
@@ -167,10 +137,7 @@ impl fmt::Debug for TerminalBuilder {
         };
         f.debug_struct("TerminalBuilder")
             .field("output", &output)
-            .field("key", &self.key)
-            .field("placeholder", &self.placeholder)
-            .field("config", &self.config)
-            .field("channel_size", &self.channel_size)
+            .field("common", &self.common)
             .field("id_before_message", &self.id_before_message)
             .finish()
     }
