@@ -101,12 +101,13 @@ impl From<RuntimeIdError> for SetupError {
 #[derive(Debug, Default)]
 pub(crate) struct WriteStatus {
     failed: AtomicU64,
-    lost_after_close: AtomicU64,
+    lost: AtomicU64,
     first_error: Mutex<Option<String>>,
 }
 
 impl WriteStatus {
-    /// Counts a record the writer could not write; prints the first such error at once.
+    /// Counts a failed write (or a record that failed to serialize); prints the first such
+    /// error at once.
     pub(crate) fn record_failure(&self, err: &dyn fmt::Display) {
         if self.failed.fetch_add(1, Ordering::Relaxed) == 0 {
             let message = err.to_string();
@@ -119,21 +120,23 @@ impl WriteStatus {
     }
 
     fn record_lost(&self) {
-        if self.lost_after_close.fetch_add(1, Ordering::Relaxed) == 0 {
+        if self.lost.fetch_add(1, Ordering::Relaxed) == 0 {
             eprintln!(
-                "token-runtime-id: a record was logged after its LogGuard was dropped and is \
-                 lost; keep the guard alive until logging ends"
+                "token-runtime-id: a record could not be handed to the writer thread and is \
+                 lost: its LogGuard was dropped, or the logging thread was shutting down"
             );
         }
     }
 
     fn report(&self) -> Result<(), WriteError> {
-        let failed = self.failed.load(Ordering::Relaxed);
-        if failed == 0 {
+        let write_errors = self.failed.load(Ordering::Relaxed);
+        let lost_records = self.lost.load(Ordering::Relaxed);
+        if write_errors == 0 && lost_records == 0 {
             return Ok(());
         }
         Err(WriteError {
-            failed_records: failed,
+            write_errors,
+            lost_records,
             first_error: self
                 .first_error
                 .lock()
@@ -144,22 +147,45 @@ impl WriteStatus {
     }
 }
 
-/// Records the writer could not write.
+/// What went wrong while a setup was writing.
+///
+/// Write errors are counted as they happen, not per record: a failed write loses the line
+/// being written and, with [`flush_each_record(false)`](JsonFileBuilder::flush_each_record),
+/// the lines still waiting in the block; after a transient error, lines still buffered may
+/// be written by the next write that succeeds.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriteError {
-    /// How many records failed.
-    pub failed_records: u64,
-    /// The first error, as the OS (or the failing value) described it.
+    /// How many writes (or record serializations) failed.
+    pub write_errors: u64,
+    /// Records that could not be handed to the writer thread: logged after the guard was
+    /// dropped, or from a thread-local destructor while the thread was shutting down.
+    pub lost_records: u64,
+    /// The first write error, as the OS (or the failing value) described it; empty when
+    /// there was none.
     pub first_error: String,
 }
 
 impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} log record(s) could not be written; the first error: {}",
-            self.failed_records, self.first_error
-        )
+        if self.write_errors > 0 {
+            write!(
+                f,
+                "{} log write(s) failed; the first error: {}",
+                self.write_errors, self.first_error
+            )?;
+        }
+        if self.lost_records > 0 {
+            if self.write_errors > 0 {
+                f.write_str("; ")?;
+            }
+            write!(
+                f,
+                "{} log record(s) could not be handed to the writer thread",
+                self.lost_records
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -194,16 +220,21 @@ impl LogGuard {
         }
     }
 
-    /// The number of records the writer has failed to write so far.
-    pub fn failed_records(&self) -> u64 {
+    /// How many writes (or record serializations) have failed so far.
+    pub fn write_errors(&self) -> u64 {
         self.status.failed.load(Ordering::Relaxed)
+    }
+
+    /// How many records could not be handed to the writer thread so far.
+    pub fn lost_records(&self) -> u64 {
+        self.status.lost.load(Ordering::Relaxed)
     }
 
     /// Writes out every queued record, flushes, stops the writer thread and reports.
     ///
     /// # Errors
     ///
-    /// [`WriteError`] if any record could not be written.
+    /// [`WriteError`] if any write failed or any record was lost.
     pub fn finish(mut self) -> Result<(), WriteError> {
         self.stop();
         self.status.report()
@@ -231,9 +262,22 @@ impl fmt::Debug for LogGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogGuard")
             .field("running", &self.guard.is_some())
-            .field("failed_records", &self.failed_records())
+            .field("write_errors", &self.write_errors())
+            .field("lost_records", &self.lost_records())
             .finish()
     }
+}
+
+/// Has a destructor, so its thread-local slot is torn down with the thread's storage.
+struct Sentinel;
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {}
+}
+
+thread_local! {
+    static FIRST_SENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static SENDER_ALIVE: Sentinel = const { Sentinel };
 }
 
 /// The logging side of a setup: turns `Async`'s errors (only possible once the guard has
@@ -248,8 +292,21 @@ impl<D: Drain> Drain for CountLost<D> {
     type Err = slog::Never;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        // slog-async finds this thread's sender in a `thread_local::ThreadLocal`, which
+        // panics once the thread's storage is being torn down, and a panic in a
+        // thread-local destructor aborts. `SENDER_ALIVE` is registered just after this
+        // thread's first record went through, so it is torn down before slog-async's
+        // storage: once it is gone, records are counted as lost instead.
+        let first = FIRST_SENT.with(|sent| !sent.replace(true));
+        if !first && SENDER_ALIVE.try_with(|_| ()).is_err() {
+            self.status.record_lost();
+            return Ok(());
+        }
         if self.drain.log(record, values).is_err() {
             self.status.record_lost();
+        }
+        if first {
+            let _ = SENDER_ALIVE.try_with(|_| ());
         }
         Ok(())
     }

@@ -1,0 +1,272 @@
+//! The documented rules, restated independently of the `rules` crate: what a valid config
+//! is (DESIGN.md, plus the bounds and the invisible formatting characters the crate
+//! documents), what an ID made from one looks like, and what an incoming policy accepts.
+//!
+//! The property tests (`tests/properties.rs`) and the fuzz targets (`fuzz/`) compare the
+//! crate against this module; it is written from the documents, not from the code, so a
+//! rule the code gets wrong shows up as a disagreement.
+
+#![allow(dead_code)]
+
+use token_runtime_id::{ConfigField, MaxDepthPolicy, RuntimeId, RuntimeIdConfig};
+
+/// Unicode's `White_Space` property (PropList.txt), which includes U+0085, U+2028 and
+/// U+2029, the characters some readers take for line breaks.
+const WHITE_SPACE: &[(char, char)] = &[
+    ('\u{0009}', '\u{000D}'),
+    ('\u{0020}', '\u{0020}'),
+    ('\u{0085}', '\u{0085}'),
+    ('\u{00A0}', '\u{00A0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200A}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202F}', '\u{202F}'),
+    ('\u{205F}', '\u{205F}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+/// The invisible formatting characters the crate documents as forbidden: soft hyphen,
+/// Arabic letter mark, Mongolian vowel separator, the zero-width characters and
+/// directional marks, the bidirectional embeddings, overrides and isolates, the invisible
+/// operators, the deprecated format controls, the byte-order mark and the interlinear
+/// annotation controls.
+const INVISIBLE_FORMAT: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+];
+
+fn in_table(table: &[(char, char)], c: char) -> bool {
+    table.iter().any(|&(low, high)| (low..=high).contains(&c))
+}
+
+/// Whether `c` may never appear in an ID, a prefix, a separator or a pool: a control
+/// character (C0, DEL, C1), white space, a quote, a backslash, or an invisible formatting
+/// character.
+pub(crate) fn forbidden(c: char) -> bool {
+    let code = c as u32;
+    code <= 0x1F
+        || code == 0x7F
+        || (0x80..=0x9F).contains(&code)
+        || in_table(WHITE_SPACE, c)
+        || c == '"'
+        || c == '\''
+        || c == '\\'
+        || in_table(INVISIBLE_FORMAT, c)
+}
+
+/// Whether `c` must not appear raw in an error message: what [`forbidden`] names, except
+/// the spaces, quotes and backslashes a message is written with.
+pub(crate) fn forbidden_in_message(c: char) -> bool {
+    forbidden(c) && !matches!(c, ' ' | '\'' | '"' | '\\')
+}
+
+/// The documented limits.
+pub(crate) const LENGTH: (usize, usize) = (1, 64);
+pub(crate) const MAX_DEPTH: (usize, usize) = (1, 64);
+pub(crate) const POOL_CHARS: (usize, usize) = (2, 1024);
+pub(crate) const PREFIX_CHARS: usize = 64;
+pub(crate) const SEP_CHARS: usize = 8;
+pub(crate) const KEY_BYTES: usize = 64;
+
+/// What a user passes to the builder.
+#[derive(Clone, Debug)]
+pub(crate) struct Spec {
+    pub(crate) length: usize,
+    pub(crate) prefix: Option<String>,
+    pub(crate) prefix_process_id: bool,
+    pub(crate) characters: String,
+    pub(crate) max_depth: usize,
+    pub(crate) sep: String,
+    pub(crate) reuse: bool,
+}
+
+impl Spec {
+    /// Builds it with the crate.
+    pub(crate) fn build(&self) -> Result<RuntimeIdConfig, token_runtime_id::RuntimeIdError> {
+        let mut builder = RuntimeIdConfig::builder()
+            .length(self.length)
+            .prefix_process_id(self.prefix_process_id)
+            .characters(&self.characters)
+            .max_depth(self.max_depth)
+            .sep(&self.sep)
+            .on_max_depth(if self.reuse {
+                MaxDepthPolicy::Reuse
+            } else {
+                MaxDepthPolicy::Error
+            });
+        if let Some(prefix) = &self.prefix {
+            builder = builder.prefix(prefix);
+        }
+        builder.build()
+    }
+
+    /// Every field that breaks a documented rule; empty when the config is valid.
+    pub(crate) fn violations(&self) -> Vec<ConfigField> {
+        let mut fields = Vec::new();
+        let chars = |s: &str| s.chars().count();
+        if !(LENGTH.0..=LENGTH.1).contains(&self.length) {
+            fields.push(ConfigField::Length);
+        }
+        if !(MAX_DEPTH.0..=MAX_DEPTH.1).contains(&self.max_depth) {
+            fields.push(ConfigField::MaxDepth);
+        }
+        let sep = &self.sep;
+        if sep.is_empty() || chars(sep) > SEP_CHARS || sep.chars().any(forbidden) {
+            fields.push(ConfigField::Sep);
+        }
+        let pool: Vec<char> = self.characters.chars().collect();
+        let mut distinct = pool.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if !(POOL_CHARS.0..=POOL_CHARS.1).contains(&pool.len())
+            || distinct.len() != pool.len()
+            || pool.iter().any(|&c| forbidden(c) || sep.contains(c))
+        {
+            fields.push(ConfigField::Characters);
+        }
+        let bad_prefix = self.prefix.as_deref().is_some_and(|prefix| {
+            prefix.is_empty()
+                || chars(prefix) > PREFIX_CHARS
+                || prefix.chars().any(forbidden)
+                || prefix.contains(sep.as_str())
+        });
+        if bad_prefix {
+            fields.push(ConfigField::Prefix);
+        }
+        fields
+    }
+
+    /// What every root made with this spec starts with: `[<pid><sep>][<prefix><sep>]`.
+    pub(crate) fn root_prefix(&self) -> String {
+        let mut text = String::new();
+        if self.prefix_process_id {
+            text.push_str(&std::process::id().to_string());
+            text.push_str(&self.sep);
+        }
+        if let Some(prefix) = &self.prefix {
+            text.push_str(prefix);
+            text.push_str(&self.sep);
+        }
+        text
+    }
+}
+
+/// Reads one segment of `spec` at the start of `text`; returns the rest.
+fn segment<'t>(text: &'t str, spec: &Spec) -> Result<&'t str, String> {
+    let mut chars = text.char_indices();
+    for _ in 0..spec.length {
+        match chars.next() {
+            Some((_, c)) if spec.characters.contains(c) => {}
+            Some((at, c)) => {
+                return Err(format!("{c:?} at byte {at} of {text:?} is not in the pool"));
+            }
+            None => return Err(format!("{text:?} ends inside a segment")),
+        }
+    }
+    Ok(chars.as_str())
+}
+
+/// Checks `id` against the grammar of the chain of specs that made it: `levels[0]` made
+/// the root, `levels[i]` the `i`-th child. Also checks that `depth`, `parent` and `root`
+/// agree with the text.
+pub(crate) fn check_id(id: &RuntimeId, levels: &[&Spec]) -> Result<(), String> {
+    let text = id.as_str();
+    let Some((root_spec, _)) = levels.split_first() else {
+        return Err("no levels".into());
+    };
+    let root_prefix = root_spec.root_prefix();
+    let mut rest = text
+        .strip_prefix(root_prefix.as_str())
+        .ok_or_else(|| format!("{text:?} does not start with {root_prefix:?}"))?;
+    rest = segment(rest, root_spec)?;
+    // Where each level's text ends: the prefix of `text` that is that ancestor.
+    let mut ends = vec![text.len() - rest.len()];
+    for spec in &levels[1..] {
+        rest = rest
+            .strip_prefix(spec.sep.as_str())
+            .ok_or_else(|| format!("{text:?}: expected {:?} before {rest:?}", spec.sep))?;
+        rest = segment(rest, spec)?;
+        ends.push(text.len() - rest.len());
+    }
+    if !rest.is_empty() {
+        return Err(format!("{text:?} has {rest:?} left over"));
+    }
+    if id.depth() != levels.len() {
+        return Err(format!(
+            "{text:?}: depth {} != {}",
+            id.depth(),
+            levels.len()
+        ));
+    }
+    let root = id.root();
+    if root.as_str() != &text[..ends[0]] || root.depth() != 1 || root.parent().is_some() {
+        return Err(format!("{text:?}: root {root:?}"));
+    }
+    let ancestors: Vec<RuntimeId> = id.ancestors().collect();
+    if ancestors.len() != levels.len() - 1 {
+        return Err(format!("{text:?}: {} ancestors", ancestors.len()));
+    }
+    for (ancestor, &end) in ancestors.iter().zip(ends.iter().rev().skip(1)) {
+        if ancestor.as_str() != &text[..end] || !id.is_within(ancestor) {
+            return Err(format!("{text:?}: ancestor {ancestor:?}"));
+        }
+    }
+    if id.parent().as_ref() != ancestors.first() {
+        return Err(format!("{text:?}: parent {:?}", id.parent()));
+    }
+    Ok(())
+}
+
+/// Whether a log key is valid: `[A-Za-z_][A-Za-z0-9_]*`, 1 to 64 bytes.
+pub(crate) fn valid_key(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= KEY_BYTES
+        && (bytes[0] == b'_' || bytes[0].is_ascii_alphabetic())
+        && bytes[1..]
+            .iter()
+            .all(|&b| b == b'_' || b.is_ascii_alphanumeric())
+}
+
+/// Whether a placeholder is valid: the rules of a prefix, with no separator to avoid.
+pub(crate) fn valid_placeholder(placeholder: &str) -> bool {
+    !placeholder.is_empty()
+        && placeholder.chars().count() <= PREFIX_CHARS
+        && !placeholder.chars().any(forbidden)
+}
+
+/// What an `IncomingPolicy` builder is given.
+#[derive(Clone, Debug)]
+pub(crate) struct PolicySpec {
+    pub(crate) max_len: usize,
+    pub(crate) min_len: usize,
+    pub(crate) characters: String,
+}
+
+impl PolicySpec {
+    /// The documented rules: `max_len` 1 to 1024, `min_len` 1 to `max_len`, 1 to 1024
+    /// allowed characters, none of them forbidden.
+    pub(crate) fn valid(&self) -> bool {
+        (1..=1024).contains(&self.max_len)
+            && (1..=self.max_len).contains(&self.min_len)
+            && (1..=1024).contains(&self.characters.chars().count())
+            && !self.characters.chars().any(forbidden)
+    }
+
+    /// Whether the policy adopts `value`: its length in bytes within the bounds, UTF-8,
+    /// and every character allowed (and so not forbidden).
+    pub(crate) fn accepts(&self, value: &[u8]) -> bool {
+        (self.min_len..=self.max_len).contains(&value.len())
+            && std::str::from_utf8(value).is_ok_and(|text| {
+                text.chars()
+                    .all(|c| !forbidden(c) && self.characters.contains(c))
+            })
+    }
+}
