@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every benchmark with short measurement times and prints one table of ratios: ours
-# against each baseline, measured in the same run. Takes about two minutes.
+# against each baseline, measured in the same run. Takes about two minutes; set
+# MEASURE=5 (seconds per benchmark) for steadier figures in about five.
 #
 #     benches/report.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 benches=(record scope segment future_poll attribute json_file)
-args=(--warm-up-time 0.5 --measurement-time 1.5)
+args=(--warm-up-time "${WARM_UP:-0.5}" --measurement-time "${MEASURE:-1.5}")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 

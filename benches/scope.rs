@@ -71,7 +71,7 @@ fn report() {
             group: "scope",
             ours: "enter_existing",
             baseline: "slog_scope_scope",
-            target: Target::RatioAtMost(1.0),
+            target: Target::Reference,
         },
     ]);
 }

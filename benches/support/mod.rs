@@ -45,6 +45,8 @@ pub(crate) enum Target {
     AddedNsAtMost(f64),
     /// baseline / ours (a throughput ratio) at least this.
     ThroughputAtLeast(f64),
+    /// No target: shown for reference.
+    Reference,
 }
 
 /// Prints one markdown row per comparison, prefixed `REPORT` so a script can collect them.
@@ -85,6 +87,7 @@ fn ratio_cell(ours: f64, base: f64, target: Target) -> String {
                 verdict(added <= max)
             )
         }
+        Target::Reference => format!("{:.2} (for reference)", ours / base),
         Target::ThroughputAtLeast(min) => {
             let ratio = base / ours;
             format!("{ratio:.2} (target ≥ {min}) {}", verdict(ratio >= min))
