@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use slog::{Drain, Logger, OwnedKVList, Record};
 
 use super::{Common, LogGuard, SetupError, WriteStatus};
-use crate::RuntimeIdConfig;
 
 /// Starts a setup that appends JSON lines to the file at `path` (created if missing).
 ///
@@ -86,34 +85,7 @@ impl JsonFileBuilder {
         self
     }
 
-    /// The key the ID is written under (default `runtime_id`); checked by
-    /// [`build`](Self::build).
-    pub fn key(mut self, key: &str) -> Self {
-        self.common.key = key.to_owned();
-        self
-    }
-
-    /// Writes `placeholder` under the key for records logged without an ID (by default
-    /// the key is left out); checked by [`build`](Self::build).
-    pub fn placeholder(mut self, placeholder: &str) -> Self {
-        self.common.placeholder = Some(placeholder.to_owned());
-        self
-    }
-
-    /// The config for IDs made from this logger and the loggers derived from it
-    /// ([`with_runtime_id`](crate::with_runtime_id), [`LoggerExt::new_child`](crate::LoggerExt::new_child)).
-    /// Without it they use the process-wide default.
-    pub fn config(mut self, config: RuntimeIdConfig) -> Self {
-        self.common.config = Some(config);
-        self
-    }
-
-    /// Records queued for the writer before logging threads wait (default 1024; at
-    /// least 1).
-    pub fn channel_size(mut self, size: usize) -> Self {
-        self.common.channel_size = size;
-        self
-    }
+    common_setters!();
 
     /// Empties the file before writing, instead of appending (files only).
     pub fn truncate(mut self, truncate: bool) -> Self {

@@ -11,13 +11,13 @@
 //! Logger -> RuntimeIdDrain -> slog_async::Async (blocking) -> worker thread -> format, write
 //! ```
 //!
-//! The [`RuntimeIdDrain`](crate::RuntimeIdDrain) reads the current ID on the thread that
+//! The [`RuntimeIdDrain`] reads the current ID on the thread that
 //! logs, so it must come before `Async` hands the record to its worker thread (see
 //! [the drain's docs](crate::RuntimeIdDrain#in-front-of-slog_asyncasync)).
 //!
 //! # Nothing lost
 //!
-//! - `Async` runs with [`OverflowStrategy::Block`](slog_async::OverflowStrategy::Block):
+//! - `Async` runs with [`OverflowStrategy::Block`]:
 //!   a full channel makes the logging thread wait, it never drops a record (slog-async's
 //!   default drops them under load).
 //! - The builders return a [`LogGuard`]. Dropping it sends every queued record to the
@@ -41,6 +41,41 @@ use slog_async::{Async, OverflowStrategy};
 use crate::drain::{check_placeholder, intern_key};
 use crate::logger::root_with_config;
 use crate::{DEFAULT_KEY, RuntimeIdConfig, RuntimeIdDrain, RuntimeIdError};
+
+/// The setters of the options both setup builders share (kept in a `common: Common`).
+macro_rules! common_setters {
+    () => {
+        /// The key the ID is written under (default `runtime_id`); checked by
+        /// [`build`](Self::build).
+        pub fn key(mut self, key: &str) -> Self {
+            self.common.key = key.to_owned();
+            self
+        }
+
+        /// Writes `placeholder` under the key for records logged without an ID (by default
+        /// the key is left out); checked by [`build`](Self::build).
+        pub fn placeholder(mut self, placeholder: &str) -> Self {
+            self.common.placeholder = Some(placeholder.to_owned());
+            self
+        }
+
+        /// The config for IDs made from this logger and the loggers derived from it
+        /// ([`with_runtime_id`](crate::with_runtime_id),
+        /// [`LoggerExt::new_child`](crate::LoggerExt::new_child)). Without it they use the
+        /// process-wide default.
+        pub fn config(mut self, config: crate::RuntimeIdConfig) -> Self {
+            self.common.config = Some(config);
+            self
+        }
+
+        /// Records queued for the writer thread before logging threads wait (default 1024;
+        /// at least 1, checked by [`build`](Self::build)).
+        pub fn channel_size(mut self, size: usize) -> Self {
+            self.common.channel_size = size;
+            self
+        }
+    };
+}
 
 mod json;
 mod term;

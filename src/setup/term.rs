@@ -8,7 +8,6 @@ use slog::{Drain, KV, Logger, Record};
 use slog_term::{CountingWriter, FullFormat, RecordDecorator, ThreadSafeTimestampFn};
 
 use super::{Common, CountFailures, LogGuard, SetupError, WriteStatus};
-use crate::RuntimeIdConfig;
 
 /// Starts a setup that prints records on stderr through slog-term's full format, with the
 /// runtime ID in brackets before the message, as the seed prints it, and among the
@@ -62,33 +61,7 @@ impl TerminalBuilder {
         self
     }
 
-    /// The key the ID is written under (default `runtime_id`); checked by
-    /// [`build`](Self::build).
-    pub fn key(mut self, key: &str) -> Self {
-        self.common.key = key.to_owned();
-        self
-    }
-
-    /// Writes `placeholder` for records logged without an ID (by default nothing is
-    /// printed for them); checked by [`build`](Self::build).
-    pub fn placeholder(mut self, placeholder: &str) -> Self {
-        self.common.placeholder = Some(placeholder.to_owned());
-        self
-    }
-
-    /// The config for IDs made from this logger and the loggers derived from it. Without
-    /// it they use the process-wide default.
-    pub fn config(mut self, config: RuntimeIdConfig) -> Self {
-        self.common.config = Some(config);
-        self
-    }
-
-    /// Records queued for the printer before logging threads wait (default 1024; at
-    /// least 1).
-    pub fn channel_size(mut self, size: usize) -> Self {
-        self.common.channel_size = size;
-        self
-    }
+    common_setters!();
 
     /// Whether the ID is also printed in brackets before the message (default on).
     pub fn id_before_message(mut self, on: bool) -> Self {
