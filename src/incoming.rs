@@ -50,7 +50,7 @@ use std::fmt;
 use std::future::Future;
 
 use crate::config::{RuntimeIdConfig, with_default_config};
-use crate::rules::{CharClass, Problem, forbidden_class};
+use crate::rules::{self, CharClass, Problem, forbidden_class};
 use crate::{RuntimeId, RuntimeIdError, RuntimeIdFutureExt, WithRuntimeId};
 
 /// The longest incoming ID the default policy accepts, in bytes.
@@ -510,7 +510,7 @@ impl fmt::Display for IncomingRejection {
                 write!(f, "it is not UTF-8 from byte {position}")
             }
             IncomingRejection::ForbiddenCharacter { class, position } => {
-                write!(f, "it holds {} at byte {position}", describe(*class))
+                write!(f, "it holds {} at byte {position}", class.describe())
             }
             IncomingRejection::NotAllowed { position } => {
                 write!(
@@ -520,17 +520,6 @@ impl fmt::Display for IncomingRejection {
             }
             IncomingRejection::Repeated => f.write_str("it was sent more than once"),
         }
-    }
-}
-
-fn describe(class: CharClass) -> &'static str {
-    match class {
-        CharClass::Control => "a control character",
-        CharClass::Whitespace => "white space",
-        CharClass::Quote => "a quote",
-        CharClass::Backslash => "a backslash",
-        CharClass::Format => "an invisible formatting character",
-        _ => "a character that could break a log line",
     }
 }
 
@@ -615,25 +604,12 @@ impl IncomingPolicyBuilder {
         if self.characters.is_empty() {
             return Err(invalid("characters", Problem::Empty));
         }
-        let count = self.characters.chars().count();
-        if count > MAX_ALLOWED_CHARS {
-            return Err(invalid(
-                "characters",
-                Problem::TooLong {
-                    len: count,
-                    max: MAX_ALLOWED_CHARS,
-                },
-            ));
-        }
+        rules::count_chars(&self.characters, MAX_ALLOWED_CHARS)
+            .and_then(|_| rules::check_safe_text(&self.characters))
+            .map_err(|problem| invalid("characters", problem))?;
         let mut ascii = 0u128;
         let mut other = Vec::new();
         for character in self.characters.chars() {
-            if let Some(class) = forbidden_class(character) {
-                return Err(invalid(
-                    "characters",
-                    Problem::ForbiddenCharacter { character, class },
-                ));
-            }
             match u8::try_from(character) {
                 Ok(byte) if byte.is_ascii() => ascii |= 1 << byte,
                 _ => other.push(character),

@@ -107,7 +107,8 @@ pub enum CharClass {
 }
 
 impl CharClass {
-    const fn describe(self) -> &'static str {
+    /// What the class is, as it reads in a sentence: "a control character", "white space".
+    pub const fn describe(self) -> &'static str {
         match self {
             CharClass::Control => "a control character",
             CharClass::Whitespace => "white space",
@@ -324,28 +325,54 @@ fn check_range(field: ConfigField, value: usize, min: usize, max: usize) -> Resu
     }
 }
 
-/// Checks every character of `text` against [`forbidden_class`].
-fn check_chars(field: ConfigField, text: &str) -> Result<(), Violation> {
+/// The first character of `text` that could break or disguise a log line, as a problem.
+///
+/// ```
+/// use token_runtime_id_rules::{check_safe_text, CharClass, Problem};
+///
+/// assert_eq!(check_safe_text("abc"), Ok(()));
+/// assert_eq!(
+///     check_safe_text("a\tb"),
+///     Err(Problem::ForbiddenCharacter { character: '\t', class: CharClass::Control })
+/// );
+/// ```
+pub fn check_safe_text(text: &str) -> Result<(), Problem> {
     match text
         .chars()
         .find_map(|c| forbidden_class(c).map(|class| (c, class)))
     {
-        Some((character, class)) => Err(violation(
-            field,
-            Problem::ForbiddenCharacter { character, class },
-        )),
+        Some((character, class)) => Err(Problem::ForbiddenCharacter { character, class }),
         None => Ok(()),
     }
 }
 
-fn check_char_count(field: ConfigField, text: &str, max: usize) -> Result<usize, Violation> {
-    // Count no further than one past the limit, so a hostile megabyte costs nothing.
+/// The number of characters in `text`, or [`Problem::TooLong`] past `max`. Counts no
+/// further than one past the limit, so a hostile megabyte costs nothing until it is
+/// refused.
+///
+/// ```
+/// use token_runtime_id_rules::{count_chars, Problem};
+///
+/// assert_eq!(count_chars("αβγ", 3), Ok(3));
+/// assert_eq!(count_chars("abcd", 3), Err(Problem::TooLong { len: 4, max: 3 }));
+/// ```
+pub fn count_chars(text: &str, max: usize) -> Result<usize, Problem> {
     let len = text.chars().take(max + 1).count();
     if len > max {
-        let len = text.chars().count();
-        return Err(violation(field, Problem::TooLong { len, max }));
+        return Err(Problem::TooLong {
+            len: text.chars().count(),
+            max,
+        });
     }
     Ok(len)
+}
+
+fn check_chars(field: ConfigField, text: &str) -> Result<(), Violation> {
+    check_safe_text(text).map_err(|problem| violation(field, problem))
+}
+
+fn check_char_count(field: ConfigField, text: &str, max: usize) -> Result<usize, Violation> {
+    count_chars(text, max).map_err(|problem| violation(field, problem))
 }
 
 /// `length`: characters per segment, 1 to 64.
