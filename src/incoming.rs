@@ -257,15 +257,45 @@ impl IncomingPolicy {
 
     /// As [`adopt`](Self::adopt), for raw bytes.
     pub fn adopt_bytes(&self, value: Option<&[u8]>, config: &RuntimeIdConfig) -> IncomingId {
-        let status = match value.map(|value| self.check_bytes(value)) {
-            Some(Ok(text)) => {
-                return IncomingId {
-                    id: RuntimeId::from_parts(None, 1, text),
-                    status: IncomingStatus::Adopted,
-                };
-            }
-            Some(Err(err)) => IncomingStatus::Rejected(err),
-            None => IncomingStatus::Absent,
+        self.adopt_values(value, config)
+    }
+
+    /// As [`adopt_bytes`](Self::adopt_bytes), for every value that came (a header sent
+    /// several times, say): a single value is checked; more than one is ambiguous and
+    /// rejected as [`IncomingRejection::Repeated`], with the first one's length.
+    ///
+    /// ```
+    /// use token_runtime_id::{IncomingPolicy, IncomingRejection, RuntimeIdConfig, RuntimeIdError};
+    ///
+    /// let policy = IncomingPolicy::default();
+    /// let cfg = RuntimeIdConfig::default();
+    /// let twice = policy.adopt_values([&b"req-1"[..], b"req-2"], &cfg);
+    /// assert_eq!(
+    ///     twice.rejection(),
+    ///     Some(&RuntimeIdError::InvalidIncoming { reason: IncomingRejection::Repeated, len: 5 })
+    /// );
+    /// ```
+    pub fn adopt_values<'a>(
+        &self,
+        values: impl IntoIterator<Item = &'a [u8]>,
+        config: &RuntimeIdConfig,
+    ) -> IncomingId {
+        let mut values = values.into_iter();
+        let status = match (values.next(), values.next()) {
+            (None, _) => IncomingStatus::Absent,
+            (Some(value), None) => match self.check_bytes(value) {
+                Ok(text) => {
+                    return IncomingId {
+                        id: RuntimeId::from_parts(None, 1, text),
+                        status: IncomingStatus::Adopted,
+                    };
+                }
+                Err(err) => IncomingStatus::Rejected(err),
+            },
+            (Some(first), Some(_)) => IncomingStatus::Rejected(RuntimeIdError::InvalidIncoming {
+                reason: IncomingRejection::Repeated,
+                len: first.len(),
+            }),
         };
         IncomingId {
             id: RuntimeId::new_root(config),
@@ -409,11 +439,6 @@ pub enum IncomingStatus {
 }
 
 impl IncomingId {
-    #[cfg(feature = "tower")]
-    pub(crate) fn new(id: RuntimeId, status: IncomingStatus) -> Self {
-        IncomingId { id, status }
-    }
-
     /// The ID.
     pub fn id(&self) -> &RuntimeId {
         &self.id

@@ -43,14 +43,15 @@
 //! mistake; the response carries the new ID. When the layer has a [logger](RuntimeIdLayer::logger),
 //! it writes one warning for the rejection, in the new ID, with the header's name, the
 //! value's length and the rule it broke; without one, it logs nothing, and the handler can
-//! still read the [`IncomingStatus`] from the request's extensions.
+//! still read the [`IncomingStatus`](crate::IncomingStatus) from the request's
+//! extensions.
 //!
 //! # What the handler sees
 //!
 //! Besides the current ID ([`get_runtime_id`](crate::get_runtime_id)), the request's
 //! extensions hold the [`RuntimeId`] (axum: `Extension<RuntimeId>`) and the
-//! [`IncomingStatus`]; the response's extensions hold the `RuntimeId` too, for layers
-//! outside this one (an access log, say).
+//! [`IncomingStatus`](crate::IncomingStatus); the response's extensions hold the
+//! `RuntimeId` too, for layers outside this one (an access log, say).
 
 use std::fmt;
 use std::future::Future;
@@ -64,7 +65,7 @@ use pin_project_lite::pin_project;
 use slog::Logger;
 
 use crate::config::with_default_config;
-use crate::incoming::{IncomingId, IncomingRejection, IncomingStatus};
+use crate::incoming::IncomingId;
 use crate::{IncomingPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdError, RuntimeIdFutureExt};
 use crate::{WithRuntimeId, scope};
 
@@ -250,42 +251,30 @@ impl<S: fmt::Debug> fmt::Debug for RuntimeIdService<S> {
 impl Settings {
     /// The request's root: adopted from the header when it is there once and valid.
     fn incoming(&self, headers: &HeaderMap) -> IncomingId {
-        let mut values = headers.get_all(&self.header).iter();
-        let first = values.next().map(HeaderValue::as_bytes);
-        let repeated = values.next().is_some();
-        let adopt = |config: &RuntimeIdConfig| match (first, repeated) {
-            (Some(value), true) => IncomingId::new(
-                RuntimeId::new_root(config),
-                IncomingStatus::Rejected(RuntimeIdError::InvalidIncoming {
-                    reason: IncomingRejection::Repeated,
-                    len: value.len(),
-                }),
-            ),
-            (value, _) => self.policy.adopt_bytes(value, config),
-        };
+        let values = headers
+            .get_all(&self.header)
+            .iter()
+            .map(HeaderValue::as_bytes);
         match &self.config {
-            Some(config) => adopt(config),
-            None => with_default_config(adopt),
+            Some(config) => self.policy.adopt_values(values, config),
+            None => with_default_config(|config| self.policy.adopt_values(values, config)),
         }
     }
 
+    /// Logs a rejected header by the rule it broke and its length, never its content.
     fn report(&self, rejection: &RuntimeIdError) {
         let Some(log) = &self.logger else { return };
-        match rejection {
-            RuntimeIdError::InvalidIncoming { reason, len } => slog::warn!(
-                log,
-                "rejected the incoming request ID, using a new one";
-                "header" => self.header.as_str(),
-                "len" => *len,
-                "reason" => %reason,
-            ),
-            other => slog::warn!(
-                log,
-                "rejected the incoming request ID, using a new one";
-                "header" => self.header.as_str(),
-                "reason" => %other,
-            ),
-        }
+        let (len, reason): (Option<usize>, &dyn fmt::Display) = match rejection {
+            RuntimeIdError::InvalidIncoming { reason, len } => (Some(*len), reason),
+            other => (None, other),
+        };
+        slog::warn!(
+            log,
+            "rejected the incoming request ID, using a new one";
+            "header" => self.header.as_str(),
+            "len" => len,
+            "reason" => %reason,
+        );
     }
 }
 
