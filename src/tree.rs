@@ -57,6 +57,8 @@ use std::fmt::{self, Write as _};
 use std::io::{self, BufRead, Write};
 
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::DEFAULT_KEY;
 use crate::rules::{CharClass, forbidden_class};
@@ -424,66 +426,9 @@ impl fmt::Display for Sanitized<'_> {
 /// Nanoseconds since the Unix epoch of an RFC 3339 time such as
 /// `2024-01-15T10:30:45.123456789+01:00`.
 fn parse_rfc3339(text: &str) -> Option<i128> {
-    let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = b.get(range)?;
-        part.iter().try_fold(0i64, |acc, &d| {
-            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
-        })
-    };
-    let sep_ok = b.get(4) == Some(&b'-')
-        && b.get(7) == Some(&b'-')
-        && matches!(b.get(10), Some(b'T' | b't' | b' '))
-        && b.get(13) == Some(&b':')
-        && b.get(16) == Some(&b':');
-    if !sep_ok {
-        return None;
-    }
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    let mut rest = &text[19..];
-    let mut nanos: i64 = 0;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let len = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if len == 0 {
-            return None;
-        }
-        for (i, d) in fraction.bytes().take(len).enumerate() {
-            if i < 9 {
-                nanos += i64::from(d - b'0') * 10i64.pow(8 - i as u32);
-            }
-        }
-        rest = &fraction[len..];
-    }
-    let offset_seconds = match rest.as_bytes() {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let two = |a: u8, b: u8| -> Option<i64> {
-                (a.is_ascii_digit() && b.is_ascii_digit())
-                    .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
-            };
-            let seconds = two(*h1, *h2)? * 3600 + two(*m1, *m2)? * 60;
-            if *sign == b'-' { -seconds } else { seconds }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
-    Some(i128::from(seconds) * 1_000_000_000 + i128::from(nanos))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp_nanos)
 }
 
 #[cfg(test)]
@@ -507,7 +452,10 @@ mod tests {
         assert!(parse_rfc3339("2024-02-30").is_none());
         assert!(parse_rfc3339("yesterday").is_none());
         assert!(parse_rfc3339("2024-01-15T10:30:45+0100").is_none());
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(
+            parse_rfc3339("2000-03-01T00:00:00Z"),
+            Some(11_017 * 86_400 * 1_000_000_000)
+        );
     }
 
     #[test]
