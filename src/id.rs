@@ -119,10 +119,11 @@ impl RuntimeId {
     /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
     /// ```
     pub fn next(config: &RuntimeIdConfig) -> Result<RuntimeId, RuntimeIdError> {
-        match scope::current() {
+        // Made under a borrow of the current ID: no clone of it, and no user code runs.
+        scope::with_current(|current| match current {
             Some(current) => current.child(config),
             None => Ok(RuntimeId::new_root(config)),
-        }
+        })
     }
 
     /// Builds an ID from a text that has already been checked.

@@ -222,12 +222,16 @@ fn run_in<R>(
     f(&bound)
 }
 
-/// The ID a record logged through a logger bound to `bound` carries right now: the current
-/// ID if it is `bound` or below it, else `bound`.
-pub(crate) fn effective_id(bound: &RuntimeId) -> RuntimeId {
+/// The ID a record logged through a logger bound to `bound` carries right now is the
+/// current ID when that is `bound` or below it, else `bound`: this returns the current ID
+/// when it differs from `bound` (a descendant), and `None` when `bound` itself is the one,
+/// which then needs no clone.
+fn deeper_than(bound: &RuntimeId) -> Option<RuntimeId> {
     scope::with_current(|current| match current {
-        Some(current) if current.is_within(bound) => current.clone(),
-        _ => bound.clone(),
+        Some(current) if !current.same_object(bound) && current.is_within(bound) => {
+            Some(current.clone())
+        }
+        _ => None,
     })
 }
 
@@ -286,13 +290,7 @@ impl Drain for BoundDrain {
                 .log(&Record::new(&rstatic, record.msg(), BorrowedKV(&kv)));
             return Ok(());
         };
-        // The current ID when it is this logger's ID or below it, else this logger's.
-        let deeper = scope::with_current(|current| match current {
-            Some(current) if !current.same_object(&self.id) && current.is_within(&self.id) => {
-                Some(current.clone())
-            }
-            _ => None,
-        });
+        let deeper = deeper_than(&self.id);
         let kv = (
             BoundPair(deeper.as_ref().unwrap_or(&self.id)),
             (values, record.kv()),
@@ -369,7 +367,7 @@ impl Found {
     /// ID, else a root.
     fn next_id(&self, config: &RuntimeIdConfig) -> Result<RuntimeId, RuntimeIdError> {
         match &self.id {
-            Some(bound) => effective_id(bound).child(config),
+            Some(bound) => deeper_than(bound).as_ref().unwrap_or(bound).child(config),
             None => RuntimeId::next(config),
         }
     }
