@@ -261,6 +261,6 @@ struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::attribute::{child_id, enter_child};
-    pub use crate::{MaxDepthPolicy, RuntimeIdConfig, RuntimeIdFutureExt, RuntimeIdGuard};
+    pub use crate::{MaxDepthPolicy, RuntimeIdConfig, RuntimeIdFutureExt};
     pub use std::sync::LazyLock;
 }

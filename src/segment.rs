@@ -7,7 +7,7 @@
 //! uniform on `0..n^k` by redrawing the few words (fewer than 1 in 256) that would make some
 //! values more likely than others. The words come from
 //! rand's ChaCha12 [`StdRng`], one per thread, seeded from the operating system; on a thread
-//! whose thread-locals are already torn down, they come from the OS directly.
+//! whose thread-locals are already torn down, from one seeded from the OS for that draw.
 
 use std::cell::RefCell;
 

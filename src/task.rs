@@ -64,8 +64,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let id = with_default_config(RuntimeId::next)?;
-    Ok(tokio::spawn(future.with_runtime_id(id)))
+    Ok(tokio::spawn(future.in_child_runtime_id()?))
 }
 
 /// As [`spawn_child`], with the new segment made by `config`.
