@@ -167,3 +167,47 @@ fn the_terminal_prints_the_id_in_brackets_before_the_message() {
     assert!(lines[2].contains(" No request"), "{}", lines[2]);
     assert!(!lines[2].contains('['), "{}", lines[2]);
 }
+
+/// Emits one pair, then fails: what a value whose serialization breaks half-way does.
+struct FailsHalfWay;
+
+impl slog::Value for FailsHalfWay {
+    fn serialize(
+        &self,
+        _: &slog::Record<'_>,
+        key: slog::Key,
+        serializer: &mut dyn slog::Serializer,
+    ) -> slog::Result {
+        serializer.emit_str(key, "half")?;
+        Err(slog::Error::Other)
+    }
+}
+
+#[test]
+fn a_record_that_fails_half_way_through_serialization_is_left_out_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.jsonl");
+    let (logger, guard) = setup::json_file(&path).build().unwrap();
+    // A logger value: serialized on the writer thread, after part of the line is written.
+    let broken = logger.new(slog::o!("broken" => FailsHalfWay));
+    with_runtime_id(&logger, |log| {
+        info!(log, "before");
+        info!(broken, "fails");
+        info!(log, "after");
+    })
+    .unwrap();
+    let err = guard.finish().expect_err("the failure is reported");
+    assert_eq!(err.write_errors, 1, "{err}");
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("half"), "{text}");
+    let messages: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let record: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            record["msg"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(messages, ["before", "after"]);
+}
