@@ -24,8 +24,10 @@
 //!   writer, flushes it and joins the worker thread; keep it alive in `main` until the end.
 //! - A write error (disk full, closed pipe) is counted, printed to stderr once when it
 //!   first happens, and reported by [`LogGuard::finish`] (or printed when the guard is
-//!   dropped). A record whose serialization fails is left out whole: the file never holds
-//!   half a line.
+//!   dropped). A record with a value that fails to serialize is left out whole and counted
+//!   the same way: the file never holds half a line, and the logging thread does not panic
+//!   (slog-async panics on such a value among the record's own pairs; the setup catches it,
+//!   and the panic hook still prints its message).
 //! - A record logged after the guard is gone cannot be written; it is counted and reported
 //!   on stderr, and never panics.
 
@@ -337,8 +339,18 @@ impl<D: Drain> Drain for CountLost<D> {
             self.status.record_lost();
             return Ok(());
         }
-        if self.drain.log(record, values).is_err() {
-            self.status.record_lost();
+        // slog-async copies the record's own pairs on this thread and panics when one fails
+        // to serialize (`expect` on the copy): counted as a failed write, as it is when a
+        // logger value fails on the writer thread, instead of unwinding into the caller.
+        let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.drain.log(record, values)
+        }));
+        match sent {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => self.status.record_lost(),
+            Err(_) => self
+                .status
+                .record_failure(&"a value of the record failed to serialize"),
         }
         if first {
             let _ = SENDER_ALIVE.try_with(|_| ());
