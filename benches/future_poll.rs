@@ -74,7 +74,7 @@ fn report() {
             group: "future_poll",
             ours: "with_runtime_id",
             baseline: "bare",
-            target: Target::AddedNsAtMost(20_000.0),
+            target: Target::Reference,
         },
     ]);
 }
