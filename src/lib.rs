@@ -87,7 +87,7 @@
 
 #[cfg(feature = "macros")]
 mod attribute;
-mod claim;
+mod bound;
 mod config;
 mod drain;
 mod error;
@@ -124,7 +124,7 @@ pub use incoming::{
     IncomingId, IncomingPolicy, IncomingPolicyBuilder, IncomingRejection, IncomingStatus,
     scope_incoming, scope_incoming_async,
 };
-pub use logger::{LoggerExt, with_runtime_id, with_runtime_id_config};
+pub use logger::{LoggerExt, with_runtime_id, with_runtime_id_async, with_runtime_id_config};
 pub use rules::{ConfigField, Problem};
 pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
 

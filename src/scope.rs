@@ -5,6 +5,10 @@
 //! current ID; futures wrapped by [`RuntimeIdFutureExt`](crate::RuntimeIdFutureExt) put
 //! their ID on the stack of whichever thread polls them, for the length of each poll.
 //!
+//! A thread-local destructor that runs after the stack's own (the order is up to the
+//! platform) finds no current ID, and scopes it opens are not entered: what it logs is
+//! written, without an ID.
+//!
 //! The stack's `RefCell` is only ever borrowed for a push, a removal or a look at the top:
 //! never while user code, a drain or a value's `Drop` runs, and a removed ID is dropped
 //! after the borrow ends. So a value that reads the current ID, or opens a scope, while it
