@@ -28,9 +28,9 @@
 //! of the crate's drains counts as unbound. The mark is restored when the probe ends, also if
 //! a drain panics.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use slog::{BorrowedKV, Drain, KV, Logger, OwnedKV, OwnedKVList, Record, RecordStatic};
 
@@ -43,7 +43,7 @@ pub(crate) struct Binding {
     /// The unbound logger records are passed to.
     base: Logger,
     /// Pairs added to bound loggers before they were rebound, newest first.
-    values: OwnedKVList,
+    values: Option<OwnedKVList>,
     id: RuntimeId,
 }
 
@@ -85,17 +85,19 @@ impl Found {
             // Nothing would change: the same ID, and `logger`'s own pairs.
             Some(binding) if binding.id.same_object(&id) => return logger.clone(),
             Some(binding) => Binding {
-                values: if has_pairs(logger.list()) {
-                    OwnedKVList::from(OwnedKV((logger.list().clone(), binding.values)))
-                } else {
-                    binding.values
+                values: match (has_pairs(logger.list()), binding.values) {
+                    (false, values) => values,
+                    (true, None) => Some(logger.list().clone()),
+                    (true, Some(values)) => {
+                        Some(OwnedKVList::from(OwnedKV((logger.list().clone(), values))))
+                    }
                 },
                 base: binding.base,
                 id,
             },
             None => Binding {
                 base: logger.clone(),
-                values: EMPTY.clone(),
+                values: None,
                 id,
             },
         };
@@ -108,8 +110,6 @@ impl Found {
         )
     }
 }
-
-static EMPTY: LazyLock<OwnedKVList> = LazyLock::new(|| OwnedKVList::from(slog::o!()));
 
 /// Whether `list` writes any pair. A logger made by [`Found::bind`] holds none until pairs
 /// are added to it with `Logger::new`.
@@ -151,7 +151,7 @@ impl Drain for BoundDrain {
         // The base logger passes its own values; this logger's (`values`, added with
         // `Logger::new`) and those of the loggers rebound on the way ride along as record
         // pairs, without allocating.
-        let kv = (record.kv(), (values, &self.binding.values));
+        let kv = (record.kv(), (values, OptionalPairs(&self.binding.values)));
         let _effective = enter_effective(&self.binding.id);
         self.binding
             .base
@@ -171,6 +171,22 @@ impl Drain for BoundDrain {
 
     fn flush(&self) -> Result<(), slog::FlushError> {
         self.binding.base.flush()
+    }
+}
+
+/// The pairs of the loggers rebound on the way, if any.
+struct OptionalPairs<'a>(&'a Option<OwnedKVList>);
+
+impl KV for OptionalPairs<'_> {
+    fn serialize(
+        &self,
+        record: &Record<'_>,
+        serializer: &mut dyn slog::Serializer,
+    ) -> slog::Result {
+        match self.0 {
+            Some(values) => values.serialize(record, serializer),
+            None => Ok(()),
+        }
     }
 }
 
@@ -226,72 +242,72 @@ impl<D: Drain> Drain for ConfigDrain<D> {
     }
 }
 
-enum ProbeState {
-    Idle,
-    Asking,
-    Answered(Found),
-}
-
 thread_local! {
-    static PROBE: RefCell<ProbeState> = const { RefCell::new(ProbeState::Idle) };
-}
-
-/// Swaps the probe state; `None` when this thread's storage is gone or the state is in use.
-fn replace(state: ProbeState) -> Option<ProbeState> {
-    PROBE
-        .try_with(|probe| {
-            probe
-                .try_borrow_mut()
-                .ok()
-                .map(|mut probe| std::mem::replace(&mut *probe, state))
-        })
-        .ok()
-        .flatten()
+    /// Whether a probe on this thread is waiting for its answer.
+    static ASKING: Cell<bool> = const { Cell::new(false) };
+    /// The answer, until the probe takes it.
+    static ANSWER: RefCell<Option<Found>> = const { RefCell::new(None) };
 }
 
 /// If a probe is asking on this thread, answers it with `found()` and returns `true`: the
 /// caller then stops and returns from `is_enabled` at once.
 pub(crate) fn answer(found: impl FnOnce() -> Found) -> bool {
-    PROBE
-        .try_with(|probe| {
-            let Ok(mut probe) = probe.try_borrow_mut() else {
-                return false;
-            };
-            if matches!(*probe, ProbeState::Asking) {
-                *probe = ProbeState::Answered(found());
-                true
-            } else {
-                false
-            }
-        })
+    if !ASKING
+        .try_with(|asking| asking.replace(false))
         .unwrap_or(false)
+    {
+        return false;
+    }
+    let unanswered = ANSWER
+        .try_with(|answer| {
+            let mut answer = answer.try_borrow_mut().ok()?;
+            answer.replace(found())
+        })
+        .ok()
+        .flatten();
+    // Dropped after the borrow (none is expected: every answer is taken).
+    drop(unanswered);
+    true
 }
 
-/// Puts back the probe state found when a probe started, also if a drain panics.
-struct Restore(Option<ProbeState>);
+/// Ends a probe: puts back the state found when it started, also if a drain panics, and
+/// returns the answer it got.
+struct Probe {
+    outer: bool,
+}
 
-impl Drop for Restore {
+impl Probe {
+    fn start() -> Option<Probe> {
+        let outer = ASKING.try_with(|asking| asking.replace(true)).ok()?;
+        Some(Probe { outer })
+    }
+
+    fn take_answer(&self) -> Option<Found> {
+        ANSWER
+            .try_with(|answer| answer.try_borrow_mut().ok()?.take())
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for Probe {
     fn drop(&mut self) {
-        if let Some(outer) = self.0.take() {
-            // What it replaces (an answer nobody took) is dropped after the borrow.
-            drop(replace(outer));
-        }
+        let _ = ASKING.try_with(|asking| asking.set(self.outer));
+        // An answer nobody took (a drain panicked after it was given) is dropped.
+        drop(self.take_answer());
     }
 }
 
 /// The binding and config `logger` carries, from the first of the crate's drains in it;
 /// see the [module docs](self#finding-a-loggers-binding).
 pub(crate) fn probe(logger: &Logger) -> Found {
-    // A drain's `is_enabled` may itself probe another logger: the outer state is kept.
-    let Some(outer) = replace(ProbeState::Asking) else {
+    // A drain's `is_enabled` may itself probe another logger (before any drain has answered
+    // this probe): the outer probe is still asking when the inner one ends.
+    let Some(probe) = Probe::start() else {
         return Found::default();
     };
-    let mut restore = Restore(Some(outer));
     logger.is_enabled(slog::Level::Critical);
-    match restore.0.take().and_then(replace) {
-        Some(ProbeState::Answered(found)) => found,
-        _ => Found::default(),
-    }
+    probe.take_answer().unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -311,7 +327,8 @@ mod tests {
         assert_eq!(probe(&log).bound_id(), Some(&a));
         let log = probe(&log).bind(&log, b.clone());
         assert_eq!(probe(&log).bound_id(), Some(&b));
-        assert!(PROBE.with(|p| matches!(*p.borrow(), ProbeState::Idle)));
+        assert!(!ASKING.with(Cell::get));
+        assert!(ANSWER.with(|answer| answer.borrow().is_none()));
     }
 
     #[test]
