@@ -127,6 +127,7 @@ pub use incoming::{
 pub use logger::{LoggerExt, with_runtime_id, with_runtime_id_async, with_runtime_id_config};
 pub use rules::{ConfigField, Problem};
 pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
+pub use segment::seed_ids;
 
 /// Runs each call of a `fn` or `async fn` in a new child runtime ID: the seed's decorator.
 ///
