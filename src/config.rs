@@ -247,7 +247,8 @@ impl RuntimeIdConfigBuilder {
     }
 
     /// Text at the start of every root ID, after the process ID if that is on: 1 to 64
-    /// characters, not containing the separator. Default: none.
+    /// characters, none of them in the separator (so `x:` is refused with `::`: an ID
+    /// could split two ways). Default: none.
     pub fn prefix(mut self, prefix: &str) -> Self {
         self.prefix = Some(prefix.to_owned());
         self
@@ -274,8 +275,9 @@ impl RuntimeIdConfigBuilder {
         self
     }
 
-    /// The separator between process ID, prefix and segments: 1 to 8 characters. Default
-    /// `:`.
+    /// The separator between process ID, prefix and segments: 1 to 8 characters, none of
+    /// them an ASCII digit when [`prefix_process_id`](Self::prefix_process_id) is on (the
+    /// process ID is written in digits, which the separator would split). Default `:`.
     pub fn sep(mut self, sep: &str) -> Self {
         self.sep = sep.to_owned();
         self
@@ -294,7 +296,9 @@ impl RuntimeIdConfigBuilder {
     /// [`RuntimeIdError::InvalidConfig`] naming the first field that breaks a rule, and
     /// why. No control characters, white space, quotes, backslashes or invisible
     /// formatting characters are allowed in `characters`, `prefix` or `sep`, so an ID can
-    /// never break a log line.
+    /// never break a log line. Every ID splits on the separator one way only: no
+    /// character of `sep` may appear in `characters` or the prefix (reported on that
+    /// field), and with the process ID on, `sep` holds no digit (reported on `sep`).
     ///
     /// ```
     /// use token_runtime_id::{ConfigField, RuntimeIdConfig, RuntimeIdError};
@@ -309,6 +313,7 @@ impl RuntimeIdConfigBuilder {
         rules::check_length(self.length)?;
         rules::check_max_depth(self.max_depth)?;
         rules::check_sep(&self.sep)?;
+        rules::check_process_id_sep(&self.sep, self.prefix_process_id)?;
         rules::check_characters(&self.characters, &self.sep)?;
         if let Some(prefix) = &self.prefix {
             rules::check_prefix(prefix, &self.sep)?;
