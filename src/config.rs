@@ -79,8 +79,9 @@ pub struct RuntimeIdConfig {
     sep: Box<str>,
     on_max_depth: MaxDepthPolicy,
     alphabet: Alphabet,
-    /// `[<pid><sep>][<prefix><sep>]`, computed once.
-    root_prefix: Box<str>,
+    /// `[<prefix><sep>]`, computed once. The process ID is not kept: each root reads it,
+    /// so a process forked after this config was built writes its own.
+    prefix_and_sep: Box<str>,
 }
 
 impl RuntimeIdConfig {
@@ -167,9 +168,9 @@ impl RuntimeIdConfig {
         &self.alphabet
     }
 
-    /// `[<pid><sep>][<prefix><sep>]`: what a root ID starts with.
-    pub(crate) fn root_prefix(&self) -> &str {
-        &self.root_prefix
+    /// `[<prefix><sep>]`: what a root ID holds after the process ID (if that is on).
+    pub(crate) fn prefix_and_sep(&self) -> &str {
+        &self.prefix_and_sep
     }
 }
 
@@ -254,8 +255,11 @@ impl RuntimeIdConfigBuilder {
         self
     }
 
-    /// Starts every root ID with the OS process ID (as of [`build`](Self::build)).
-    /// Default: off.
+    /// Starts every root ID with the OS process ID, read when the root is made: a process
+    /// forked after the config was built writes its own. Default: off.
+    ///
+    /// Reading it is a system call ([`std::process::id`]) per root, which configs without
+    /// the process ID never make.
     pub fn prefix_process_id(mut self, on: bool) -> Self {
         self.prefix_process_id = on;
         self
@@ -319,14 +323,10 @@ impl RuntimeIdConfigBuilder {
             rules::check_prefix(prefix, &self.sep)?;
         }
 
-        let mut root_prefix = String::new();
-        if self.prefix_process_id {
-            root_prefix.push_str(&std::process::id().to_string());
-            root_prefix.push_str(&self.sep);
-        }
+        let mut prefix_and_sep = String::new();
         if let Some(prefix) = &self.prefix {
-            root_prefix.push_str(prefix);
-            root_prefix.push_str(&self.sep);
+            prefix_and_sep.push_str(prefix);
+            prefix_and_sep.push_str(&self.sep);
         }
 
         Ok(RuntimeIdConfig {
@@ -338,7 +338,7 @@ impl RuntimeIdConfigBuilder {
             max_depth: self.max_depth,
             sep: self.sep.into_boxed_str(),
             on_max_depth: self.on_max_depth,
-            root_prefix: root_prefix.into_boxed_str(),
+            prefix_and_sep: prefix_and_sep.into_boxed_str(),
         })
     }
 }
@@ -402,7 +402,7 @@ mod tests {
         assert_eq!(cfg.max_depth(), 3);
         assert_eq!(cfg.sep(), ":");
         assert_eq!(cfg.on_max_depth(), MaxDepthPolicy::Error);
-        assert_eq!(cfg.root_prefix(), "");
+        assert_eq!(cfg.prefix_and_sep(), "");
     }
 
     #[test]
@@ -444,7 +444,7 @@ mod tests {
             .prefix("x:y")
             .build()
             .unwrap();
-        assert_eq!(cfg.root_prefix(), "x:y.");
+        assert_eq!(cfg.prefix_and_sep(), "x:y.");
         assert_eq!(
             field_of(RuntimeIdConfig::builder().sep("b").characters("ab").build()),
             ConfigField::Characters
@@ -452,13 +452,16 @@ mod tests {
     }
 
     #[test]
-    fn root_prefix_puts_the_pid_first() {
+    fn the_pid_is_not_part_of_the_built_config() {
         let cfg = RuntimeIdConfig::builder()
             .prefix("API")
             .prefix_process_id(true)
             .build()
             .unwrap();
-        assert_eq!(cfg.root_prefix(), format!("{}:API:", std::process::id()));
+        // Each root reads the pid (see `RuntimeId::new_root`): a value kept here would be
+        // stale in a forked child.
+        assert_eq!(cfg.prefix_and_sep(), "API:");
+        assert!(cfg.prefix_process_id());
     }
 
     #[test]
