@@ -170,11 +170,11 @@ pub use segment::seed_ids;
 /// | argument | value | default |
 /// |---|---|---|
 /// | `length` | integer, 1 to 64 | `8` |
-/// | `prefix` | string, 1 to 64 characters, without the separator | none |
+/// | `prefix` | string, 1 to 64 characters, none of them in `sep` | none |
 /// | `prefix_process_id` | `true` or `false` | `false` |
 /// | `characters` | string of 2 to 1024 distinct characters, none of them in `sep` | `"0123456789abcdefghijklmnopqrstuvwxyz"` |
 /// | `max_depth` | integer, 1 to 64 | `3` |
-/// | `sep` | string, 1 to 8 characters | `":"` |
+/// | `sep` | string, 1 to 8 characters; no digit with `prefix_process_id = true` | `":"` |
 /// | `on_max_depth` | `"error"` or `"reuse"` ([`MaxDepthPolicy`]) | `"error"` |
 ///
 /// The prefix and the process ID appear only when the call makes a root. The values are

@@ -99,8 +99,11 @@ fn ten_thousand_interleaved_tasks_each_log_only_their_own_ids() {
     }
     assert_eq!(roots.len(), TASKS as usize);
     assert!(roots.values().all(|r| r.len() == 1));
+    // Tasks sharing a root would repeat thousands. 10,000 roots of 36^8 values repeat one
+    // by chance with probability 1.8e-5, too often to demand none; two with 1.6e-10.
     let distinct: HashSet<_> = roots.values().flatten().collect();
-    assert_eq!(distinct.len(), TASKS as usize, "two tasks shared a root");
+    let repeats = TASKS as usize - distinct.len();
+    assert!(repeats <= 1, "{repeats} roots shared by two tasks");
 }
 
 /// Records the ID it sees at each poll; ready after `polls` polls.
