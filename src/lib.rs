@@ -104,6 +104,8 @@ mod text;
 pub mod thread;
 #[cfg(feature = "tower")]
 pub mod tower;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 #[cfg(feature = "tree")]
 pub mod tree;
 
