@@ -1,10 +1,24 @@
-//! Runtime IDs for tower-based servers (axum, tonic, hyper): feature `tower`.
+//! Runtime IDs across HTTP services, for tower-based servers and clients (axum, tonic,
+//! hyper, hyper-util): feature `tower`.
 //!
 //! - [`RuntimeIdLayer`], server side: each request runs in a root ID, the caller's
 //!   `x-request-id` when the [`IncomingPolicy`](crate::IncomingPolicy) accepts it, else a
 //!   new one, and the response carries it back.
+//! - [`PropagateRuntimeIdLayer`], client side: each outgoing request runs in a new child
+//!   of the current ID, which it sends in `x-request-id`.
+//! - [`outgoing_request_id`]: the same for clients that are not tower services (reqwest).
 //!
-//! An ID is sent as its text: any ID a config or a policy allows is a valid
+//! With both, the lines of a service B called by a service A nest under the exact call in
+//! A that made the request:
+//!
+//! ```text
+//! a1b2c3d4                      A: the request
+//! a1b2c3d4:e5f6g7h8             A: the call to B (the client library's lines too) = B's root
+//! a1b2c3d4:e5f6g7h8:i9j0k1l2    B: a scope nested in that request
+//! ```
+//!
+//! Both layers use the same [`HeaderName`] type for the header, `x-request-id` unless told
+//! otherwise. An ID is sent as its text: any ID a config or a policy allows is a valid
 //! header value, since none holds a control character (UTF-8 beyond ASCII goes out as
 //! it is).
 //!
@@ -27,16 +41,21 @@
 //! outermost), while tower's `ServiceBuilder` wraps in reading order (the first call is
 //! the outermost). The other way round, `TraceLayer` logs before the ID exists and after
 //! it is gone: none of its lines has an ID, while the handler's lines still do.
+//!
+//! On the client side, `PropagateRuntimeIdLayer` goes directly around the client, so that
+//! layers between it and the client (retries, timeouts, tracing) run in the call's ID.
 
 use ::http::header::HeaderValue;
 
 use crate::RuntimeId;
 
+mod client;
 mod server;
 
+pub use client::{PropagateRuntimeIdLayer, PropagateRuntimeIdService, outgoing_request_id};
 pub use server::{ResponseFuture, RuntimeIdLayer, RuntimeIdService};
 
-/// The header the layer reads and writes unless told otherwise: `x-request-id`.
+/// The header both layers read and write unless told otherwise: `x-request-id`.
 pub const DEFAULT_HEADER: &str = "x-request-id";
 
 /// The header value of `id`: its text, as bytes.
