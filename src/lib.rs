@@ -254,7 +254,7 @@ pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
 pub use token_runtime_id_macros::runtime_id;
 
 // The README's examples compile (they use every feature).
-#[cfg(all(doctest, feature = "tower", feature = "tokio"))]
+#[cfg(all(doctest, feature = "tower", feature = "tokio", feature = "tracing"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 

@@ -299,8 +299,20 @@ async fn send_requests(addr: SocketAddr, count: usize) -> Vec<String> {
     ids
 }
 
-/// The router with `TraceLayer` and `RuntimeIdLayer`, in either order.
-fn traced_app(runtime_id_layer_outside: bool) -> Router {
+/// Where `RuntimeIdLayer` goes relative to `TraceLayer`.
+#[derive(Clone, Copy)]
+enum Order {
+    /// `Router::layer(TraceLayer).layer(RuntimeIdLayer)`: the last layer added is the
+    /// outermost, so `RuntimeIdLayer` is outside.
+    RouterLayerLast,
+    /// `ServiceBuilder::new().layer(RuntimeIdLayer).layer(TraceLayer)`: the first layer is
+    /// the outermost.
+    ServiceBuilderFirst,
+    /// `Router::layer(RuntimeIdLayer).layer(TraceLayer)`: `TraceLayer` is outside.
+    Wrong,
+}
+
+fn traced_app(order: Order) -> Router {
     let routes = Router::new().route(
         "/orders",
         get(|| async {
@@ -308,26 +320,27 @@ fn traced_app(runtime_id_layer_outside: bool) -> Router {
             "[]"
         }),
     );
-    if runtime_id_layer_outside {
-        // `Router::layer` wraps what came before: the last layer added is the outermost.
-        routes
+    match order {
+        Order::RouterLayerLast => routes
             .layer(TraceLayer::new_for_http())
+            .layer(RuntimeIdLayer::new()),
+        Order::ServiceBuilderFirst => routes.layer(
+            tower::ServiceBuilder::new()
+                .layer(RuntimeIdLayer::new())
+                .layer(TraceLayer::new_for_http()),
+        ),
+        Order::Wrong => routes
             .layer(RuntimeIdLayer::new())
-    } else {
-        routes
-            .layer(RuntimeIdLayer::new())
-            .layer(TraceLayer::new_for_http())
+            .layer(TraceLayer::new_for_http()),
     }
 }
 
-/// Runs 20 requests against `traced_app(order)` and returns the `tower_http` lines and the
-/// handler's lines logged meanwhile.
-async fn trace_layer_lines(
-    runtime_id_layer_outside: bool,
-) -> (Vec<Value>, Vec<Value>, Vec<String>) {
+/// Runs 20 requests against `traced_app(order)` and returns the `tower_http` lines, the
+/// handler's lines logged meanwhile, and the IDs the responses carried.
+async fn trace_layer_lines(order: Order) -> (Vec<Value>, Vec<Value>, Vec<String>) {
     let out = global();
     let before = out.lines().len();
-    let (addr, stop, server) = serve(traced_app(runtime_id_layer_outside)).await;
+    let (addr, stop, server) = serve(traced_app(order)).await;
     let ids = send_requests(addr, 20).await;
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
@@ -349,43 +362,45 @@ async fn trace_layer_lines(
 async fn trace_layer_lines_carry_the_request_id_only_inside_runtime_id_layer() {
     global();
     tokio::time::timeout(Duration::from_secs(60), async {
-        // The right order: RuntimeIdLayer outside TraceLayer.
-        let (library, handler, ids) = trace_layer_lines(true).await;
-        let mut sorted = ids.clone();
-        sorted.sort();
-        let expected: Vec<_> = (0..20).map(|n| format!("order-{n:02}")).collect();
-        assert_eq!(sorted, expected);
-        assert_eq!(library.len(), 40, "{library:?}");
-        let mut per_id: HashMap<&str, Vec<&str>> = HashMap::new();
-        for line in &library {
-            let id = line["runtime_id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("a tower-http line without an ID: {line}"));
-            per_id
-                .entry(id)
-                .or_default()
-                .push(line["msg"].as_str().unwrap());
+        // The right order, written both ways: RuntimeIdLayer outside TraceLayer.
+        for order in [Order::RouterLayerLast, Order::ServiceBuilderFirst] {
+            let (library, handler, ids) = trace_layer_lines(order).await;
+            let mut sorted = ids.clone();
+            sorted.sort();
+            let expected: Vec<_> = (0..20).map(|n| format!("order-{n:02}")).collect();
+            assert_eq!(sorted, expected);
+            assert_eq!(library.len(), 40, "{library:?}");
+            let mut per_id: HashMap<&str, Vec<&str>> = HashMap::new();
+            for line in &library {
+                let id = line["runtime_id"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("a tower-http line without an ID: {line}"));
+                per_id
+                    .entry(id)
+                    .or_default()
+                    .push(line["msg"].as_str().unwrap());
+            }
+            for id in &ids {
+                assert_eq!(
+                    per_id[id.as_str()],
+                    ["started processing request", "finished processing request"],
+                    "{id}"
+                );
+            }
+            // tower-http's status is an integer field: it stays a number.
+            let finished = library
+                .iter()
+                .find(|r| r["msg"] == "finished processing request")
+                .unwrap();
+            assert_eq!(finished["status"], 200);
+            assert_eq!(finished["level"], "DEBG");
+            assert_eq!(handler.len(), 20);
+            assert!(handler.iter().all(|r| r["runtime_id"].is_string()));
         }
-        for id in &ids {
-            assert_eq!(
-                per_id[id.as_str()],
-                ["started processing request", "finished processing request"],
-                "{id}"
-            );
-        }
-        // tower-http's status is an integer field: it stays a number.
-        let finished = library
-            .iter()
-            .find(|r| r["msg"] == "finished processing request")
-            .unwrap();
-        assert_eq!(finished["status"], 200);
-        assert_eq!(finished["level"], "DEBG");
-        assert_eq!(handler.len(), 20);
-        assert!(handler.iter().all(|r| r["runtime_id"].is_string()));
 
         // The wrong order: TraceLayer outside runs before the ID exists and after it is
         // gone, so none of its lines has one (the handler's still do).
-        let (library, handler, _) = trace_layer_lines(false).await;
+        let (library, handler, _) = trace_layer_lines(Order::Wrong).await;
         assert_eq!(library.len(), 40, "{library:?}");
         let with_id = library
             .iter()
