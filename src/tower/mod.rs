@@ -17,7 +17,7 @@
 //! a1b2c3d4:e5f6g7h8:i9j0k1l2    B: a scope nested in that request
 //! ```
 //!
-//! Both layers use the same [`HeaderName`] type for the header, `x-request-id` unless told
+//! Both layers use the same [`HeaderName`](::http::HeaderName) type for the header, `x-request-id` unless told
 //! otherwise. An ID is sent as its text: any ID a config or a policy allows is a valid
 //! header value, since none holds a control character (UTF-8 beyond ASCII goes out as
 //! it is).
