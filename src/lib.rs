@@ -66,8 +66,15 @@
 //! - `tokio` (off by default): `task`, spawning tokio tasks and blocking jobs that carry
 //!   the ID over. The rest of the crate is runtime-agnostic: [`RuntimeIdFutureExt`] works
 //!   on any executor.
-//! - `tower` (off by default): `tower::RuntimeIdLayer`, a tower/axum middleware that runs
-//!   each request in a root ID, adopted from its `x-request-id` header when valid.
+//! - `tower` (off by default): the `tower` module, for HTTP services and clients built
+//!   on tower (axum, tonic, hyper-util): `RuntimeIdLayer` runs each request in a root ID,
+//!   adopted from its `x-request-id` header when valid; `PropagateRuntimeIdLayer` sends
+//!   each outgoing request in a new child of the current ID, in that header;
+//!   `outgoing_request_id` does the same for other clients.
+//! - `tracing` (off by default): `tracing::SlogLayer`, a `tracing_subscriber::Layer` that
+//!   writes the `tracing` events of libraries (hyper, tower-http, reqwest, sqlx, ...) to
+//!   a slog logger on the calling thread, so they carry the current ID; fields keep their
+//!   types.
 //! - `tree` (off by default): the `runtime-id-tree` command and the `tree` module, which
 //!   print JSON-lines logs as one indented tree per root ID.
 //!
@@ -77,6 +84,7 @@
 //! version change.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -99,11 +107,16 @@ mod scope;
 mod segment;
 pub mod setup;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod task;
 mod text;
 pub mod thread;
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod tracing;
 #[cfg(feature = "tree")]
 pub mod tree;
 
@@ -249,11 +262,12 @@ pub use segment::seed_ids;
 /// assert_eq!(descend(10), 2);
 /// ```
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[doc(inline)]
 pub use token_runtime_id_macros::runtime_id;
 
 // The README's examples compile (they use every feature).
-#[cfg(all(doctest, feature = "tower", feature = "tokio"))]
+#[cfg(all(doctest, feature = "tower", feature = "tokio", feature = "tracing"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
