@@ -68,8 +68,6 @@
 //!   on any executor.
 //! - `tower` (off by default): `tower::RuntimeIdLayer`, a tower/axum middleware that runs
 //!   each request in a root ID, adopted from its `x-request-id` header when valid.
-//! - `tree` (off by default): the `runtime-id-tree` command and the `tree` module, which
-//!   print JSON-lines logs as one indented tree per root ID.
 //!
 //! # Supported Rust versions
 //!
@@ -104,8 +102,6 @@ mod text;
 pub mod thread;
 #[cfg(feature = "tower")]
 pub mod tower;
-#[cfg(feature = "tree")]
-pub mod tree;
 
 /// The validation rules of configs and keys, shared with the `#[runtime_id]` attribute.
 pub mod rules {
