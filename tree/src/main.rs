@@ -19,10 +19,11 @@ or the file's name when it has none.
 
 Records are ordered by ts (RFC 3339) across all files; ties go to the file named first,
 then to the earlier line. A record without a readable ts takes the time of the last
-record before it in the same file (it comes before all others when there is none). An
-ID nests under the longest ID it extends with the
-separator, whichever file that is in: a service that adopted another's ID as its root
-nests under the caller. Records without an ID are listed last, under [no KEY].
+record before it in the same file (it comes before all others when there is none).
+
+An ID nests under the longest ID it extends with the separator, whichever file that is
+in: a service that adopted another's ID as its root nests under the caller. Records
+without an ID are listed last, under [no KEY].
 
 --root ID prints the whole tree that holds ID, from its root: the request ID belongs to,
 with every service's part in it. An ID that never logged is held by the tree of its
