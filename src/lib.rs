@@ -75,8 +75,6 @@
 //!   writes the `tracing` events of libraries (hyper, tower-http, reqwest, sqlx, ...) to
 //!   a slog logger on the calling thread, so they carry the current ID; fields keep their
 //!   types.
-//! - `tree` (off by default): the `runtime-id-tree` command and the `tree` module, which
-//!   print JSON-lines logs as one indented tree per root ID.
 //!
 //! # Supported Rust versions
 //!
@@ -117,8 +115,6 @@ pub mod tower;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing;
-#[cfg(feature = "tree")]
-pub mod tree;
 
 /// The validation rules of configs and keys, shared with the `#[runtime_id]` attribute.
 pub mod rules {
