@@ -157,13 +157,6 @@ impl RuntimeIdConfig {
         self.on_max_depth
     }
 
-    /// Appends one segment drawn with this config to `out`: what the benchmarks time as
-    /// "the generator", apart from making an ID around it.
-    #[doc(hidden)]
-    pub fn draw_segment_into(&self, out: &mut String) {
-        self.alphabet.push_segment(self.length, out);
-    }
-
     pub(crate) fn alphabet(&self) -> &Alphabet {
         &self.alphabet
     }

@@ -55,6 +55,14 @@ impl RuntimeId {
     /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
     /// ```
     pub fn new_root(config: &RuntimeIdConfig) -> RuntimeId {
+        if !config.prefix_process_id() && config.prefix_and_sep().is_empty() {
+            let made = config
+                .alphabet()
+                .with_ascii_segment(config.length(), |text| RuntimeId::from_parts(None, 1, text));
+            if let Some(id) = made {
+                return id;
+            }
+        }
         let mut text = TextBuf::new();
         if config.prefix_process_id() {
             let mut pid = ArrayString::<10>::new();

@@ -71,6 +71,7 @@ impl Frames {
     }
 
     /// Drops the closed entries at the top, and gives memory back after a deep burst.
+    #[cold]
     fn settle(&mut self) {
         while self.len > 0 && !self.slots[self.len - 1].open {
             self.len -= 1;
@@ -199,6 +200,7 @@ fn remove(place: Place, out: &mut Option<RuntimeId>) -> bool {
             let Ok(mut frames) = stack.frames.try_borrow_mut() else {
                 return false;
             };
+            let frames = &mut *frames;
             let len = frames.len;
             let Some(entry) = frames.slots[..len]
                 .get_mut(place.index)
@@ -208,7 +210,14 @@ fn remove(place: Place, out: &mut Option<RuntimeId>) -> bool {
             };
             std::mem::swap(&mut entry.id, out);
             entry.open = false;
-            frames.settle();
+            if place.index + 1 == len {
+                frames.len = place.index;
+                // Rare: closed entries below the top, or a stack to shrink.
+                let below_closed = frames.len > 0 && !frames.slots[frames.len - 1].open;
+                if below_closed || frames.slots.len() > SHRINK_ABOVE {
+                    frames.settle();
+                }
+            }
             true
         })
         .unwrap_or(false)

@@ -14,7 +14,6 @@ use std::cell::RefCell;
 use rand::rngs::{StdRng, SysRng};
 use rand::{Rng, SeedableRng};
 
-use crate::rules;
 use crate::text::TextBuf;
 
 /// Values of `n^k` are kept at or below this, so a redraw is needed for less than 1/256 of
@@ -77,101 +76,126 @@ impl Alphabet {
         }
     }
 
-    /// Appends `length` characters drawn uniformly from the pool.
-    pub(crate) fn push_segment(&self, length: usize, out: &mut impl Sink) {
-        with_rng(|rng| self.push_segment_from(length, out, || rng.next_u64()));
-    }
-
-    fn push_segment_from(
-        &self,
-        length: usize,
-        out: &mut impl Sink,
-        mut next_u64: impl FnMut() -> u64,
-    ) {
+    /// The pool's character at `index`.
+    #[cfg(test)]
+    fn symbol(&self, index: usize) -> char {
         match &self.symbols {
-            Symbols::Ascii(bytes) => {
-                let mut drawn = Drawn([0; rules::MAX_LENGTH]);
-                let length = length.min(rules::MAX_LENGTH);
-                self.draw_indices(length, &mut next_u64, |i, index| drawn.0[i] = bytes[index]);
-                // Checked as whole 16-byte blocks (the zero padding is ASCII too): the
-                // fast path of `from_utf8`, where a short odd length takes it byte by byte.
-                let padded = length.next_multiple_of(16).min(rules::MAX_LENGTH);
-                match std::str::from_utf8(&drawn.0[..padded]) {
-                    Ok(text) => out.push_str(&text[..length]),
-                    Err(_) => unreachable!("the pool is ASCII"),
-                }
-            }
-            Symbols::Unicode(chars) => {
-                self.draw_indices(length, &mut next_u64, |_, index| out.push(chars[index]));
-            }
+            Symbols::Ascii(bytes) => char::from(bytes[index]),
+            Symbols::Unicode(chars) => chars[index],
         }
     }
 
-    /// Calls `put(i, index)` for each of `length` positions with a uniform index into the
-    /// pool.
+    /// Appends `length` characters drawn uniformly from the pool.
+    pub(crate) fn push_segment(&self, length: usize, out: &mut TextBuf) {
+        with_rng(|rng| match &self.symbols {
+            Symbols::Ascii(bytes) => out.push_ascii_with(length, |drawn| {
+                let mut slots = drawn.iter_mut();
+                self.draw_indices(
+                    length,
+                    || rng.next_u64(),
+                    |index| {
+                        if let Some(slot) = slots.next() {
+                            *slot = bytes[index];
+                        }
+                    },
+                );
+            }),
+            Symbols::Unicode(chars) => {
+                self.draw_indices(length, || rng.next_u64(), |index| out.push(chars[index]));
+            }
+        });
+    }
+
+    /// Runs `f` with a segment of `length` characters drawn uniformly from the pool, when the
+    /// pool is ASCII: the text of a root without a prefix, built without a buffer in between.
+    #[inline]
+    pub(crate) fn with_ascii_segment<R>(
+        &self,
+        length: usize,
+        f: impl FnOnce(&str) -> R,
+    ) -> Option<R> {
+        let Symbols::Ascii(bytes) = &self.symbols else {
+            return None;
+        };
+        let mut drawn = Drawn([0; MAX_LENGTH]);
+        let length = length.min(MAX_LENGTH);
+        with_rng(|rng| match self.digits.get(length.wrapping_sub(1)) {
+            // The common case, one word for the whole segment: its digits in one loop.
+            Some(&WordSpan { span, threshold }) => {
+                let n = u128::from(self.len() as u64);
+                let mut fraction = draw_word(span, threshold, || rng.next_u64());
+                for slot in &mut drawn.0[..length] {
+                    let product = u128::from(fraction) * n;
+                    *slot = bytes[(product >> 64) as usize];
+                    fraction = product as u64;
+                }
+            }
+            None => {
+                let mut slots = drawn.0[..length].iter_mut();
+                self.draw_indices(
+                    length,
+                    || rng.next_u64(),
+                    |index| {
+                        if let Some(slot) = slots.next() {
+                            *slot = bytes[index];
+                        }
+                    },
+                );
+            }
+        });
+        // Checked as whole 16-byte blocks (the zero padding is ASCII too), which `from_utf8`
+        // takes faster than a short odd length.
+        let padded = length.next_multiple_of(16).min(MAX_LENGTH);
+        let text = std::str::from_utf8(&drawn.0[..padded]).ok()?;
+        Some(f(&text[..length]))
+    }
+
+    /// Calls `put(index)` for each of `length` positions in turn, with a uniform index
+    /// into the pool.
+    #[inline]
     fn draw_indices(
         &self,
         length: usize,
-        next_u64: &mut impl FnMut() -> u64,
-        mut put: impl FnMut(usize, usize),
+        mut next_u64: impl FnMut() -> u64,
+        mut put: impl FnMut(usize),
     ) {
-        let n = self.len() as u128;
-        let mut position = 0;
-        while position < length {
-            let k = (length - position).min(self.digits.len());
+        let n = self.len() as u64;
+        let mut left = length;
+        while left > 0 {
+            let k = left.min(self.digits.len());
             let WordSpan { span, threshold } = self.digits[k - 1];
-            let mut fraction = loop {
-                let word = next_u64();
-                // Lemire: `floor(word * span / 2^64)` is uniform on `0..span` once the
-                // words whose low product half falls below `2^64 mod span` are redrawn.
-                if (u128::from(word) * u128::from(span)) as u64 >= threshold {
-                    break word;
-                }
-            };
+            let mut fraction = draw_word(span, threshold, &mut next_u64);
             // The digits of that value are the first k base-n digits of `word / 2^64`.
             for _ in 0..k {
-                let product = u128::from(fraction) * n;
-                put(position, (product >> 64) as usize);
+                let product = u128::from(fraction) * u128::from(n);
+                put((product >> 64) as usize);
                 fraction = product as u64;
-                position += 1;
             }
+            left -= k;
         }
     }
 }
 
-/// Where a segment is appended: the text of an ID being built, or a plain `String`.
-pub(crate) trait Sink {
-    fn push_str(&mut self, s: &str);
-    fn push(&mut self, c: char);
-}
-
-impl Sink for TextBuf {
-    #[inline]
-    fn push_str(&mut self, s: &str) {
-        TextBuf::push_str(self, s);
-    }
-
-    #[inline]
-    fn push(&mut self, c: char) {
-        TextBuf::push(self, c);
+/// A word whose first `k` base-`n` digits are uniform, for the `span` (`n^k`) and
+/// `threshold` of a [`WordSpan`].
+#[inline]
+fn draw_word(span: u64, threshold: u64, mut next_u64: impl FnMut() -> u64) -> u64 {
+    loop {
+        let word = next_u64();
+        // Lemire: `floor(word * span / 2^64)` is uniform on `0..span` once the words whose
+        // low product half falls below `2^64 mod span` are redrawn.
+        if (u128::from(word) * u128::from(span)) as u64 >= threshold {
+            return word;
+        }
     }
 }
 
-impl Sink for String {
-    #[inline]
-    fn push_str(&mut self, s: &str) {
-        String::push_str(self, s);
-    }
+/// The longest segment a config may ask for.
+const MAX_LENGTH: usize = crate::rules::MAX_LENGTH;
 
-    #[inline]
-    fn push(&mut self, c: char) {
-        String::push(self, c);
-    }
-}
-
-/// One ASCII segment as it is drawn, aligned so its check runs on whole machine words.
+/// One ASCII segment as it is drawn, aligned for the check of its 16-byte blocks.
 #[repr(align(16))]
-struct Drawn([u8; rules::MAX_LENGTH]);
+struct Drawn([u8; MAX_LENGTH]);
 
 thread_local! {
     static RNG: RefCell<Option<StdRng>> = const { RefCell::new(None) };
@@ -239,9 +263,15 @@ mod tests {
 
     fn draw(alphabet: &Alphabet, length: usize, words: &[u64]) -> String {
         let mut words = words.iter().copied();
-        let mut out = TextBuf::new();
-        alphabet.push_segment_from(length, &mut out, || words.next().unwrap());
-        out.as_str().to_owned()
+        let mut out = String::new();
+        alphabet.draw_indices(
+            length,
+            || words.next().unwrap(),
+            |index| {
+                out.push(alphabet.symbol(index));
+            },
+        );
+        out
     }
 
     #[test]
@@ -310,6 +340,29 @@ mod tests {
         let other = std::thread::scope(|s| s.spawn(draw).join().unwrap());
         assert_ne!(other, first.0);
         assert_eq!(draw(), first.0);
+    }
+
+    #[test]
+    fn the_one_word_path_draws_what_the_general_path_draws() {
+        for (pool, length) in [
+            ("0123456789abcdefghijklmnopqrstuvwxyz", 8),
+            ("ab", 56),
+            ("xyz", 1),
+        ] {
+            let a = Alphabet::new(pool);
+            seed_ids(11);
+            let fast = a.with_ascii_segment(length, str::to_owned).unwrap();
+            let mut rng = StdRng::seed_from_u64(11);
+            let words: Vec<u64> = (0..64).map(|_| rng.next_u64()).collect();
+            assert_eq!(fast, draw(&a, length, &words), "{pool}");
+        }
+        // Past one word, the general path is taken.
+        let a = Alphabet::new("0123456789abcdefghijklmnopqrstuvwxyz");
+        seed_ids(12);
+        let long = a.with_ascii_segment(30, str::to_owned).unwrap();
+        let mut rng = StdRng::seed_from_u64(12);
+        let words: Vec<u64> = (0..64).map(|_| rng.next_u64()).collect();
+        assert_eq!(long, draw(&a, 30, &words));
     }
 
     #[test]
