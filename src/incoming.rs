@@ -1,66 +1,19 @@
 //! Adopting IDs that come from outside: [`IncomingPolicy`] and [`RuntimeId::from_incoming`].
-//!
-//! A request often arrives from another service that already gave it an ID (an
-//! `x-request-id` header, a message attribute). Adopting that ID as the root of the local
-//! tree lets one search follow the request across services:
-//!
-//! ```text
-//! upstream-7f3a                 <- the ID the caller sent, adopted as the root
-//! upstream-7f3a:e5f6g7h8        <- a scope nested in it here, made with the local config
-//! ```
-//!
-//! But the value comes from outside, so it is checked before it goes anywhere near a log
-//! line: at most [`max_len`](IncomingPolicy::max_len) bytes (checked first, so a 10 kB
-//! header costs nothing), not empty, and only [allowed characters](IncomingPolicy::characters)
-//! (by default ASCII letters, digits and `-_.:`). A value that breaks a rule is an
-//! [`RuntimeIdError::InvalidIncoming`] that says which rule and how long the value was, and
-//! never holds the value itself, not even escaped: logging the error cannot inject anything.
-//!
-//! ```
-//! use token_runtime_id::{IncomingPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdError};
-//!
-//! let policy = IncomingPolicy::default();
-//! let root = RuntimeId::from_incoming("upstream-7f3a", &policy)?;
-//! assert_eq!(root.depth(), 1);
-//! let child = root.child(&RuntimeIdConfig::default())?;
-//! assert!(child.as_str().starts_with("upstream-7f3a:"));
-//!
-//! let err = RuntimeId::from_incoming("evil\r\nforged: line", &policy).unwrap_err();
-//! assert!(matches!(err, RuntimeIdError::InvalidIncoming { len: 18, .. }));
-//! assert!(!err.to_string().contains("evil"));
-//! # Ok::<(), RuntimeIdError>(())
-//! ```
-//!
-//! [`scope_incoming`] and [`scope_incoming_async`] run a closure or a future in the
-//! incoming ID, or in a new root when there is none or it is rejected;
-//! `tower::RuntimeIdLayer` (feature `tower`) does the same for every request of a tower or
-//! axum server.
-//!
-//! # The separator inside an adopted ID
-//!
-//! An adopted ID is an opaque root: `abc:def` adopted under the default policy is one
-//! segment of depth 1, whatever separators it holds, and `max_depth` counts the local
-//! segments below it. So an upstream ID that is itself hierarchical (`a1b2c3d4:e5f6g7h8`
-//! from a service using this crate) is accepted as it is, and the local tree continues
-//! it. Tools that split IDs on the separator should take the root from the record's
-//! context, not from the text; to refuse the separator instead, leave it out of the
-//! policy's [`characters`](IncomingPolicyBuilder::characters).
 
 use std::fmt;
-use std::future::Future;
 
-use crate::config::{RuntimeIdConfig, with_default_config};
+use crate::config::RuntimeIdConfig;
 use crate::rules::{self, CharClass, Problem, forbidden_class};
-use crate::{RuntimeId, RuntimeIdError, RuntimeIdFutureExt, WithRuntimeId};
+use crate::{RuntimeId, RuntimeIdError};
 
 /// The longest incoming ID the default policy accepts, in bytes.
-pub const DEFAULT_INCOMING_MAX_LEN: usize = 128;
+const DEFAULT_INCOMING_MAX_LEN: usize = 128;
 
 /// The largest [`max_len`](IncomingPolicyBuilder::max_len) a policy may set, in bytes.
-pub const MAX_INCOMING_MAX_LEN: usize = 1024;
+const MAX_INCOMING_MAX_LEN: usize = 1024;
 
 /// The characters the default policy accepts: ASCII letters, digits and `-_.:`.
-pub const DEFAULT_INCOMING_CHARACTERS: &str =
+const DEFAULT_INCOMING_CHARACTERS: &str =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:";
 
 /// The most characters a policy's allowed set may list.
@@ -68,23 +21,85 @@ const MAX_ALLOWED_CHARS: usize = 1024;
 
 /// Which incoming IDs are adopted: a length limit and a set of allowed characters.
 ///
-/// The default accepts 1 to [`DEFAULT_INCOMING_MAX_LEN`] bytes of
-/// [`DEFAULT_INCOMING_CHARACTERS`]. Whatever the settings, a character that could break or
-/// disguise a log line (control characters, white space, quotes, backslash, invisible
-/// formatting characters) is never accepted: the builder refuses an allowed set that holds
-/// one.
+/// A request often arrives from another service that already gave it an ID (an
+/// `x-request-id` header, a message attribute). Adopting that ID as the root of the local
+/// tree lets one search follow the request across services:
+///
+/// ```text
+/// upstream-7f3a                 <- the ID the caller sent, adopted as the root
+/// upstream-7f3a:e5f6g7h8        <- a scope nested in it here, made with the local config
+/// ```
+///
+/// But the value comes from outside, so it is checked before it goes anywhere near a log
+/// line: at most [`max_len`](IncomingPolicyBuilder::max_len) bytes (checked first, so a 10 kB
+/// header costs nothing), not empty, and only [allowed characters](IncomingPolicyBuilder::characters)
+/// (by default ASCII letters, digits and `-_.:`). A value that breaks a rule is an
+/// [`RuntimeIdError::InvalidIncoming`] that says which rule and how long the value was, and
+/// never holds the value itself, not even escaped: logging the error cannot inject anything.
 ///
 /// ```
-/// use token_runtime_id::IncomingPolicy;
+/// use token_runtime_id::{IncomingPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdError};
+///
+/// let policy = IncomingPolicy::default();
+/// let root = RuntimeId::from_incoming("upstream-7f3a", &policy)?;
+/// assert_eq!(root.depth(), 1);
+/// let child = root.child(&RuntimeIdConfig::default())?;
+/// assert!(child.as_str().starts_with("upstream-7f3a:"));
+///
+/// let err = RuntimeId::from_incoming("evil\r\nforged: line", &policy).unwrap_err();
+/// assert!(matches!(err, RuntimeIdError::InvalidIncoming { len: 18, .. }));
+/// assert!(!err.to_string().contains("evil"));
+/// # Ok::<(), RuntimeIdError>(())
+/// ```
+///
+/// To run work in the incoming ID, or in a new root when there is none or it is rejected:
+///
+/// ```
+/// use token_runtime_id::{get_runtime_id, IncomingPolicy, RuntimeId, RuntimeIdConfig};
+///
+/// fn handle(message_id: Option<&[u8]>) -> RuntimeId {
+///     let policy = IncomingPolicy::default();
+///     let root = message_id
+///         .and_then(|value| RuntimeId::from_incoming(value, &policy).ok())
+///         .unwrap_or_else(|| RuntimeId::new_root(&RuntimeIdConfig::default()));
+///     root.scope(|| get_runtime_id().unwrap())
+/// }
+///
+/// assert_eq!(handle(Some(b"job-17")).as_str(), "job-17");
+/// assert_eq!(handle(Some(b"bad\nvalue")).depth(), 1);
+/// ```
+///
+/// `tower::RuntimeIdLayer` (feature `tower`) does this for every request of a tower or axum
+/// server, from the `x-request-id` header.
+///
+/// # The separator inside an adopted ID
+///
+/// An adopted ID is an opaque root: `abc:def` adopted under the default policy is one
+/// segment of depth 1, whatever separators it holds, and `max_depth` counts the local
+/// segments below it. So an upstream ID that is itself hierarchical (`a1b2c3d4:e5f6g7h8`
+/// from a service using this crate) is accepted as it is, and the local tree continues
+/// it. Tools that split IDs on the separator should take the root from the record's
+/// context, not from the text; to refuse the separator instead, leave it out of the
+/// policy's [`characters`](IncomingPolicyBuilder::characters).
+///
+/// # Settings
+///
+/// The default accepts 1 to 128 bytes of ASCII letters, digits and `-_.:`. Whatever the
+/// settings, a character that could break or disguise a log line (control characters, white
+/// space, quotes, backslash, invisible formatting characters) is never accepted: the builder
+/// refuses an allowed set that holds one.
+///
+/// ```
+/// use token_runtime_id::{IncomingPolicy, RuntimeId};
 ///
 /// let policy = IncomingPolicy::builder()
 ///     .max_len(64)
 ///     .min_len(8)
 ///     .characters("0123456789abcdef-")
 ///     .build()?;
-/// assert!(policy.check("3f2a9c1e-77b0").is_ok());
-/// assert!(policy.check("3F2A9C1E").is_err()); // uppercase is not in the set
-/// assert!(policy.check("3f2a").is_err()); // shorter than 8 bytes
+/// assert!(RuntimeId::from_incoming("3f2a9c1e-77b0", &policy).is_ok());
+/// assert!(RuntimeId::from_incoming("3F2A9C1E", &policy).is_err()); // not in the set
+/// assert!(RuntimeId::from_incoming("3f2a", &policy).is_err()); // shorter than 8 bytes
 /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -120,75 +135,19 @@ impl IncomingPolicy {
     /// Starts a builder from the defaults.
     ///
     /// ```
-    /// use token_runtime_id::IncomingPolicy;
+    /// use token_runtime_id::{IncomingPolicy, RuntimeId};
     ///
-    /// let policy = IncomingPolicy::builder().max_len(36).build()?;
-    /// assert_eq!(policy.max_len(), 36);
+    /// let policy = IncomingPolicy::builder().max_len(8).build()?;
+    /// assert!(RuntimeId::from_incoming("req-42", &policy).is_ok());
+    /// assert!(RuntimeId::from_incoming("req-424242", &policy).is_err());
     /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
     /// ```
     pub fn builder() -> IncomingPolicyBuilder {
         IncomingPolicyBuilder::default()
     }
 
-    /// The longest value accepted, in bytes.
-    pub fn max_len(&self) -> usize {
-        self.max_len
-    }
-
-    /// The shortest value accepted, in bytes.
-    pub fn min_len(&self) -> usize {
-        self.min_len
-    }
-
-    /// The characters a value may hold.
-    pub fn characters(&self) -> &str {
-        &self.characters
-    }
-
-    /// Checks `value` against the policy.
-    ///
-    /// # Errors
-    ///
-    /// [`RuntimeIdError::InvalidIncoming`] naming the first rule it breaks, and its length.
-    ///
-    /// ```
-    /// use token_runtime_id::{IncomingPolicy, IncomingRejection, RuntimeIdError};
-    ///
-    /// let policy = IncomingPolicy::default();
-    /// assert!(policy.check("req-42").is_ok());
-    /// assert_eq!(
-    ///     policy.check(&"x".repeat(10_000)),
-    ///     Err(RuntimeIdError::InvalidIncoming {
-    ///         reason: IncomingRejection::TooLong { max: 128 },
-    ///         len: 10_000,
-    ///     })
-    /// );
-    /// ```
-    pub fn check(&self, value: &str) -> Result<(), RuntimeIdError> {
-        self.check_bytes(value.as_bytes()).map(drop)
-    }
-
-    /// Checks raw bytes (a header value, say) against the policy, returning them as text.
-    ///
-    /// # Errors
-    ///
-    /// As [`check`](Self::check); bytes that are not UTF-8 are
-    /// [`IncomingRejection::NotUtf8`].
-    ///
-    /// ```
-    /// use token_runtime_id::{IncomingPolicy, IncomingRejection, RuntimeIdError};
-    ///
-    /// let policy = IncomingPolicy::default();
-    /// assert_eq!(policy.check_bytes(b"req-42"), Ok("req-42"));
-    /// assert_eq!(
-    ///     policy.check_bytes(b"req\xff"),
-    ///     Err(RuntimeIdError::InvalidIncoming {
-    ///         reason: IncomingRejection::NotUtf8 { position: 3 },
-    ///         len: 4,
-    ///     })
-    /// );
-    /// ```
-    pub fn check_bytes<'a>(&self, value: &'a [u8]) -> Result<&'a str, RuntimeIdError> {
+    /// Checks `value` against the policy, returning it as text.
+    pub(crate) fn check<'a>(&self, value: &'a [u8]) -> Result<&'a str, RuntimeIdError> {
         let len = value.len();
         let reject = |reason| RuntimeIdError::InvalidIncoming { reason, len };
         // The length first: nothing else is done with a value that is too long.
@@ -227,257 +186,100 @@ impl IncomingPolicy {
         }
     }
 
-    /// The root for work that came with `value`: the value itself when the policy accepts
-    /// it, else a new root made with `config` (also when there is no value).
-    ///
-    /// An adopted ID is used as it is: the config's prefix and process ID only go into new
-    /// roots. IDs nested below either kind are made with the config of the scope that
-    /// creates them, as always.
-    ///
-    /// ```
-    /// use token_runtime_id::{IncomingPolicy, IncomingStatus, RuntimeIdConfig};
-    ///
-    /// let policy = IncomingPolicy::default();
-    /// let cfg = RuntimeIdConfig::builder().prefix("API").build()?;
-    ///
-    /// let adopted = policy.adopt(Some("gateway-1234"), &cfg);
-    /// assert_eq!(adopted.id().as_str(), "gateway-1234");
-    /// assert_eq!(adopted.status(), &IncomingStatus::Adopted);
-    ///
-    /// let fresh = policy.adopt(Some("bad value"), &cfg);
-    /// assert!(fresh.id().as_str().starts_with("API:"));
-    /// assert!(fresh.rejection().is_some());
-    ///
-    /// assert_eq!(policy.adopt(None, &cfg).status(), &IncomingStatus::Absent);
-    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
-    /// ```
-    pub fn adopt(&self, value: Option<&str>, config: &RuntimeIdConfig) -> IncomingId {
-        self.adopt_bytes(value.map(str::as_bytes), config)
-    }
-
-    /// As [`adopt`](Self::adopt), for raw bytes.
-    pub fn adopt_bytes(&self, value: Option<&[u8]>, config: &RuntimeIdConfig) -> IncomingId {
-        self.adopt_values(value, config)
-    }
-
-    /// As [`adopt_bytes`](Self::adopt_bytes), for every value that came (a header sent
-    /// several times, say): a single value is checked; more than one is ambiguous and
-    /// rejected as [`IncomingRejection::Repeated`], with the first one's length.
-    ///
-    /// ```
-    /// use token_runtime_id::{IncomingPolicy, IncomingRejection, RuntimeIdConfig, RuntimeIdError};
-    ///
-    /// let policy = IncomingPolicy::default();
-    /// let cfg = RuntimeIdConfig::default();
-    /// let twice = policy.adopt_values([&b"req-1"[..], b"req-2"], &cfg);
-    /// assert_eq!(
-    ///     twice.rejection(),
-    ///     Some(&RuntimeIdError::InvalidIncoming { reason: IncomingRejection::Repeated, len: 5 })
-    /// );
-    /// ```
-    pub fn adopt_values<'a>(
+    /// The root for a request that came with `values` (a header, once per time it was
+    /// sent): the value when it came once and the policy accepts it, else a new root made with
+    /// `config`, and which of the two it is.
+    pub(crate) fn adopt<'a>(
         &self,
         values: impl IntoIterator<Item = &'a [u8]>,
         config: &RuntimeIdConfig,
-    ) -> IncomingId {
+    ) -> (RuntimeId, IncomingStatus) {
         let mut values = values.into_iter();
         let status = match (values.next(), values.next()) {
             (None, _) => IncomingStatus::Absent,
-            (Some(value), None) => match self.check_bytes(value) {
+            (Some(value), None) => match self.check(value) {
                 Ok(text) => {
-                    return IncomingId {
-                        id: RuntimeId::from_parts(None, 1, text),
-                        status: IncomingStatus::Adopted,
-                    };
+                    return (
+                        RuntimeId::from_parts(None, 1, text),
+                        IncomingStatus::Adopted,
+                    );
                 }
-                Err(err) => IncomingStatus::Rejected(err),
+                Err(RuntimeIdError::InvalidIncoming { reason, len }) => {
+                    IncomingStatus::Rejected { reason, len }
+                }
+                Err(_) => unreachable!("the check only rejects incoming values"),
             },
-            (Some(first), Some(_)) => IncomingStatus::Rejected(RuntimeIdError::InvalidIncoming {
+            (Some(first), Some(_)) => IncomingStatus::Rejected {
                 reason: IncomingRejection::Repeated,
                 len: first.len(),
-            }),
+            },
         };
-        IncomingId {
-            id: RuntimeId::new_root(config),
-            status,
-        }
+        (RuntimeId::new_root(config), status)
     }
 }
 
 impl RuntimeId {
-    /// Adopts an ID that came from outside as a root, when `policy` accepts it.
+    /// Adopts an ID that came from outside (a header value, a message attribute) as a root,
+    /// when `policy` accepts it.
     ///
     /// The new ID's text is `value`, its depth 1 and it has no parent, whatever separators
-    /// `value` holds (see [the module docs](crate::incoming#the-separator-inside-an-adopted-id)).
+    /// `value` holds (see [the policy's docs](IncomingPolicy#the-separator-inside-an-adopted-id)).
     ///
     /// # Errors
     ///
-    /// [`RuntimeIdError::InvalidIncoming`] with the rule `value` breaks and its length; the
+    /// [`RuntimeIdError::InvalidIncoming`] naming the first rule `value` breaks (checked in
+    /// this order: at most `max_len` bytes, not empty, at least `min_len` bytes, UTF-8, no
+    /// character that could break a log line, only allowed characters) and its length; the
     /// error never holds the value.
     ///
     /// ```
-    /// use token_runtime_id::{IncomingPolicy, RuntimeId, RuntimeIdError};
+    /// use token_runtime_id::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdError};
     ///
-    /// let id = RuntimeId::from_incoming("7f3a-22", &IncomingPolicy::default())?;
+    /// let policy = IncomingPolicy::default();
+    /// let id = RuntimeId::from_incoming("7f3a-22", &policy)?;
     /// assert_eq!(id.as_str(), "7f3a-22");
     /// assert_eq!(id.parent(), None);
+    /// assert!(RuntimeId::from_incoming(b"7f3a-22", &policy).is_ok()); // raw bytes too
     ///
-    /// let err = RuntimeId::from_incoming("a\u{1b}[31m", &IncomingPolicy::default()).unwrap_err();
+    /// let err = RuntimeId::from_incoming("a\u{1b}[31m", &policy).unwrap_err();
     /// assert_eq!(
     ///     err.to_string(),
     ///     "rejected an incoming ID of 6 bytes: it holds a control character at byte 1"
     /// );
+    /// assert_eq!(
+    ///     RuntimeId::from_incoming("x".repeat(10_000), &policy),
+    ///     Err(RuntimeIdError::InvalidIncoming {
+    ///         reason: IncomingRejection::TooLong { max: 128 },
+    ///         len: 10_000,
+    ///     })
+    /// );
     /// # Ok::<(), RuntimeIdError>(())
     /// ```
     pub fn from_incoming(
-        value: &str,
+        value: impl AsRef<[u8]>,
         policy: &IncomingPolicy,
     ) -> Result<RuntimeId, RuntimeIdError> {
-        RuntimeId::from_incoming_bytes(value.as_bytes(), policy)
-    }
-
-    /// As [`from_incoming`](Self::from_incoming), for raw bytes (a header value, say).
-    ///
-    /// # Errors
-    ///
-    /// As [`IncomingPolicy::check_bytes`].
-    ///
-    /// ```
-    /// use token_runtime_id::{IncomingPolicy, RuntimeId};
-    ///
-    /// let id = RuntimeId::from_incoming_bytes(b"7f3a-22", &IncomingPolicy::default())?;
-    /// assert_eq!(id.as_str(), "7f3a-22");
-    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
-    /// ```
-    pub fn from_incoming_bytes(
-        value: &[u8],
-        policy: &IncomingPolicy,
-    ) -> Result<RuntimeId, RuntimeIdError> {
-        let text = policy.check_bytes(value)?;
+        let text = policy.check(value.as_ref())?;
         Ok(RuntimeId::from_parts(None, 1, text))
     }
 }
 
-/// Runs `f` in the incoming ID `value` when `policy` accepts it, else in a new root made
-/// with the process-wide default config. `f` is told which happened, so it can report a
-/// rejection.
-///
-/// ```
-/// use token_runtime_id::{get_runtime_id, scope_incoming, IncomingPolicy};
-///
-/// let policy = IncomingPolicy::default();
-/// let id = scope_incoming(Some("upstream-1"), &policy, |incoming| {
-///     assert!(incoming.rejection().is_none());
-///     get_runtime_id().unwrap()
-/// });
-/// assert_eq!(id.as_str(), "upstream-1");
-///
-/// let id = scope_incoming(Some("bad\nvalue"), &policy, |incoming| {
-///     // Report it: the error says why and how long, never what.
-///     let reason = incoming.rejection().unwrap().to_string();
-///     assert!(!reason.contains("bad"));
-///     get_runtime_id().unwrap()
-/// });
-/// assert_eq!(id.depth(), 1);
-/// assert_ne!(id.as_str(), "bad\nvalue");
-/// ```
-pub fn scope_incoming<R>(
-    value: Option<&str>,
-    policy: &IncomingPolicy,
-    f: impl FnOnce(&IncomingId) -> R,
-) -> R {
-    let incoming = with_default_config(|config| policy.adopt(value, config));
-    incoming.scope(|| f(&incoming))
-}
-
-/// Makes a future with `make` and runs it in the incoming ID `value` when `policy`
-/// accepts it, else in a new root made with the process-wide default config: the async
-/// counterpart of [`scope_incoming`]. `make` runs in the ID too.
-///
-/// ```
-/// use token_runtime_id::{get_runtime_id, scope_incoming_async, IncomingPolicy};
-///
-/// # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
-/// # rt.block_on(async {
-/// let policy = IncomingPolicy::default();
-/// let task = scope_incoming_async(Some("upstream-1"), &policy, |_incoming| async {
-///     tokio::task::yield_now().await;
-///     get_runtime_id()
-/// });
-/// let seen = tokio::spawn(task).await.unwrap();
-/// assert_eq!(seen.unwrap().as_str(), "upstream-1");
-/// # });
-/// ```
-pub fn scope_incoming_async<F: Future>(
-    value: Option<&str>,
-    policy: &IncomingPolicy,
-    make: impl FnOnce(&IncomingId) -> F,
-) -> WithRuntimeId<F> {
-    let incoming = with_default_config(|config| policy.adopt(value, config));
-    let future = incoming.scope(|| make(&incoming));
-    future.with_runtime_id(incoming.into_id())
-}
-
-/// The root ID chosen for work that may have come with an ID, and where it came from; see
-/// [`IncomingPolicy::adopt`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IncomingId {
-    id: RuntimeId,
-    status: IncomingStatus,
-}
-
-/// Where an [`IncomingId`] came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a request's root ID came from: what `tower::RuntimeIdLayer` (feature `tower`)
+/// puts in the request's extensions, so a handler can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IncomingStatus {
     /// The incoming value was accepted and is the ID.
     Adopted,
     /// There was no incoming value; the ID is new.
     Absent,
-    /// The incoming value was rejected, for this reason; the ID is new.
-    Rejected(RuntimeIdError),
-}
-
-impl IncomingId {
-    /// The ID.
-    pub fn id(&self) -> &RuntimeId {
-        &self.id
-    }
-
-    /// The ID, by value.
-    pub fn into_id(self) -> RuntimeId {
-        self.id
-    }
-
-    /// Where the ID came from.
-    pub fn status(&self) -> &IncomingStatus {
-        &self.status
-    }
-
-    /// Whether the ID is the incoming value.
-    pub fn is_adopted(&self) -> bool {
-        self.status == IncomingStatus::Adopted
-    }
-
-    /// Why the incoming value was rejected, if it was.
-    pub fn rejection(&self) -> Option<&RuntimeIdError> {
-        match &self.status {
-            IncomingStatus::Rejected(err) => Some(err),
-            _ => None,
-        }
-    }
-
-    /// Runs `f` with the ID current; see [`RuntimeId::scope`].
-    ///
-    /// ```
-    /// use token_runtime_id::{get_runtime_id, IncomingPolicy, RuntimeIdConfig};
-    ///
-    /// let incoming = IncomingPolicy::default().adopt(Some("req-9"), &RuntimeIdConfig::default());
-    /// assert_eq!(incoming.scope(get_runtime_id).unwrap().as_str(), "req-9");
-    /// ```
-    pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.id.scope(f)
-    }
+    /// The incoming value was rejected; the ID is new. The value itself is not kept.
+    Rejected {
+        /// The rule it broke.
+        reason: IncomingRejection,
+        /// Its length in bytes.
+        len: usize,
+    },
 }
 
 /// The rule an incoming ID broke; see [`RuntimeIdError::InvalidIncoming`].
@@ -568,8 +370,7 @@ impl Default for IncomingPolicyBuilder {
 }
 
 impl IncomingPolicyBuilder {
-    /// The longest value accepted, in bytes: 1 to [`MAX_INCOMING_MAX_LEN`] (default
-    /// [`DEFAULT_INCOMING_MAX_LEN`]).
+    /// The longest value accepted, in bytes: 1 to 1024 (default 128).
     pub fn max_len(mut self, max_len: usize) -> Self {
         self.max_len = max_len;
         self
@@ -582,7 +383,7 @@ impl IncomingPolicyBuilder {
         self
     }
 
-    /// The characters a value may hold (default [`DEFAULT_INCOMING_CHARACTERS`]): 1 to
+    /// The characters a value may hold (default: ASCII letters, digits and `-_.:`): 1 to
     /// 1024 characters, none of which could break a log line.
     pub fn characters(mut self, characters: &str) -> Self {
         self.characters = characters.to_owned();
@@ -674,8 +475,7 @@ mod tests {
         ] {
             assert!(!policy.allows(c), "{c:?}");
         }
-        assert_eq!(policy.max_len(), 128);
-        assert_eq!(policy.min_len(), 1);
+        assert_eq!((policy.max_len, policy.min_len), (128, 1));
     }
 
     #[test]
@@ -713,7 +513,7 @@ mod tests {
         let policy = IncomingPolicy::default();
         let hostile = "\n".repeat(10_000);
         assert_eq!(
-            policy.check(&hostile),
+            policy.check(hostile.as_bytes()).map(drop),
             Err(RuntimeIdError::InvalidIncoming {
                 reason: IncomingRejection::TooLong { max: 128 },
                 len: 10_000
@@ -727,8 +527,8 @@ mod tests {
             .characters("αβγ0123")
             .build()
             .unwrap();
-        assert!(policy.check("αβ01").is_ok());
-        assert!(policy.check("ab").is_err());
+        assert!(policy.check("αβ01".as_bytes()).is_ok());
+        assert!(policy.check(b"ab").is_err());
         for bad in [
             "ab\u{2028}",
             "ab\t",
@@ -769,7 +569,7 @@ mod tests {
         assert!(b().characters("").build().is_err());
         let short = b().min_len(4).build().unwrap();
         assert_eq!(
-            short.check("abc").unwrap_err().to_string(),
+            short.check(b"abc").unwrap_err().to_string(),
             "rejected an incoming ID of 3 bytes: it is shorter than the minimum of 4 bytes"
         );
     }
@@ -795,18 +595,27 @@ mod tests {
     fn adopt_falls_back_to_a_new_root_made_with_the_config() {
         let policy = IncomingPolicy::default();
         let cfg = RuntimeIdConfig::builder().prefix("SVC").build().unwrap();
-        let rejected = policy.adopt_bytes(Some(b"\xff\xfe"), &cfg);
-        assert!(rejected.id().as_str().starts_with("SVC:"));
+        let (id, status) = policy.adopt([&b"\xff\xfe"[..]], &cfg);
+        assert!(id.as_str().starts_with("SVC:"));
         assert_eq!(
-            rejected.rejection(),
-            Some(&RuntimeIdError::InvalidIncoming {
+            status,
+            IncomingStatus::Rejected {
                 reason: IncomingRejection::NotUtf8 { position: 0 },
                 len: 2
-            })
+            }
         );
-        assert!(!rejected.is_adopted());
-        let adopted = policy.adopt(Some("up-1"), &cfg);
-        assert!(adopted.is_adopted());
-        assert_eq!(adopted.into_id().as_str(), "up-1");
+        let (id, status) = policy.adopt([&b"up-1"[..]], &cfg);
+        assert_eq!((id.as_str(), status), ("up-1", IncomingStatus::Adopted));
+        let (id, status) = policy.adopt([&b"up-1"[..], b"up-2"], &cfg);
+        assert!(id.as_str().starts_with("SVC:"));
+        assert_eq!(
+            status,
+            IncomingStatus::Rejected {
+                reason: IncomingRejection::Repeated,
+                len: 4
+            }
+        );
+        let (_, status) = policy.adopt(std::iter::empty(), &cfg);
+        assert_eq!(status, IncomingStatus::Absent);
     }
 }

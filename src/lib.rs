@@ -99,7 +99,7 @@ mod drain;
 mod error;
 mod future;
 mod id;
-pub mod incoming;
+mod incoming;
 pub mod logger;
 mod scope;
 mod segment;
@@ -116,10 +116,9 @@ pub mod tower;
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing;
 
-/// The validation rules of configs and keys, shared with the `#[runtime_id]` attribute.
-pub mod rules {
-    pub use token_runtime_id_rules::*;
-}
+// The validation rules of configs and keys, shared with the `#[runtime_id]` attribute; the
+// types their errors are made of are re-exported below.
+use token_runtime_id_rules as rules;
 
 pub use config::{
     DEFAULT_CHARACTERS, DEFAULT_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_SEP, MaxDepthPolicy,
@@ -129,14 +128,11 @@ pub use drain::{DEFAULT_KEY, RuntimeIdDrain};
 pub use error::RuntimeIdError;
 pub use future::{RuntimeIdFutureExt, WithRuntimeId};
 pub use id::RuntimeId;
-pub use incoming::{
-    IncomingId, IncomingPolicy, IncomingPolicyBuilder, IncomingRejection, IncomingStatus,
-    scope_incoming, scope_incoming_async,
-};
+pub use incoming::{IncomingPolicy, IncomingPolicyBuilder, IncomingRejection, IncomingStatus};
 pub use logger::{LoggerExt, with_runtime_id, with_runtime_id_async, with_runtime_id_config};
-pub use rules::{ConfigField, Problem};
 pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
 pub use segment::seed_ids;
+pub use token_runtime_id_rules::{CharClass, ConfigField, Problem};
 
 /// Runs each call of a `fn` or `async fn` in a new child runtime ID: the seed's decorator.
 ///

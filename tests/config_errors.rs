@@ -1,7 +1,7 @@
 //! Invalid configs, keys and setup options: an error naming what is wrong, never a panic.
 
 use slog::Discard;
-use token_runtime_id::rules::CharClass;
+use token_runtime_id::CharClass;
 use token_runtime_id::setup::{self, SetupError};
 use token_runtime_id::{
     ConfigField, Problem, RuntimeIdConfig, RuntimeIdConfigBuilder, RuntimeIdDrain, RuntimeIdError,

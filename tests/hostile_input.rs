@@ -14,7 +14,6 @@ use slog::{Discard, Logger, info};
 use token_runtime_id::setup::{self, SetupError};
 use token_runtime_id::{
     ConfigField, IncomingPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdDrain, RuntimeIdError,
-    scope_incoming,
 };
 
 /// Where a payload must be refused.
@@ -220,7 +219,7 @@ impl Target {
             Target::Incoming => {
                 let policy = IncomingPolicy::default();
                 let by_str = RuntimeId::from_incoming(value, &policy);
-                let by_bytes = RuntimeId::from_incoming_bytes(value.as_bytes(), &policy);
+                let by_bytes = RuntimeId::from_incoming(value.as_bytes(), &policy);
                 assert_eq!(by_str, by_bytes);
                 match by_str {
                     Ok(_) => None,
@@ -304,8 +303,9 @@ fn every_payload_is_refused_everywhere_it_must_be_and_never_reaches_a_line() {
                 let sent = Target::Incoming
                     .must_refuse(&payload)
                     .then_some(value.as_str());
-                scope_incoming(sent, &policy, |incoming| {
-                    assert!(!incoming.is_adopted());
+                let root = sent.and_then(|value| RuntimeId::from_incoming(value, &policy).ok());
+                assert_eq!(root, None);
+                RuntimeId::new_root(&RuntimeIdConfig::default()).scope(|| {
                     for log in [&json, &terminal] {
                         info!(log, "rejected";
                             "payload" => payload.name,

@@ -1,15 +1,21 @@
-//! Adopting incoming IDs: the policy's rules, hostile values, and the helpers that run
-//! work in an incoming ID or a new root.
+//! Adopting incoming IDs: the policy's rules, hostile values, and work run in an incoming
+//! ID or a new root.
 
 mod common;
 
 use slog::info;
-use token_runtime_id::rules::CharClass;
 use token_runtime_id::{
-    IncomingPolicy, IncomingRejection, IncomingStatus, Problem, RuntimeId, RuntimeIdConfig,
-    RuntimeIdError, RuntimeIdFutureExt, get_runtime_id, scope_incoming, scope_incoming_async,
-    with_runtime_id,
+    CharClass, IncomingPolicy, IncomingRejection, Problem, RuntimeId, RuntimeIdConfig,
+    RuntimeIdError, RuntimeIdFutureExt, get_runtime_id, with_runtime_id,
 };
+
+/// The root for work that came with `value`: the value when the policy accepts it, else a
+/// new root; as an application writes it.
+fn incoming_root(value: Option<&str>, policy: &IncomingPolicy) -> RuntimeId {
+    value
+        .and_then(|value| RuntimeId::from_incoming(value, policy).ok())
+        .unwrap_or_else(|| RuntimeId::new_root(&RuntimeIdConfig::default()))
+}
 
 /// Values a caller could send to break, forge or flood a log line.
 fn hostile_values() -> Vec<(&'static str, String)> {
@@ -105,7 +111,7 @@ fn the_length_limit_is_in_bytes_and_checked_first() {
     // A megabyte of anything is refused by its length alone.
     let huge = "\u{1b}".repeat(1 << 20);
     assert_eq!(
-        policy.check(&huge),
+        RuntimeId::from_incoming(&huge, &policy),
         Err(RuntimeIdError::InvalidIncoming {
             reason: IncomingRejection::TooLong { max: 8 },
             len: 1 << 20
@@ -149,11 +155,10 @@ fn an_upstream_id_with_separators_is_one_opaque_root() {
 }
 
 #[test]
-fn scope_incoming_adopts_a_valid_id_and_nests_below_it() {
+fn an_adopted_id_is_the_root_of_the_scopes_nested_below_it() {
     let (log, out) = common::json_logger();
     let policy = IncomingPolicy::default();
-    scope_incoming(Some("gateway-7f3a"), &policy, |incoming| {
-        assert_eq!(incoming.status(), &IncomingStatus::Adopted);
+    incoming_root(Some("gateway-7f3a"), &policy).scope(|| {
         info!(log, "outer");
         with_runtime_id(&log, |log| info!(log, "inner")).unwrap();
     });
@@ -165,49 +170,41 @@ fn scope_incoming_adopts_a_valid_id_and_nests_below_it() {
 }
 
 #[test]
-fn scope_incoming_falls_back_to_a_new_root() {
+fn a_rejected_or_absent_id_falls_back_to_a_new_root() {
     let policy = IncomingPolicy::default();
-    let (absent, status) = scope_incoming(None, &policy, |incoming| {
-        (get_runtime_id(), incoming.status().clone())
-    });
-    assert_eq!(status, IncomingStatus::Absent);
-    assert_eq!(absent.unwrap().depth(), 1);
-
-    let (fresh, rejection) = scope_incoming(Some("a\nb"), &policy, |incoming| {
-        (get_runtime_id().unwrap(), incoming.rejection().cloned())
-    });
+    assert_eq!(incoming_root(None, &policy).depth(), 1);
+    let fresh = incoming_root(Some("a\nb"), &policy);
     assert_eq!(fresh.as_str().len(), 8);
     assert!(matches!(
-        rejection,
-        Some(RuntimeIdError::InvalidIncoming { len: 3, .. })
+        RuntimeId::from_incoming("a\nb", &policy),
+        Err(RuntimeIdError::InvalidIncoming { len: 3, .. })
     ));
-
     // A new root even inside another scope: an incoming request starts a tree.
     let outer = RuntimeId::new_root(&RuntimeIdConfig::default());
-    let inside = outer.scope(|| scope_incoming(None, &policy, |_| get_runtime_id().unwrap()));
+    let inside = outer.scope(|| incoming_root(None, &policy));
     assert_eq!(inside.parent(), None);
     assert_ne!(inside, outer);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scope_incoming_async_runs_every_poll_in_the_id() {
+async fn tasks_run_every_poll_in_their_incoming_id() {
     let (log, out) = common::json_logger();
     let policy = IncomingPolicy::default();
     let mut tasks = Vec::new();
     for n in 0..20 {
         let log = log.clone();
         let upstream = (n % 2 == 0).then(|| format!("up-{n}"));
-        let task = scope_incoming_async(upstream.as_deref(), &policy, |incoming| {
-            let expected = incoming.id().clone();
-            async move {
-                for step in 0..3 {
-                    tokio::task::yield_now().await;
-                    info!(log, "step"; "n" => n, "step" => step);
-                    assert_eq!(get_runtime_id(), Some(expected.clone()));
-                }
-                expected
+        let expected = incoming_root(upstream.as_deref(), &policy);
+        let root = expected.clone();
+        let task = async move {
+            for step in 0..3 {
+                tokio::task::yield_now().await;
+                info!(log, "step"; "n" => n, "step" => step);
+                assert_eq!(get_runtime_id(), Some(expected.clone()));
             }
-        });
+            expected
+        }
+        .with_runtime_id(root);
         tasks.push(tokio::spawn(task));
     }
     let mut roots = Vec::new();
@@ -242,7 +239,4 @@ fn a_custom_policy_with_a_floor_and_a_narrow_set() {
     );
     assert!(RuntimeId::from_incoming("abc", &policy).is_err());
     assert!(RuntimeId::from_incoming("3F2A9C1E", &policy).is_err());
-    let cfg = RuntimeIdConfig::builder().prefix("SVC").build().unwrap();
-    let fresh = policy.adopt(Some("nope"), &cfg);
-    assert!(fresh.id().as_str().starts_with("SVC:"));
 }

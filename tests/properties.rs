@@ -697,7 +697,7 @@ fn an_incoming_id_is_adopted_exactly_when_its_policy_allows_it() {
             }
         };
         let accepted = spec.accepts(&value);
-        match RuntimeId::from_incoming_bytes(&value, &policy) {
+        match RuntimeId::from_incoming(&value, &policy) {
             Ok(id) => {
                 prop_assert!(accepted, "{value:?} adopted under {spec:?}");
                 prop_assert_eq!(id.as_str().as_bytes(), &value[..]);

@@ -12,9 +12,9 @@ use pin_project_lite::pin_project;
 use slog::Logger;
 
 use super::{DEFAULT_HEADER, header_value};
+use crate::RuntimeIdFutureExt;
 use crate::config::with_default_config;
-use crate::incoming::IncomingId;
-use crate::{IncomingPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdError, RuntimeIdFutureExt};
+use crate::{IncomingPolicy, IncomingRejection, IncomingStatus, RuntimeId, RuntimeIdConfig};
 use crate::{WithRuntimeId, scope};
 
 /// A tower [`Layer`](::tower::Layer) that runs each request in a root runtime ID, adopted
@@ -246,24 +246,20 @@ impl<S: fmt::Debug> fmt::Debug for RuntimeIdService<S> {
 
 impl Settings {
     /// The request's root: adopted from the header when it is there once and valid.
-    fn incoming(&self, headers: &HeaderMap) -> IncomingId {
+    fn incoming(&self, headers: &HeaderMap) -> (RuntimeId, IncomingStatus) {
         let values = headers
             .get_all(&self.header)
             .iter()
             .map(HeaderValue::as_bytes);
         match &self.config {
-            Some(config) => self.policy.adopt_values(values, config),
-            None => with_default_config(|config| self.policy.adopt_values(values, config)),
+            Some(config) => self.policy.adopt(values, config),
+            None => with_default_config(|config| self.policy.adopt(values, config)),
         }
     }
 
     /// Logs a rejected header by the rule it broke and its length, never its content.
-    fn report(&self, rejection: &RuntimeIdError) {
+    fn report(&self, reason: IncomingRejection, len: usize) {
         let Some(log) = &self.logger else { return };
-        let (len, reason): (Option<usize>, &dyn fmt::Display) = match rejection {
-            RuntimeIdError::InvalidIncoming { reason, len } => (Some(*len), reason),
-            other => (None, other),
-        };
         slog::warn!(
             log,
             "rejected the incoming request ID, using a new one";
@@ -288,21 +284,21 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> ResponseFuture<S::Future> {
         let settings = &*self.settings;
-        let incoming = settings.incoming(request.headers());
-        let _scope = scope::enter(Some(incoming.id().clone()));
-        if let Some(rejection) = incoming.rejection() {
-            settings.report(rejection);
+        let (id, status) = settings.incoming(request.headers());
+        let _scope = scope::enter(Some(id.clone()));
+        if let IncomingStatus::Rejected { reason, len } = status {
+            settings.report(reason, len);
         }
-        let value = header_value(incoming.id());
+        let value = header_value(&id);
         request
             .headers_mut()
             .insert(settings.header.clone(), value.clone());
-        request.extensions_mut().insert(incoming.id().clone());
-        request.extensions_mut().insert(incoming.status().clone());
+        request.extensions_mut().insert(id.clone());
+        request.extensions_mut().insert(status);
         // The call itself runs in the ID too: services often log or spawn there.
         let future = self.inner.call(request);
         ResponseFuture {
-            inner: future.with_runtime_id(incoming.into_id()),
+            inner: future.with_runtime_id(id),
             header: settings.header.clone(),
             value: Some(value),
         }
@@ -319,13 +315,6 @@ pin_project! {
         inner: WithRuntimeId<F>,
         header: HeaderName,
         value: Option<HeaderValue>,
-    }
-}
-
-impl<F> ResponseFuture<F> {
-    /// The request's ID.
-    pub fn runtime_id(&self) -> Option<&RuntimeId> {
-        self.inner.runtime_id()
     }
 }
 
