@@ -189,6 +189,7 @@ impl IncomingPolicy {
     /// The root for a request that came with `values` (a header, once per time it was
     /// sent): the value when it came once and the policy accepts it, else a new root made with
     /// `config`, and which of the two it is.
+    #[cfg(feature = "tower")]
     pub(crate) fn adopt<'a>(
         &self,
         values: impl IntoIterator<Item = &'a [u8]>,
@@ -592,6 +593,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tower")]
     fn adopt_falls_back_to_a_new_root_made_with_the_config() {
         let policy = IncomingPolicy::default();
         let cfg = RuntimeIdConfig::builder().prefix("SVC").build().unwrap();
