@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+#[cfg(feature = "tower")]
 use crate::config::RuntimeIdConfig;
 use crate::rules::{self, CharClass, Problem, forbidden_class};
 use crate::{RuntimeId, RuntimeIdError};
