@@ -15,7 +15,8 @@ use super::sink::{Format, Scratch};
 /// The keys a line may hold, in the order they were written: a later pair under a key
 /// already written is left out. So the line's own fields come first and win, then the
 /// record's pairs (the runtime-ID drain puts the ID among them), then the logger's,
-/// newest first: the pair closest to the log call wins, as slog's own order intends.
+/// newest first. slog serializes a record's pairs latest first, so the pair given last
+/// and closest to the log call wins.
 #[derive(Default)]
 pub(crate) struct Seen {
     keys: ArrayVec<Key, 24>,

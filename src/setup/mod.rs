@@ -266,7 +266,9 @@ impl Common {
             &[]
         };
         if reserved.contains(&key) || module_fields.contains(&key) {
-            return Err(SetupError::ReservedKey { key: key.to_owned() });
+            return Err(SetupError::ReservedKey {
+                key: key.to_owned(),
+            });
         }
         if let Some(placeholder) = &self.placeholder {
             check_placeholder(placeholder)?;
@@ -329,5 +331,26 @@ impl Checked {
         };
         let logger = root_with_config(gate, self.config.map(Arc::new));
         Ok((logger, LogGuard::new(queue, status)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_writer_thread_spawn_is_a_setup_error() {
+        // No stack this large can be mapped (it is the whole user address space), so the
+        // OS refuses the thread; the setup reports it instead of panicking.
+        let dir = tempfile::tempdir().unwrap();
+        let mut json = json_file(dir.path().join("spawn.jsonl"));
+        json.common.writer_stack = Some(1 << 47);
+        let err = json.build().expect_err("the thread cannot start");
+        assert!(matches!(err, SetupError::Spawn(_)), "{err:?}");
+        assert!(err.to_string().contains("writer thread"), "{err}");
+
+        let mut term = terminal().writer(Vec::new());
+        term.common.writer_stack = Some(1 << 47);
+        assert!(matches!(term.build(), Err(SetupError::Spawn(_))));
     }
 }

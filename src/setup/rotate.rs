@@ -237,6 +237,105 @@ fn is_stamp(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    thread_local! {
+        /// The time the test's clock shows on this thread (the clock is read on the
+        /// logging thread), in nanoseconds since the epoch.
+        static NOW: Cell<u64> = const { Cell::new(0) };
+    }
+
+    fn test_clock() -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(NOW.with(Cell::get))
+    }
+
+    /// 2024-01-15T00:00:00Z plus `h` hours, `m` minutes and `ms` milliseconds.
+    fn at(h: u64, m: u64, ms: u64) -> u64 {
+        1_705_276_800_000_000_000 + h * NANOS_PER_HOUR + m * 60_000_000_000 + ms * 1_000_000
+    }
+
+    /// Logs one record at each time through a setup rotating by `rotation`; returns the
+    /// rotated files' names, oldest first, and every file's messages, in name order with
+    /// the current file last.
+    fn log_at(rotation: Rotation, times: &[(u64, &str)]) -> (Vec<String>, Vec<Vec<String>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.jsonl");
+        let mut builder = super::super::json_file(&path).rotate(rotation);
+        builder.common.clock = test_clock;
+        let (log, guard) = builder.build().unwrap();
+        for &(time, msg) in times {
+            NOW.with(|now| now.set(time));
+            slog::info!(log, "{}", msg);
+        }
+        guard.finish().unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name != "app.jsonl")
+            .collect();
+        names.sort();
+        let files = names
+            .iter()
+            .map(|name| dir.path().join(name))
+            .chain([path])
+            .map(|file| {
+                std::fs::read_to_string(file)
+                    .unwrap()
+                    .lines()
+                    .map(|line| {
+                        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+                        record["msg"].as_str().unwrap().to_owned()
+                    })
+                    .collect()
+            })
+            .collect();
+        (names, files)
+    }
+
+    #[test]
+    fn hourly_rotation_starts_a_file_for_each_hour_by_the_time_of_the_log_call() {
+        let (names, files) = log_at(
+            Rotation::hourly(),
+            &[
+                (at(10, 59, 59_500), "a"),
+                (at(10, 59, 59_900), "b"),
+                (at(11, 0, 100), "c"),
+                (at(11, 30, 0), "d"),
+                (at(13, 20, 0), "e"),
+            ],
+        );
+        assert_eq!(
+            names,
+            [
+                "app.jsonl.20240115T110000.100000Z",
+                "app.jsonl.20240115T132000.000000Z"
+            ]
+        );
+        assert_eq!(files, [vec!["a", "b"], vec!["c", "d"], vec!["e"]]);
+    }
+
+    #[test]
+    fn daily_rotation_starts_a_file_for_each_day() {
+        let (names, files) = log_at(
+            Rotation::daily(),
+            &[
+                (at(0, 0, 0), "a"),
+                (at(23, 59, 59_999), "b"),
+                (at(24, 0, 0), "c"),
+                (at(47, 0, 0), "d"),
+                (at(72, 0, 1), "e"),
+            ],
+        );
+        assert_eq!(
+            names,
+            [
+                "app.jsonl.20240116T000000.000000Z",
+                "app.jsonl.20240118T000000.001000Z"
+            ]
+        );
+        assert_eq!(files, [vec!["a", "b"], vec!["c", "d"], vec!["e"]]);
+    }
 
     #[test]
     fn stamps_are_fixed_width_and_sort_by_time() {

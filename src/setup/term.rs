@@ -6,7 +6,9 @@ use std::io::{self, IsTerminal, Write};
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use slog::{BorrowedKV, Drain, KV, Key, Logger, OwnedKVList, Record, RecordStatic, Serializer as _};
+use slog::{
+    BorrowedKV, Drain, KV, Key, Logger, OwnedKVList, Record, RecordStatic, Serializer as _,
+};
 use slog_term::{CountingWriter, FullFormat, RecordDecorator, ThreadSafeTimestampFn};
 
 use super::json_line::Seen;
@@ -52,7 +54,7 @@ enum Output {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct TerminalBuilder {
     output: Output,
-    common: Common,
+    pub(crate) common: Common,
     id_before_message: bool,
 }
 
@@ -186,7 +188,11 @@ struct OncePerLine<'a> {
 }
 
 impl KV for OncePerLine<'_> {
-    fn serialize(&self, record: &Record<'_>, serializer: &mut dyn slog::Serializer) -> slog::Result {
+    fn serialize(
+        &self,
+        record: &Record<'_>,
+        serializer: &mut dyn slog::Serializer,
+    ) -> slog::Result {
         let mut once = Once {
             inner: serializer,
             seen: Seen::default(),
