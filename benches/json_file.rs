@@ -103,7 +103,11 @@ fn time_tracing(path: &Path, threads: u64) -> Duration {
     drop(dispatch);
     drop(guard);
     let elapsed = start.elapsed();
-    assert_eq!(lines_in(path), RECORDS * threads, "the guard wrote everything");
+    assert_eq!(
+        lines_in(path),
+        RECORDS * threads,
+        "the guard wrote everything"
+    );
     elapsed
 }
 

@@ -14,11 +14,11 @@ use std::task::{Context, Poll, Waker};
 
 use common::{Captured, json_drain, json_logger};
 use slog::{Drain, Logger, OwnedKVList, Record, info, o};
+use token_runtime_id::setup::WriteError;
 use token_runtime_id::{
     LoggerExt, RuntimeId, RuntimeIdConfig, RuntimeIdDrain, RuntimeIdFutureExt, get_runtime_id,
     setup, with_runtime_id, with_runtime_id_config,
 };
-use token_runtime_id::setup::WriteError;
 
 /// The payload of every panic these tests cause on purpose.
 const FAULT: &str = "injected fault";
@@ -811,7 +811,10 @@ fn a_full_disk_is_reported_by_finish_not_swallowed() {
             err.first_error.contains("No space left on device"),
             "{err:?}"
         );
-        assert!(err.to_string().contains("did not reach the output"), "{err}");
+        assert!(
+            err.to_string().contains("did not reach the output"),
+            "{err}"
+        );
         // Every record is counted, once, whether the lines went out one by one or in
         // blocks; writes are counted as they fail (one per line flushing each record).
         assert_eq!(err.lost_records, RECORDS, "{err}");

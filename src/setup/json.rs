@@ -159,7 +159,12 @@ impl JsonFileBuilder {
         let format = JsonFormat {
             module: checked.module,
         };
-        checked.assemble(format, file, self.flush_each_record, "token-runtime-id-json")
+        checked.assemble(
+            format,
+            file,
+            self.flush_each_record,
+            "token-runtime-id-json",
+        )
     }
 }
 

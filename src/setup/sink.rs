@@ -90,8 +90,7 @@ impl<F: Format> Drain for LineDrain<F> {
                 // The writer outlives every sender; should it be gone all the same, the
                 // record is counted rather than dropped in silence.
                 if self.queue.send(Msg::Line { bytes, at }).is_err() {
-                    self.status
-                        .records_lost(1, &"the writer thread is gone");
+                    self.status.records_lost(1, &"the writer thread is gone");
                 }
             }
             Ok(Err(err)) => self.status.records_lost(

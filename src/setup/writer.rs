@@ -151,7 +151,11 @@ impl<O: Output> Block<O> {
         let done = self.ends.partition_point(|&end| end <= written);
         let start = if done == 0 { 0 } else { self.ends[done - 1] };
         let keep = if start < written { done + 1 } else { done };
-        let kept_end = if keep > done { self.ends[done] } else { written };
+        let kept_end = if keep > done {
+            self.ends[done]
+        } else {
+            written
+        };
         let lost = (self.ends.len() - keep) as u64;
         self.status.records_lost(lost, &error);
         self.bytes.truncate(kept_end);
