@@ -20,9 +20,11 @@ fn within<T: Send + 'static>(secs: u64, body: impl FnOnce() -> T + Send + 'stati
     std::thread::spawn(move || {
         let _ = done.send(body());
     });
-    result
-        .recv_timeout(Duration::from_secs(secs))
-        .unwrap_or_else(|_| panic!("still running after {secs} s: a deadlock"))
+    match result.recv_timeout(Duration::from_secs(secs)) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("still running after {secs} s: a deadlock"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the body panicked"),
+    }
 }
 
 /// Panics when serialized.
