@@ -108,6 +108,9 @@ impl JsonFileBuilder {
     /// `app.jsonl.20240115T103045.123456Z`, names that sort by age. Rotation happens
     /// between lines: no line is split across files, or lost.
     ///
+    /// Without it, an external `logrotate` works with its `copytruncate` option: the file
+    /// is opened for appending, so lines written after the truncation start the file anew.
+    ///
     /// ```
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = tempfile::tempdir()?;

@@ -205,3 +205,76 @@ impl slog::Serializer for Pairs<'_> {
         self.emit_unit(key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slog::{Logger, o};
+    use std::sync::{Arc, Mutex};
+
+    /// Formats records into lines kept in memory.
+    struct Lines(Arc<Mutex<Vec<String>>>);
+
+    impl slog::Drain for Lines {
+        type Ok = ();
+        type Err = slog::Never;
+
+        fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+            let mut scratch = Scratch::default();
+            JsonFormat { module: false }
+                .format(&mut scratch, UNIX_EPOCH, record, values)
+                .unwrap();
+            let line = String::from_utf8(scratch.line).unwrap();
+            self.0.lock().unwrap().push(line);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_holds_each_key_once_past_the_keys_kept_inline() {
+        let lines = Arc::default();
+        let keys: Vec<&'static str> = (0..40)
+            .map(|n| &*Box::leak(format!("k{n}").into_boxed_str()))
+            .collect();
+        // 40 keys from the logger, each also given by the record: more than `Seen`
+        // keeps inline, so the rest is checked in its spill.
+        let mut log = Logger::root(Lines(Arc::clone(&lines)), o!());
+        for &key in &keys {
+            log = log.new(o!(key => "logger"));
+        }
+        slog::info!(log, "many"; "k39" => "record", "k0" => "record", "k25" => "record");
+        let line = lines.lock().unwrap()[0].clone();
+        let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(record.as_object().unwrap().len(), 3 + 40, "{line}");
+        for key in keys {
+            assert_eq!(
+                line.matches(&format!("\"{key}\":")).count(),
+                1,
+                "{key}: {line}"
+            );
+        }
+        assert_eq!(record["k0"], "record");
+        assert_eq!(record["k25"], "record");
+        assert_eq!(record["k39"], "record");
+        assert_eq!(record["k1"], "logger");
+        assert_eq!(record["ts"], "1970-01-01T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn strings_and_numbers_are_escaped_and_formatted_by_serde_json() {
+        let lines = Arc::default();
+        let log = Logger::root(Lines(Arc::clone(&lines)), o!());
+        let n = 7;
+        slog::info!(log, "quote \" and line\nbreak {}", n; "nan" => f64::NAN, "big" => u128::MAX,
+            "unit" => (), "text" => "tab\there", "ch" => '\u{2028}');
+        let line = lines.lock().unwrap()[0].clone();
+        assert!(!line[..line.len() - 1].contains('\n'), "{line}");
+        let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(record["msg"], "quote \" and line\nbreak 7");
+        assert_eq!(record["nan"], serde_json::Value::Null);
+        assert_eq!(record["unit"], serde_json::Value::Null);
+        assert_eq!(record["text"], "tab\there");
+        assert_eq!(record["ch"], "\u{2028}");
+        assert!(line.contains(&format!("\"big\":{}", u128::MAX)), "{line}");
+    }
+}
