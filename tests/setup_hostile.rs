@@ -206,3 +206,60 @@ fn a_broken_pipe_on_stderr_never_makes_the_setups_panic() {
     assert!(status.success(), "the child died: {status:?}\n{stdout}");
     assert!(stdout.contains("child survived"), "{stdout}");
 }
+
+/// Writes normally until its `fail_at`-th write, which panics; the write before it takes
+/// only half the bytes, so the panic comes in the middle of a line.
+struct PanicsOnWrite {
+    out: SharedWriter,
+    writes: u32,
+    fail_at: u32,
+}
+
+impl Write for PanicsOnWrite {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writes += 1;
+        if self.writes == self.fail_at {
+            panic!("a writer that panics");
+        }
+        if self.writes + 1 == self.fail_at {
+            return self.out.write(&buf[..buf.len() / 2]);
+        }
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_writer_that_panics_is_closed_and_every_record_it_did_not_take_is_counted() {
+    for flush_each_record in [true, false] {
+        let out = SharedWriter::default();
+        let writer = PanicsOnWrite {
+            out: out.clone(),
+            writes: 0,
+            fail_at: 3,
+        };
+        let (log, guard) = setup::json_writer(writer)
+            .flush_each_record(flush_each_record)
+            .channel_size(8)
+            .build()
+            .unwrap();
+        let err = within(60, move || {
+            for n in 0..500 {
+                info!(log, "to a panicking writer"; "n" => n);
+            }
+            guard.finish().expect_err("the lost records are reported")
+        });
+        // The line the writer took half of before it panicked cannot be finished: it is
+        // counted with the lost ones.
+        let text = out.text();
+        let written = text.matches('\n').count() as u64;
+        assert!(err.first_error.contains("panicked"), "{err}");
+        assert_eq!(written + err.lost_records, 500, "{err}");
+        if flush_each_record {
+            assert_eq!(written, 1, "{err}: {text}");
+        }
+    }
+}

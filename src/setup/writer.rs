@@ -144,7 +144,6 @@ impl<O: Output> Block<O> {
             self.ends.clear();
             return;
         };
-        self.close_if_poisoned();
         self.status.write_failed(&error);
         // Records that ended at or before `written` are out; the one `written` falls
         // inside (if it began before it) keeps its rest.
@@ -164,6 +163,8 @@ impl<O: Output> Block<O> {
         if kept_end > written {
             self.ends.push(kept_end - written);
         }
+        // A panicking output is closed: the record it left half-written is lost too.
+        self.close_if_poisoned();
     }
 
     fn flush(&mut self) {
