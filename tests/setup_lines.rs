@@ -307,3 +307,18 @@ fn the_terminal_prints_each_key_once() {
     assert_eq!(text.matches("k: ").count(), 1, "{text}");
     assert!(text.contains("k: record"), "{text}");
 }
+
+#[test]
+fn flushing_the_logger_waits_until_every_line_before_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flush.jsonl");
+    let (log, guard) = setup::json_file(&path).build().unwrap();
+    for n in 0..1_000 {
+        info!(log, "queued"; "n" => n);
+    }
+    log.flush().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 1_000);
+    guard.finish().unwrap();
+    assert!(log.flush().is_err(), "the writer is stopped");
+}

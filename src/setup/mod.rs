@@ -30,6 +30,8 @@
 //!   written on its own.
 //! - The builders return a [`LogGuard`]: [`LogGuard::finish`] (or dropping the guard)
 //!   writes every queued line, flushes and closes the output, and reports.
+//!   [`Logger::flush`](slog::Logger::flush) waits until the lines logged before it are
+//!   written, without stopping anything.
 //! - Every record that does not reach the output is counted and reported by
 //!   [`LogGuard::finish`] as [`WriteError::lost_records`]: a value that fails or panics
 //!   while the line is formatted (the record is left out whole; the logging thread does

@@ -110,6 +110,17 @@ impl<F: Format> Drain for LineDrain<F> {
     fn is_enabled(&self, _level: Level) -> bool {
         true
     }
+
+    /// Waits until every line queued before the call is written and the output flushed.
+    fn flush(&self) -> Result<(), slog::FlushError> {
+        let gone = || slog::FlushError::Io(std::io::Error::other("the log writer has stopped"));
+        if self.status.stopped() {
+            return Err(gone());
+        }
+        let (done, flushed) = std::sync::mpsc::sync_channel(1);
+        self.queue.send(Msg::Flush(done)).map_err(|_| gone())?;
+        flushed.recv().map_err(|_| gone())
+    }
 }
 
 /// Drops records below `level` before anything else is done with them.

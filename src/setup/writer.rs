@@ -22,6 +22,8 @@ pub(crate) const BLOCK: usize = 64 * 1024;
 pub(crate) enum Msg {
     /// One finished line, and the time of its log call (nanoseconds since the epoch).
     Line { bytes: Box<[u8]>, at: u64 },
+    /// Write everything queued before this, flush and answer.
+    Flush(SyncSender<()>),
     /// Write everything queued before this, close the output and answer.
     Stop(SyncSender<()>),
 }
@@ -231,6 +233,11 @@ pub(crate) fn run<O: Output>(
     let mut handle = |msg: Msg, block: &mut Block<O>| match msg {
         Msg::Line { .. } if stopped => status.record_late(),
         Msg::Line { bytes, at } => block.push(&bytes, at),
+        Msg::Flush(done) => {
+            block.write();
+            block.flush();
+            let _ = done.send(());
+        }
         Msg::Stop(done) => {
             block.close();
             stopped = true;
