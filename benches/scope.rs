@@ -1,43 +1,61 @@
-//! The cost of a scope: a new child ID, entered and left.
-//!
-//! Ours: `RuntimeId::next` + `scope`, and `with_runtime_id` (which also binds a logger),
-//! against `tracing::info_span!(..).in_scope(..)` under `tracing_subscriber::registry()`;
-//! and entering an existing ID against `slog_scope::scope` (which enters a logger), all in
+//! The cost of a scope: a new ID, entered and left, against the plain thing a tracing user
+//! writes instead, a root span entered and left under `tracing_subscriber::registry()`, in
 //! the same run.
+//!
+//! - `root`: no current ID and no parent span. `with_runtime_id` on a root logger over
+//!   `RuntimeIdDrain<Discard>` (it also binds a logger), and `RuntimeId::next(..)?.scope(..)`,
+//!   against `info_span!("s").in_scope(..)`.
+//! - `nested`: the same one level down, inside a request's ID and inside a parent span.
+//! - `depth`: `RuntimeId::next(..)?.scope(..)` opened at depth 1 to 8 (a config with
+//!   `max_depth` 8), for how the cost grows.
+//! - `threads`: `with_runtime_id` on a logger over `Mutex<slog_json::Json>`, from 2 threads
+//!   at once against 1: finding the logger's ID must not take the writer's lock.
+//! - `guards`: 10,000 guards entered, then dropped newest first and oldest first.
 
 mod support;
 
 use std::hint::black_box;
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
 use slog::{Discard, Drain, Logger, o};
 use support::{Comparison, Target};
 use token_runtime_id::{RuntimeId, RuntimeIdConfig, RuntimeIdDrain, with_runtime_id};
 
-fn scope(c: &mut Criterion) {
+fn root(c: &mut Criterion) {
     let cfg = RuntimeIdConfig::default();
     let logger = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
     let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
-    // Every scope is opened one level down, inside a request's root.
-    let request = RuntimeId::new_root(&cfg);
+    let mut group = c.benchmark_group("root");
+    group.bench_function("with_runtime_id", |b| {
+        b.iter(|| with_runtime_id(&logger, |log| black_box(log).is_enabled(slog::Level::Info)))
+    });
+    group.bench_function("next_and_scope", |b| {
+        b.iter(|| RuntimeId::next(&cfg).map(|id| id.scope(|| black_box(1))))
+    });
+    group.bench_function("tracing_root_span", |b| {
+        b.iter(|| tracing::info_span!("s").in_scope(|| black_box(1)))
+    });
+    group.finish();
+}
 
-    let mut group = c.benchmark_group("scope");
+fn nested(c: &mut Criterion) {
+    let cfg = RuntimeIdConfig::default();
+    let logger = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
+    let request = RuntimeId::new_root(&cfg);
+    let mut group = c.benchmark_group("nested");
     request.scope(|| {
-        group.bench_function("next_and_scope", |b| {
-            b.iter(|| RuntimeId::next(&cfg).unwrap().scope(|| black_box(1)))
-        });
         group.bench_function("with_runtime_id", |b| {
-            b.iter(|| {
-                with_runtime_id(&logger, |log| {
-                    black_box(log);
-                })
-                .unwrap()
-            })
+            b.iter(|| with_runtime_id(&logger, |log| black_box(log).is_enabled(slog::Level::Info)))
+        });
+        group.bench_function("next_and_scope", |b| {
+            b.iter(|| RuntimeId::next(&cfg).map(|id| id.scope(|| black_box(1))))
         });
     });
-    let span = tracing::info_span!("request");
-    span.in_scope(|| {
-        group.bench_function("tracing_span_in_scope", |b| {
+    tracing::info_span!("request").in_scope(|| {
+        group.bench_function("tracing_span_in_parent", |b| {
             b.iter(|| tracing::info_span!("query").in_scope(|| black_box(1)))
         });
     });
@@ -50,33 +68,168 @@ fn scope(c: &mut Criterion) {
     group.finish();
 }
 
+const MAX_DEPTH: usize = 8;
+
+fn depth(c: &mut Criterion) {
+    let cfg = RuntimeIdConfig::builder()
+        .max_depth(MAX_DEPTH)
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("depth");
+    let mut parent: Option<RuntimeId> = None;
+    for depth in 1..=MAX_DEPTH {
+        let run = |group: &mut criterion::BenchmarkGroup<'_, _>| {
+            group.bench_function(depth.to_string(), |b| {
+                b.iter(|| RuntimeId::next(&cfg).map(|id| id.scope(|| black_box(1))))
+            });
+        };
+        match &parent {
+            Some(parent) => parent.scope(|| run(&mut group)),
+            None => run(&mut group),
+        }
+        parent = Some(match parent {
+            Some(parent) => parent.child(&cfg).unwrap(),
+            None => RuntimeId::new_root(&cfg),
+        });
+    }
+    group.finish();
+}
+
+/// The wall time of `iters` calls of `with_runtime_id` on each of `threads` threads at once:
+/// the same as on one thread when the calls do not contend (the machine has 2 cores).
+fn with_runtime_id_on_threads(logger: &Logger, threads: usize, iters: u64) -> Duration {
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (logger, barrier) = (logger.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                for _ in 0..iters {
+                    with_runtime_id(&logger, |log| {
+                        black_box(log);
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    start.elapsed()
+}
+
+fn threads(c: &mut Criterion) {
+    let json = slog_json::Json::new(std::io::sink())
+        .add_default_keys()
+        .build();
+    let logger = Logger::root(RuntimeIdDrain::new(Mutex::new(json).fuse()).fuse(), o!());
+    let mut group = c.benchmark_group("threads");
+    for threads in [1, 2] {
+        group.bench_function(format!("mutex_json_{threads}"), |b| {
+            b.iter_custom(|iters| with_runtime_id_on_threads(&logger, threads, iters))
+        });
+    }
+    group.finish();
+}
+
+const GUARDS: usize = 10_000;
+
+fn guards(c: &mut Criterion) {
+    let cfg = RuntimeIdConfig::default();
+    let ids: Vec<RuntimeId> = (0..GUARDS).map(|_| RuntimeId::new_root(&cfg)).collect();
+    let mut group = c.benchmark_group("guards");
+    group.bench_function("newest_first", |b| {
+        b.iter(|| {
+            let mut guards: Vec<_> = ids.iter().map(RuntimeId::enter).collect();
+            while let Some(guard) = guards.pop() {
+                drop(guard);
+            }
+        })
+    });
+    group.bench_function("oldest_first", |b| {
+        b.iter(|| {
+            let guards: Vec<_> = ids.iter().map(RuntimeId::enter).collect();
+            for guard in guards {
+                drop(guard);
+            }
+        })
+    });
+    group.finish();
+}
+
 fn report() {
-    support::report(&[
+    let mut rows = vec![
         Comparison {
-            what: "scope: `RuntimeId::next` + `scope`",
-            group: "scope",
-            ours: "next_and_scope",
-            baseline: "tracing_span_in_scope",
-            target: Target::RatioAtMost(0.5),
-        },
-        Comparison {
-            what: "scope: `with_runtime_id`",
-            group: "scope",
+            what: "`with_runtime_id` on a root logger vs a root span",
+            group: "root",
             ours: "with_runtime_id",
-            baseline: "tracing_span_in_scope",
+            baseline: "tracing_root_span",
             target: Target::RatioAtMost(1.0),
         },
         Comparison {
-            what: "scope: entering an existing ID vs `slog_scope::scope`",
-            group: "scope",
+            what: "`RuntimeId::next` + `scope`, no current ID, vs a root span",
+            group: "root",
+            ours: "next_and_scope",
+            baseline: "tracing_root_span",
+            target: Target::RatioAtMost(0.5),
+        },
+        Comparison {
+            what: "nested: `with_runtime_id` vs a span in a parent span",
+            group: "nested",
+            ours: "with_runtime_id",
+            baseline: "tracing_span_in_parent",
+            target: Target::Reference,
+        },
+        Comparison {
+            what: "nested: `RuntimeId::next` + `scope` vs a span in a parent span",
+            group: "nested",
+            ours: "next_and_scope",
+            baseline: "tracing_span_in_parent",
+            target: Target::Reference,
+        },
+        Comparison {
+            what: "entering an existing ID vs `slog_scope::scope`",
+            group: "nested",
             ours: "enter_existing",
             baseline: "slog_scope_scope",
             target: Target::Reference,
         },
-    ]);
+        Comparison {
+            what: "`with_runtime_id` over `Mutex<Json>`, wall time, 2 threads vs 1",
+            group: "threads",
+            ours: "mutex_json_2",
+            baseline: "mutex_json_1",
+            target: Target::Reference,
+        },
+        Comparison {
+            what: "10,000 guards dropped oldest first vs newest first",
+            group: "guards",
+            ours: "oldest_first",
+            baseline: "newest_first",
+            target: Target::Reference,
+        },
+    ];
+    let names: Vec<String> = (2..=MAX_DEPTH).map(|d| d.to_string()).collect();
+    let whats: Vec<String> = names
+        .iter()
+        .map(|d| format!("`RuntimeId::next` + `scope` at depth {d} vs depth 1"))
+        .collect();
+    for (name, what) in names.iter().zip(&whats) {
+        rows.push(Comparison {
+            what,
+            group: "depth",
+            ours: name,
+            baseline: "1",
+            target: Target::Reference,
+        });
+    }
+    support::report(&rows);
 }
 
-criterion_group!(benches, scope);
+criterion_group!(benches, root, nested, depth, threads, guards);
 
 fn main() {
     benches();

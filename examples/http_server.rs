@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! curl -i -H 'x-request-id: gateway-7f3a' http://127.0.0.1:3000/orders/42
-//! cargo run --features tree --bin runtime-id-tree -- /tmp/http-server.jsonl
+//! cargo run -p token-runtime-id-tree -- /tmp/http-server.jsonl
 //! ```
 //!
 //! With `--demo N`, it sends itself N requests (every other one with an upstream ID, and

@@ -79,8 +79,9 @@ pub struct RuntimeIdConfig {
     sep: Box<str>,
     on_max_depth: MaxDepthPolicy,
     alphabet: Alphabet,
-    /// `[<pid><sep>][<prefix><sep>]`, computed once.
-    root_prefix: Box<str>,
+    /// `[<prefix><sep>]`, computed once. The process ID is not kept: each root reads it,
+    /// so a process forked after this config was built writes its own.
+    prefix_and_sep: Box<str>,
 }
 
 impl RuntimeIdConfig {
@@ -167,9 +168,9 @@ impl RuntimeIdConfig {
         &self.alphabet
     }
 
-    /// `[<pid><sep>][<prefix><sep>]`: what a root ID starts with.
-    pub(crate) fn root_prefix(&self) -> &str {
-        &self.root_prefix
+    /// `[<prefix><sep>]`: what a root ID holds after the process ID (if that is on).
+    pub(crate) fn prefix_and_sep(&self) -> &str {
+        &self.prefix_and_sep
     }
 }
 
@@ -247,14 +248,18 @@ impl RuntimeIdConfigBuilder {
     }
 
     /// Text at the start of every root ID, after the process ID if that is on: 1 to 64
-    /// characters, not containing the separator. Default: none.
+    /// characters, none of them in the separator (so `x:` is refused with `::`: an ID
+    /// could split two ways). Default: none.
     pub fn prefix(mut self, prefix: &str) -> Self {
         self.prefix = Some(prefix.to_owned());
         self
     }
 
-    /// Starts every root ID with the OS process ID (as of [`build`](Self::build)).
-    /// Default: off.
+    /// Starts every root ID with the OS process ID, read when the root is made: a process
+    /// forked after the config was built writes its own. Default: off.
+    ///
+    /// Reading it is a system call ([`std::process::id`]) per root, which configs without
+    /// the process ID never make.
     pub fn prefix_process_id(mut self, on: bool) -> Self {
         self.prefix_process_id = on;
         self
@@ -274,8 +279,9 @@ impl RuntimeIdConfigBuilder {
         self
     }
 
-    /// The separator between process ID, prefix and segments: 1 to 8 characters. Default
-    /// `:`.
+    /// The separator between process ID, prefix and segments: 1 to 8 characters, none of
+    /// them an ASCII digit when [`prefix_process_id`](Self::prefix_process_id) is on (the
+    /// process ID is written in digits, which the separator would split). Default `:`.
     pub fn sep(mut self, sep: &str) -> Self {
         self.sep = sep.to_owned();
         self
@@ -294,7 +300,9 @@ impl RuntimeIdConfigBuilder {
     /// [`RuntimeIdError::InvalidConfig`] naming the first field that breaks a rule, and
     /// why. No control characters, white space, quotes, backslashes or invisible
     /// formatting characters are allowed in `characters`, `prefix` or `sep`, so an ID can
-    /// never break a log line.
+    /// never break a log line. Every ID splits on the separator one way only: no
+    /// character of `sep` may appear in `characters` or the prefix (reported on that
+    /// field), and with the process ID on, `sep` holds no digit (reported on `sep`).
     ///
     /// ```
     /// use token_runtime_id::{ConfigField, RuntimeIdConfig, RuntimeIdError};
@@ -309,19 +317,16 @@ impl RuntimeIdConfigBuilder {
         rules::check_length(self.length)?;
         rules::check_max_depth(self.max_depth)?;
         rules::check_sep(&self.sep)?;
+        rules::check_process_id_sep(&self.sep, self.prefix_process_id)?;
         rules::check_characters(&self.characters, &self.sep)?;
         if let Some(prefix) = &self.prefix {
             rules::check_prefix(prefix, &self.sep)?;
         }
 
-        let mut root_prefix = String::new();
-        if self.prefix_process_id {
-            root_prefix.push_str(&std::process::id().to_string());
-            root_prefix.push_str(&self.sep);
-        }
+        let mut prefix_and_sep = String::new();
         if let Some(prefix) = &self.prefix {
-            root_prefix.push_str(prefix);
-            root_prefix.push_str(&self.sep);
+            prefix_and_sep.push_str(prefix);
+            prefix_and_sep.push_str(&self.sep);
         }
 
         Ok(RuntimeIdConfig {
@@ -333,7 +338,7 @@ impl RuntimeIdConfigBuilder {
             max_depth: self.max_depth,
             sep: self.sep.into_boxed_str(),
             on_max_depth: self.on_max_depth,
-            root_prefix: root_prefix.into_boxed_str(),
+            prefix_and_sep: prefix_and_sep.into_boxed_str(),
         })
     }
 }
@@ -397,7 +402,7 @@ mod tests {
         assert_eq!(cfg.max_depth(), 3);
         assert_eq!(cfg.sep(), ":");
         assert_eq!(cfg.on_max_depth(), MaxDepthPolicy::Error);
-        assert_eq!(cfg.root_prefix(), "");
+        assert_eq!(cfg.prefix_and_sep(), "");
     }
 
     #[test]
@@ -439,7 +444,7 @@ mod tests {
             .prefix("x:y")
             .build()
             .unwrap();
-        assert_eq!(cfg.root_prefix(), "x:y.");
+        assert_eq!(cfg.prefix_and_sep(), "x:y.");
         assert_eq!(
             field_of(RuntimeIdConfig::builder().sep("b").characters("ab").build()),
             ConfigField::Characters
@@ -447,13 +452,16 @@ mod tests {
     }
 
     #[test]
-    fn root_prefix_puts_the_pid_first() {
+    fn the_pid_is_not_part_of_the_built_config() {
         let cfg = RuntimeIdConfig::builder()
             .prefix("API")
             .prefix_process_id(true)
             .build()
             .unwrap();
-        assert_eq!(cfg.root_prefix(), format!("{}:API:", std::process::id()));
+        // Each root reads the pid (see `RuntimeId::new_root`): a value kept here would be
+        // stale in a forked child.
+        assert_eq!(cfg.prefix_and_sep(), "API:");
+        assert!(cfg.prefix_process_id());
     }
 
     #[test]

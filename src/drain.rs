@@ -38,27 +38,40 @@
 //! among the record's own pairs, which `Async` serializes on the calling thread. The
 //! builders in [`setup`](crate::setup) assemble the chain in that order.
 //!
-//! # One key per record
+//! # Every record, one key
 //!
-//! Neither slog-json nor slog-term removes duplicate keys, so the crate makes sure there is
-//! never a second one: a record that passes through several `RuntimeIdDrain`s, or through
-//! a bound logger (see [`LoggerExt`](crate::LoggerExt)) and a `RuntimeIdDrain`, gets the
-//! pair once, under the key of the drain closest to the logger. Each branch of a
-//! `slog::Duplicate` gets it once too.
+//! The pair is added to every record the drain passes on, whatever the inner drain's
+//! `is_enabled` says: that answer is a hint (slog's default is the compile-time maximum
+//! level, and slog-async or slog-stdlog write lower records all the same).
+//!
+//! Neither slog-json nor slog-term removes duplicate keys, so the pair is written first and
+//! any other pair under the same key among the record's own pairs gives way to it: a user
+//! pair (`info!(log, ".."; "runtime_id" => x)`), or the pair of another `RuntimeIdDrain`
+//! with the same key further up the chain. So a record carries the key once, however many
+//! drains and bound loggers it passed through; each branch of a `slog::Duplicate` gets it
+//! once too. (Pairs bound to a logger with `Logger::new` are the logger's values, which a
+//! drain passes on untouched; the [`setup`](crate::setup) builders drop those under the
+//! key as well.)
+//!
+//! # Finding a logger's ID
+//!
+//! [`with_runtime_id`](crate::with_runtime_id) and [`LoggerExt`](crate::LoggerExt) find a
+//! logger's bound ID by asking the logger's drains; a `RuntimeIdDrain` answers that
+//! question itself and never passes it to the drain it wraps, so no lock of the inner
+//! drain is taken. Keep the `RuntimeIdDrain` first in the chain.
 //!
 //! # Cost
 //!
 //! The log path reads the ID's pre-formatted text and rebuilds the record on the stack, as
-//! slog-async does: no allocation, no formatting. When the inner drain reports through
-//! `is_enabled` that it would discard the record, the ID is not read at all.
+//! slog-async does: no allocation, no formatting.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{LazyLock, Mutex, PoisonError};
 
-use slog::{BorrowedKV, Drain, OwnedKVList, Record, RecordStatic, SingleKV};
+use slog::{BorrowedKV, Drain, KV, OwnedKVList, Record, RecordStatic};
 
-use crate::claim::{Found, WriteClaim};
+use crate::bound::{Found, answer};
 use crate::rules::{self, Problem};
 use crate::{RuntimeIdError, scope};
 
@@ -192,29 +205,34 @@ impl<D: Drain> Drain for RuntimeIdDrain<D> {
     type Err = D::Err;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<D::Ok, D::Err> {
-        if !self.drain.is_enabled(record.level()) {
-            return self.drain.log(record, values);
-        }
-        let claim = WriteClaim::new(record, self.key);
-        let current;
-        let text = match claim.found() {
-            // A bound logger's pair is in the record already; the claim supplies the key.
-            Found::AlreadyKeyed | Found::Bound => return self.drain.log(record, values),
-            Found::Fresh => {
-                current = scope::current();
-                match (&current, &self.placeholder) {
-                    (Some(id), _) => id.as_str(),
-                    (None, Some(placeholder)) => placeholder,
-                    (None, None) => return self.drain.log(record, values),
-                }
-            }
+        // A counted reference, not a borrow of the stack: the inner drain may open scopes.
+        let current = scope::current();
+        let text = match (&current, &self.placeholder) {
+            (Some(id), _) => id.as_str(),
+            (None, Some(placeholder)) => placeholder,
+            (None, None) => return self.drain.log(record, values),
         };
-        let result = log_with_pair(&self.drain, record, values, self.key, text);
-        drop(claim);
-        result
+        let rstatic = RecordStatic {
+            location: record.location(),
+            tag: record.tag(),
+            level: record.level(),
+        };
+        let kv = WithId {
+            key: self.key,
+            text,
+            rest: record.kv(),
+        };
+        self.drain.log(
+            &Record::new(&rstatic, record.msg(), BorrowedKV(&kv)),
+            values,
+        )
     }
 
     fn is_enabled(&self, level: slog::Level) -> bool {
+        // A question about the logger's binding stops here: nothing is bound below.
+        if answer(Found::default) {
+            return true;
+        }
         self.drain.is_enabled(level)
     }
 
@@ -223,25 +241,76 @@ impl<D: Drain> Drain for RuntimeIdDrain<D> {
     }
 }
 
-/// Logs `record` to `drain` with `key => text` added to the record's own pairs.
-fn log_with_pair<D: Drain>(
-    drain: &D,
-    record: &Record<'_>,
-    values: &OwnedKVList,
+/// The record's pairs with `key => text` first; the others under `key` give way to it.
+struct WithId<'a> {
     key: &'static str,
-    text: &str,
-) -> Result<D::Ok, D::Err> {
-    let rstatic = RecordStatic {
-        location: record.location(),
-        tag: record.tag(),
-        level: record.level(),
+    text: &'a str,
+    rest: BorrowedKV<'a>,
+}
+
+impl KV for WithId<'_> {
+    fn serialize(
+        &self,
+        record: &Record<'_>,
+        serializer: &mut dyn slog::Serializer,
+    ) -> slog::Result {
+        serializer.emit_str(self.key, self.text)?;
+        self.rest.serialize(
+            record,
+            &mut WithoutKey {
+                key: self.key,
+                inner: serializer,
+            },
+        )
+    }
+}
+
+/// Passes every pair on to `inner` but those under `key`.
+struct WithoutKey<'a> {
+    key: &'static str,
+    inner: &'a mut dyn slog::Serializer,
+}
+
+/// Forwards `emit_*` methods to the inner serializer unless the key is the ID's.
+macro_rules! forward {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            fn $method(&mut self, key: slog::Key, $($arg: $ty),*) -> slog::Result {
+                if key == self.key {
+                    return Ok(());
+                }
+                self.inner.$method(key, $($arg),*)
+            }
+        )*
     };
-    let pair = SingleKV::from((key, text));
-    let kv = (pair, record.kv());
-    drain.log(
-        &Record::new(&rstatic, record.msg(), BorrowedKV(&kv)),
-        values,
-    )
+}
+
+impl slog::Serializer for WithoutKey<'_> {
+    forward! {
+        emit_usize(val: usize);
+        emit_isize(val: isize);
+        emit_bool(val: bool);
+        emit_char(val: char);
+        emit_u8(val: u8);
+        emit_i8(val: i8);
+        emit_u16(val: u16);
+        emit_i16(val: i16);
+        emit_u32(val: u32);
+        emit_i32(val: i32);
+        emit_f32(val: f32);
+        emit_u64(val: u64);
+        emit_i64(val: i64);
+        emit_f64(val: f64);
+        emit_u128(val: u128);
+        emit_i128(val: i128);
+        emit_str(val: &str);
+        emit_unit();
+        emit_none();
+        emit_bytes(bytes: &[u8], kind: slog::BytesKind);
+        emit_arguments(val: &fmt::Arguments<'_>);
+        emit_serde(value: &dyn slog::SerdeValue);
+        emit_error(error: &(dyn std::error::Error + 'static));
+    }
 }
 
 pub(crate) fn check_placeholder(placeholder: &str) -> Result<(), RuntimeIdError> {
@@ -339,7 +408,18 @@ mod tests {
     }
 
     #[test]
-    fn stacked_drains_write_one_pair() {
+    fn stacked_drains_with_one_key_write_one_pair() {
+        let capture = Capture::default();
+        let inner = RuntimeIdDrain::new(capture.clone());
+        let outer = RuntimeIdDrain::new(inner);
+        let logger = Logger::root(outer.fuse(), o!());
+        let a = id();
+        a.scope(|| info!(logger, "in"));
+        assert_eq!(capture.ids("runtime_id"), vec![vec![a.to_string()]]);
+    }
+
+    #[test]
+    fn stacked_drains_with_two_keys_write_each_key_once() {
         let capture = Capture::default();
         let inner = RuntimeIdDrain::with_key(capture.clone(), "rid").unwrap();
         let outer = RuntimeIdDrain::new(inner);
@@ -347,7 +427,21 @@ mod tests {
         let a = id();
         a.scope(|| info!(logger, "in"));
         assert_eq!(capture.ids("runtime_id"), vec![vec![a.to_string()]]);
-        assert_eq!(capture.ids("rid"), vec![Vec::<String>::new()]);
+        assert_eq!(capture.ids("rid"), vec![vec![a.to_string()]]);
+    }
+
+    #[test]
+    fn a_record_pair_under_the_key_gives_way_to_the_id() {
+        let capture = Capture::default();
+        let logger = Logger::root(RuntimeIdDrain::new(capture.clone()).fuse(), o!());
+        let a = id();
+        a.scope(|| info!(logger, "in"; "runtime_id" => "forged", "other" => 1));
+        info!(logger, "out"; "runtime_id" => "kept without an ID");
+        assert_eq!(
+            capture.ids("runtime_id"),
+            vec![vec![a.to_string()], vec!["kept without an ID".to_owned()]]
+        );
+        assert_eq!(capture.ids("other"), vec![vec!["1".to_owned()], vec![]]);
     }
 
     #[test]
@@ -416,14 +510,15 @@ mod tests {
     }
 
     #[test]
-    fn a_disabled_inner_drain_is_passed_the_record_untouched() {
+    fn a_filter_below_still_filters() {
         let capture = Capture::default();
         let filtered = slog::LevelFilter::new(capture.clone(), slog::Level::Warning);
         let logger = Logger::root(RuntimeIdDrain::new(filtered).fuse(), o!());
-        id().scope(|| {
+        let a = id();
+        a.scope(|| {
             info!(logger, "dropped by the filter");
             slog::warn!(logger, "kept");
         });
-        assert_eq!(capture.ids("runtime_id").len(), 1);
+        assert_eq!(capture.ids("runtime_id"), vec![vec![a.to_string()]]);
     }
 }

@@ -17,9 +17,10 @@
 //! ```
 
 use std::borrow::Borrow;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
 
+use arrayvec::ArrayString;
 use triomphe::{Arc, HeaderSlice};
 
 use crate::RuntimeIdError;
@@ -41,7 +42,8 @@ struct Header {
 
 impl RuntimeId {
     /// A new root ID made with `config`: its process ID and prefix (if on), then one
-    /// segment.
+    /// segment. The process ID is read now, so a process forked after `config` was built
+    /// writes its own.
     ///
     /// ```
     /// use token_runtime_id::{RuntimeId, RuntimeIdConfig};
@@ -54,7 +56,14 @@ impl RuntimeId {
     /// ```
     pub fn new_root(config: &RuntimeIdConfig) -> RuntimeId {
         let mut text = TextBuf::new();
-        text.push_str(config.root_prefix());
+        if config.prefix_process_id() {
+            let mut pid = ArrayString::<10>::new();
+            // A `u32` has at most 10 digits: the write cannot fail.
+            let _ = write!(pid, "{}", std::process::id());
+            text.push_str(&pid);
+            text.push_str(config.sep());
+        }
+        text.push_str(config.prefix_and_sep());
         config.alphabet().push_segment(config.length(), &mut text);
         RuntimeId::from_parts(None, 1, text.as_str())
     }

@@ -66,10 +66,15 @@
 //! - `tokio` (off by default): `task`, spawning tokio tasks and blocking jobs that carry
 //!   the ID over. The rest of the crate is runtime-agnostic: [`RuntimeIdFutureExt`] works
 //!   on any executor.
-//! - `tower` (off by default): `tower::RuntimeIdLayer`, a tower/axum middleware that runs
-//!   each request in a root ID, adopted from its `x-request-id` header when valid.
-//! - `tree` (off by default): the `runtime-id-tree` command and the `tree` module, which
-//!   print JSON-lines logs as one indented tree per root ID.
+//! - `tower` (off by default): the `tower` module, for HTTP services and clients built
+//!   on tower (axum, tonic, hyper-util): `RuntimeIdLayer` runs each request in a root ID,
+//!   adopted from its `x-request-id` header when valid; `PropagateRuntimeIdLayer` sends
+//!   each outgoing request in a new child of the current ID, in that header;
+//!   `outgoing_request_id` does the same for other clients.
+//! - `tracing` (off by default): `tracing::SlogLayer`, a `tracing_subscriber::Layer` that
+//!   writes the `tracing` events of libraries (hyper, tower-http, reqwest, sqlx, ...) to
+//!   a slog logger on the calling thread, so they carry the current ID; fields keep their
+//!   types.
 //!
 //! # Supported Rust versions
 //!
@@ -77,6 +82,7 @@
 //! version change.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -87,7 +93,7 @@
 
 #[cfg(feature = "macros")]
 mod attribute;
-mod claim;
+mod bound;
 mod config;
 mod drain;
 mod error;
@@ -99,13 +105,16 @@ mod scope;
 mod segment;
 pub mod setup;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod task;
 mod text;
 pub mod thread;
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
-#[cfg(feature = "tree")]
-pub mod tree;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod tracing;
 
 /// The validation rules of configs and keys, shared with the `#[runtime_id]` attribute.
 pub mod rules {
@@ -124,9 +133,10 @@ pub use incoming::{
     IncomingId, IncomingPolicy, IncomingPolicyBuilder, IncomingRejection, IncomingStatus,
     scope_incoming, scope_incoming_async,
 };
-pub use logger::{LoggerExt, with_runtime_id, with_runtime_id_config};
+pub use logger::{LoggerExt, with_runtime_id, with_runtime_id_async, with_runtime_id_config};
 pub use rules::{ConfigField, Problem};
 pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
+pub use segment::seed_ids;
 
 /// Runs each call of a `fn` or `async fn` in a new child runtime ID: the seed's decorator.
 ///
@@ -169,11 +179,11 @@ pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
 /// | argument | value | default |
 /// |---|---|---|
 /// | `length` | integer, 1 to 64 | `8` |
-/// | `prefix` | string, 1 to 64 characters, without the separator | none |
+/// | `prefix` | string, 1 to 64 characters, none of them in `sep` | none |
 /// | `prefix_process_id` | `true` or `false` | `false` |
 /// | `characters` | string of 2 to 1024 distinct characters, none of them in `sep` | `"0123456789abcdefghijklmnopqrstuvwxyz"` |
 /// | `max_depth` | integer, 1 to 64 | `3` |
-/// | `sep` | string, 1 to 8 characters | `":"` |
+/// | `sep` | string, 1 to 8 characters; no digit with `prefix_process_id = true` | `":"` |
 /// | `on_max_depth` | `"error"` or `"reuse"` ([`MaxDepthPolicy`]) | `"error"` |
 ///
 /// The prefix and the process ID appear only when the call makes a root. The values are
@@ -248,11 +258,12 @@ pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
 /// assert_eq!(descend(10), 2);
 /// ```
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[doc(inline)]
 pub use token_runtime_id_macros::runtime_id;
 
 // The README's examples compile (they use every feature).
-#[cfg(all(doctest, feature = "tower", feature = "tokio"))]
+#[cfg(all(doctest, feature = "tower", feature = "tokio", feature = "tracing"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 

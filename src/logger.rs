@@ -28,23 +28,32 @@
 //! A record logged through a logger bound to `B` carries the current ID if that is `B` or
 //! one of its descendants (so nested scopes on the same thread stay precise), and `B`
 //! otherwise (on another thread, in another task, after the scope ended). New IDs made from
-//! a bound logger nest under that same ID. The pair is written once, under the key of the
-//! [`RuntimeIdDrain`](crate::RuntimeIdDrain) below the logger (each branch of a
-//! `slog::Duplicate` under its own); a chain with no `RuntimeIdDrain` writes no ID.
+//! a bound logger nest under that same ID.
+//!
+//! It works by the scope stack alone: while a bound logger logs, that ID is the current one,
+//! and the [`RuntimeIdDrain`](crate::RuntimeIdDrain) below writes the current ID, once,
+//! under its key. A chain with no `RuntimeIdDrain` writes no ID.
+//!
+//! Binding a logger that is already bound replaces its binding: `log =
+//! log.bind_runtime_id(id)` in a loop keeps one binding, not a chain of them. Pairs added to
+//! a bound logger with `Logger::new` are kept when it is bound again.
+//!
+//! Finding which ID (and config) a logger holds never calls into the drains below a
+//! `RuntimeIdDrain`, so it takes none of their locks; put the `RuntimeIdDrain` first in the
+//! chain (the [`setup`](crate::setup) builders do).
 //!
 //! # Cost
 //!
 //! Binding a logger allocates (the ID, and slog's `Logger::root`). Logging through a bound
 //! logger does not: the bound logger's own pairs travel with the record, on the stack.
 
-use std::cell::RefCell;
-use std::sync::Arc;
+use std::future::Future;
 
-use slog::{BorrowedKV, Drain, Logger, OwnedKVList, Record, RecordStatic};
+use slog::Logger;
 
-use crate::claim::{BoundPair, claim_bound};
+use crate::bound::probe;
 use crate::config::{RuntimeIdConfig, with_default_config};
-use crate::{RuntimeId, RuntimeIdError, scope};
+use crate::{RuntimeId, RuntimeIdError, RuntimeIdFutureExt, scope};
 
 mod sealed {
     pub trait Sealed {}
@@ -121,27 +130,35 @@ pub trait LoggerExt: sealed::Sealed {
 
 impl LoggerExt for Logger {
     fn new_child(&self) -> Result<Logger, RuntimeIdError> {
-        let found = probe(self);
-        let id = match &found.config {
-            Some(config) => found.next_id(config)?,
-            None => with_default_config(|config| found.next_id(config))?,
-        };
-        Ok(bind(self, id, found.config))
+        open(self, None).map(|(_, logger)| logger)
     }
 
     fn new_child_with(&self, config: &RuntimeIdConfig) -> Result<Logger, RuntimeIdError> {
-        let found = probe(self);
-        let id = found.next_id(config)?;
-        Ok(bind(self, id, found.config))
+        open(self, Some(config)).map(|(_, logger)| logger)
     }
 
     fn bind_runtime_id(&self, id: RuntimeId) -> Logger {
-        bind(self, id, probe(self).config)
+        probe(self).bind(self, id)
     }
 
     fn runtime_id(&self) -> Option<RuntimeId> {
-        probe(self).id
+        probe(self).bound_id().cloned()
     }
+}
+
+/// A new ID made from `logger` (see the [module docs](self#which-id-a-record-carries)) with
+/// `config`, else the logger's config, else the process-wide default; and a logger bound
+/// to it.
+fn open(
+    logger: &Logger,
+    config: Option<&RuntimeIdConfig>,
+) -> Result<(RuntimeId, Logger), RuntimeIdError> {
+    let found = probe(logger);
+    let id = match config.or(found.config()) {
+        Some(config) => found.next_id(config)?,
+        None => with_default_config(|config| found.next_id(config))?,
+    };
+    Ok((id.clone(), found.bind(logger, id)))
 }
 
 /// Runs `f` in a new runtime ID, with a logger bound to it.
@@ -166,24 +183,20 @@ impl LoggerExt for Logger {
 ///     info!(log, "Processing request");
 ///     let inner = with_runtime_id(log, |log| {
 ///         info!(log, "Querying database");
-///         get_runtime_id().unwrap()
-///     })
-///     .unwrap();
-///     (get_runtime_id().unwrap(), inner)
-/// })?;
-/// assert_eq!(inner.parent(), Some(outer));
+///         get_runtime_id()
+///     })?;
+///     Ok::<_, token_runtime_id::RuntimeIdError>((get_runtime_id(), inner))
+/// })??;
+/// assert_eq!(inner.unwrap().parent(), outer);
 /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
 /// ```
 pub fn with_runtime_id<R>(
     logger: &Logger,
     f: impl FnOnce(&Logger) -> R,
 ) -> Result<R, RuntimeIdError> {
-    let found = probe(logger);
-    let id = match &found.config {
-        Some(config) => found.next_id(config)?,
-        None => with_default_config(|config| found.next_id(config))?,
-    };
-    Ok(run_in(logger, id, found.config, f))
+    let (id, bound) = open(logger, None)?;
+    let _guard = scope::enter(Some(id));
+    Ok(f(&bound))
 }
 
 /// As [`with_runtime_id`], with the new segment made by `config`.
@@ -206,220 +219,60 @@ pub fn with_runtime_id_config<R>(
     config: &RuntimeIdConfig,
     f: impl FnOnce(&Logger) -> R,
 ) -> Result<R, RuntimeIdError> {
-    let found = probe(logger);
-    let id = found.next_id(config)?;
-    Ok(run_in(logger, id, found.config, f))
-}
-
-fn run_in<R>(
-    logger: &Logger,
-    id: RuntimeId,
-    config: Option<Arc<RuntimeIdConfig>>,
-    f: impl FnOnce(&Logger) -> R,
-) -> R {
-    let bound = bind(logger, id.clone(), config);
+    let (id, bound) = open(logger, Some(config))?;
     let _guard = scope::enter(Some(id));
-    f(&bound)
+    Ok(f(&bound))
 }
 
-/// The ID a record logged through a logger bound to `bound` carries right now is the
-/// current ID when that is `bound` or below it, else `bound`: this returns the current ID
-/// when it differs from `bound` (a descendant), and `None` when `bound` itself is the one,
-/// which then needs no clone.
-fn deeper_than(bound: &RuntimeId) -> Option<RuntimeId> {
-    scope::with_current(|current| match current {
-        Some(current) if !current.same_object(bound) && current.is_within(bound) => {
-            Some(current.clone())
-        }
-        _ => None,
-    })
-}
-
-/// Makes a logger bound to `id`, carrying `config` for the IDs made from it.
-pub(crate) fn bind(parent: &Logger, id: RuntimeId, config: Option<Arc<RuntimeIdConfig>>) -> Logger {
-    Logger::root(
-        BoundDrain {
-            parent: parent.clone(),
-            id,
-            config,
-        },
-        slog::o!(),
-    )
+/// The async [`with_runtime_id`]: runs the future `f` returns in a new runtime ID, with a
+/// logger bound to it.
+///
+/// The ID is made when the returned future is first polled: a child of the logger's bound
+/// ID, else of the ID current then, else a new root, with the logger's config or the
+/// process-wide default. `f` is called then, with a logger bound to the new ID, and the ID
+/// is current during every poll of the future it returns, on whichever thread polls it, so
+/// [`get_runtime_id`](crate::get_runtime_id) and lines logged through other loggers (the
+/// `log` crate, `tracing`) inside it see the same ID as the bound logger.
+///
+/// # Errors
+///
+/// [`RuntimeIdError::MaxDepthExceeded`] when the new ID would pass `max_depth` under
+/// [`MaxDepthPolicy::Error`](crate::MaxDepthPolicy::Error); `f` is not called.
+///
+/// ```
+/// use slog::{info, o, Discard, Drain, Logger};
+/// use token_runtime_id::{get_runtime_id, with_runtime_id_async, LoggerExt, RuntimeIdDrain};
+///
+/// # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+/// # rt.block_on(async {
+/// let logger = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
+/// let (bound, current) = with_runtime_id_async(&logger, |log| async move {
+///     info!(log, "Processing request");
+///     tokio::task::yield_now().await; // may resume on another worker thread
+///     (log.runtime_id(), get_runtime_id())
+/// })
+/// .await?;
+/// assert_eq!(bound, current);
+/// assert_eq!(get_runtime_id(), None);
+/// # Ok::<(), token_runtime_id::RuntimeIdError>(())
+/// # }).unwrap();
+/// ```
+pub fn with_runtime_id_async<F, Fut>(
+    logger: &Logger,
+    f: F,
+) -> impl Future<Output = Result<Fut::Output, RuntimeIdError>> + use<F, Fut>
+where
+    F: FnOnce(Logger) -> Fut,
+    Fut: Future,
+{
+    let logger = logger.clone();
+    async move {
+        let (id, bound) = open(&logger, None)?;
+        drop(logger);
+        let future = id.scope(|| f(bound));
+        Ok(future.with_runtime_id(id).await)
+    }
 }
 
 /// Makes a root logger over `drain` that carries `config` (from the setup builders).
-pub(crate) fn root_with_config<D>(drain: D, config: Option<Arc<RuntimeIdConfig>>) -> Logger
-where
-    D: Drain<Ok = (), Err = slog::Never>
-        + Send
-        + Sync
-        + std::panic::UnwindSafe
-        + std::panic::RefUnwindSafe
-        + 'static,
-{
-    match config {
-        Some(config) => Logger::root(ConfigDrain { drain, config }, slog::o!()),
-        None => Logger::root(drain, slog::o!()),
-    }
-}
-
-/// The drain of a bound logger: decides the record's ID, then passes the record, with the
-/// bound logger's own pairs, to the logger it was made from.
-struct BoundDrain {
-    parent: Logger,
-    id: RuntimeId,
-    config: Option<Arc<RuntimeIdConfig>>,
-}
-
-impl Drain for BoundDrain {
-    type Ok = ();
-    type Err = slog::Never;
-
-    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
-        let rstatic = RecordStatic {
-            location: record.location(),
-            tag: record.tag(),
-            level: record.level(),
-        };
-        // The parent logger passes its own values; this logger's values (pairs added with
-        // `Logger::new` after binding) ride along as record pairs, without allocating.
-        let Some(_claim) = claim_bound(record) else {
-            // A logger bound more recently already put its ID in the record.
-            let kv = (values, record.kv());
-            self.parent
-                .log(&Record::new(&rstatic, record.msg(), BorrowedKV(&kv)));
-            return Ok(());
-        };
-        let deeper = deeper_than(&self.id);
-        let kv = (
-            BoundPair(deeper.as_ref().unwrap_or(&self.id)),
-            (values, record.kv()),
-        );
-        self.parent
-            .log(&Record::new(&rstatic, record.msg(), BorrowedKV(&kv)));
-        Ok(())
-    }
-
-    fn is_enabled(&self, level: slog::Level) -> bool {
-        if answer_probe(|| Found {
-            id: Some(self.id.clone()),
-            config: self.config.clone(),
-        }) {
-            return true;
-        }
-        self.parent.is_enabled(level)
-    }
-
-    fn flush(&self) -> Result<(), slog::FlushError> {
-        self.parent.flush()
-    }
-}
-
-/// The root drain of a setup logger that carries a config.
-struct ConfigDrain<D> {
-    drain: D,
-    config: Arc<RuntimeIdConfig>,
-}
-
-impl<D: Drain> Drain for ConfigDrain<D> {
-    type Ok = D::Ok;
-    type Err = D::Err;
-
-    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<D::Ok, D::Err> {
-        self.drain.log(record, values)
-    }
-
-    fn is_enabled(&self, level: slog::Level) -> bool {
-        if answer_probe(|| Found {
-            id: None,
-            config: Some(Arc::clone(&self.config)),
-        }) {
-            return true;
-        }
-        self.drain.is_enabled(level)
-    }
-
-    fn flush(&self) -> Result<(), slog::FlushError> {
-        self.drain.flush()
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Finding a logger's ID and config.
-//
-// `slog::Logger` does not expose its drain, but it forwards `is_enabled` to it, and
-// `is_enabled` has no side effects in any drain. So the probe sets a flag on this thread
-// and asks the logger whether it is enabled: the first drain of ours on the way (the
-// newest binding, or a setup's root) hands over what it holds and answers at once. Drains
-// that are not ours just answer the question. Nothing is logged, and the logger's values
-// are never touched.
-// ---------------------------------------------------------------------------------------
-
-/// What a logger carries: the ID it is bound to and the config to make new IDs with.
-#[derive(Default)]
-struct Found {
-    id: Option<RuntimeId>,
-    config: Option<Arc<RuntimeIdConfig>>,
-}
-
-impl Found {
-    /// The next ID made from this logger: below its effective ID, else below the current
-    /// ID, else a root.
-    fn next_id(&self, config: &RuntimeIdConfig) -> Result<RuntimeId, RuntimeIdError> {
-        match &self.id {
-            Some(bound) => deeper_than(bound).as_ref().unwrap_or(bound).child(config),
-            None => RuntimeId::next(config),
-        }
-    }
-}
-
-enum ProbeState {
-    Idle,
-    Asking,
-    Answered(Found),
-}
-
-thread_local! {
-    static PROBE: RefCell<ProbeState> = const { RefCell::new(ProbeState::Idle) };
-}
-
-/// If a probe is asking on this thread, answers it with `found()` and returns `true`.
-fn answer_probe(found: impl FnOnce() -> Found) -> bool {
-    PROBE
-        .try_with(|probe| {
-            let Ok(mut probe) = probe.try_borrow_mut() else {
-                return false;
-            };
-            if matches!(*probe, ProbeState::Asking) {
-                *probe = ProbeState::Answered(found());
-                true
-            } else {
-                false
-            }
-        })
-        .unwrap_or(false)
-}
-
-/// The ID and config a logger carries, from the first of our drains below it.
-fn probe(logger: &Logger) -> Found {
-    // A drain's `is_enabled` may itself probe another logger: keep the outer probe.
-    let set = |state: ProbeState| {
-        PROBE
-            .try_with(|probe| {
-                probe
-                    .try_borrow_mut()
-                    .ok()
-                    .map(|mut probe| std::mem::replace(&mut *probe, state))
-            })
-            .ok()
-            .flatten()
-    };
-    let Some(outer) = set(ProbeState::Asking) else {
-        return Found::default();
-    };
-    logger.is_enabled(slog::Level::Critical);
-    match set(outer) {
-        Some(ProbeState::Answered(found)) => found,
-        _ => Found::default(),
-    }
-}
+pub(crate) use crate::bound::root_with_config;

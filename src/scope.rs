@@ -5,6 +5,10 @@
 //! current ID; futures wrapped by [`RuntimeIdFutureExt`](crate::RuntimeIdFutureExt) put
 //! their ID on the stack of whichever thread polls them, for the length of each poll.
 //!
+//! A thread-local destructor that runs after the stack's own (the order is up to the
+//! platform) finds no current ID, and scopes it opens are not entered: what it logs is
+//! written, without an ID.
+//!
 //! The stack's `RefCell` is only ever borrowed for a push, a removal or a look at the top:
 //! never while user code, a drain or a value's `Drop` runs, and a removed ID is dropped
 //! after the borrow ends. So a value that reads the current ID, or opens a scope, while it
@@ -40,13 +44,17 @@ use crate::{RuntimeId, RuntimeIdError};
 
 struct Entry {
     /// `None` is a scope with no ID: a future captured outside any scope keeps seeing none,
-    /// whichever thread polls it.
+    /// whichever thread polls it. Always `None` once the entry is closed.
     id: Option<RuntimeId>,
-    /// Unique on this thread: how a guard finds its own entry.
+    /// Unique on this thread: how a guard knows its entry is still its own.
     token: u64,
+    /// Whether the scope is open: a guard dropped out of order closes its entry where it is,
+    /// and the entry leaves the stack once the entries above it are gone.
+    open: bool,
 }
 
-/// The entries of this thread's open scopes: `slots[..len]`, innermost last.
+/// The entries of this thread's scopes: `slots[..len]`, innermost last; the innermost
+/// (`slots[len - 1]`) is always open, so it holds the current ID.
 ///
 /// Slots past `len` are kept (holding no ID) so a scope reuses one instead of pushing, and
 /// IDs go in and out by swapping: every move of an ID is a whole 16-byte load and store.
@@ -60,6 +68,17 @@ struct Frames {
 impl Frames {
     fn top(&self) -> Option<&Entry> {
         self.len.checked_sub(1).and_then(|i| self.slots.get(i))
+    }
+
+    /// Drops the closed entries at the top, and gives memory back after a deep burst.
+    fn settle(&mut self) {
+        while self.len > 0 && !self.slots[self.len - 1].open {
+            self.len -= 1;
+        }
+        if self.slots.len() > SHRINK_ABOVE && self.len < self.slots.len() / 4 {
+            self.slots.truncate((self.len * 2).max(INITIAL_CAPACITY));
+            self.slots.shrink_to_fit();
+        }
     }
 }
 
@@ -82,6 +101,16 @@ thread_local! {
 
 /// Room for this many nested scopes before the per-thread stack grows.
 const INITIAL_CAPACITY: usize = 16;
+
+/// A stack with more slots than this shrinks once three quarters of them are unused.
+const SHRINK_ABOVE: usize = 1024;
+
+/// Where a guard's entry is: its place in the stack and its token.
+#[derive(Clone, Copy)]
+struct Place {
+    index: usize,
+    token: u64,
+}
 
 /// The current ID of this thread (or of the wrapped future being polled on it), if any.
 ///
@@ -130,10 +159,10 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RuntimeId>) -> R) -> R {
 }
 
 /// Moves the ID in `slot` (or a scope with no ID) onto the stack, leaving `slot` empty, and
-/// returns the entry's token. If this thread's storage is being torn down, `slot` is left
+/// returns where its entry is. If this thread's storage is being torn down, `slot` is left
 /// as it was.
 #[inline]
-fn push(slot: &mut Option<RuntimeId>) -> Option<u64> {
+fn push(slot: &mut Option<RuntimeId>) -> Option<Place> {
     STACK
         .try_with(|stack| {
             let mut frames = stack.frames.try_borrow_mut().ok()?;
@@ -144,43 +173,42 @@ fn push(slot: &mut Option<RuntimeId>) -> Option<u64> {
                 if frames.slots.capacity() == 0 {
                     frames.slots.reserve(INITIAL_CAPACITY);
                 }
-                frames.slots.push(Entry { id: None, token });
+                frames.slots.push(Entry {
+                    id: None,
+                    token,
+                    open: false,
+                });
             }
             let entry = &mut frames.slots[index];
             entry.token = token;
+            entry.open = true;
             std::mem::swap(&mut entry.id, slot);
             frames.len = index + 1;
-            Some(token)
+            Some(Place { index, token })
         })
         .ok()
         .flatten()
 }
 
-/// Removes the entry with `token`, swapping its ID into `out` (which should be empty).
-/// Returns whether the entry was found.
+/// Closes the entry at `place`, swapping its ID into `out` (which should be empty): constant
+/// time wherever the entry is. Returns whether the entry was still there.
 #[inline]
-fn remove(token: u64, out: &mut Option<RuntimeId>) -> bool {
+fn remove(place: Place, out: &mut Option<RuntimeId>) -> bool {
     STACK
         .try_with(|stack| {
             let Ok(mut frames) = stack.frames.try_borrow_mut() else {
                 return false;
             };
             let len = frames.len;
-            let position = if frames.top().is_some_and(|entry| entry.token == token) {
-                len - 1
-            } else {
-                match frames.slots[..len]
-                    .iter()
-                    .rposition(|entry| entry.token == token)
-                {
-                    Some(position) => position,
-                    None => return false,
-                }
+            let Some(entry) = frames.slots[..len]
+                .get_mut(place.index)
+                .filter(|entry| entry.open && entry.token == place.token)
+            else {
+                return false;
             };
-            std::mem::swap(&mut frames.slots[position].id, out);
-            // The emptied slot moves past the open entries, which keep their order.
-            frames.slots[position..len].rotate_left(1);
-            frames.len = len - 1;
+            std::mem::swap(&mut entry.id, out);
+            entry.open = false;
+            frames.settle();
             true
         })
         .unwrap_or(false)
@@ -191,7 +219,7 @@ pub(crate) fn enter(id: Option<RuntimeId>) -> RuntimeIdGuard {
     let mut slot = id;
     RuntimeIdGuard {
         // Thread-locals torn down: there is no scope to enter.
-        token: push(&mut slot),
+        place: push(&mut slot),
         _not_send: PhantomData,
     }
 }
@@ -202,15 +230,15 @@ pub(crate) fn enter(id: Option<RuntimeId>) -> RuntimeIdGuard {
 /// held across an `.await` in a future that must be `Send`.
 #[must_use = "the ID stops being current as soon as the guard is dropped"]
 pub struct RuntimeIdGuard {
-    token: Option<u64>,
+    place: Option<Place>,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Drop for RuntimeIdGuard {
     fn drop(&mut self) {
-        if let Some(token) = self.token {
+        if let Some(place) = self.place {
             let mut removed = None;
-            remove(token, &mut removed);
+            remove(place, &mut removed);
             // Dropped here, after the stack's borrow has ended.
             drop(removed);
         }
@@ -220,7 +248,7 @@ impl Drop for RuntimeIdGuard {
 impl fmt::Debug for RuntimeIdGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RuntimeIdGuard")
-            .field("active", &self.token.is_some())
+            .field("active", &self.place.is_some())
             .finish()
     }
 }
@@ -229,16 +257,16 @@ impl fmt::Debug for RuntimeIdGuard {
 /// touching the ID's reference count, for a wrapped future's every poll.
 pub(crate) struct LentScope<'a> {
     slot: &'a mut Option<RuntimeId>,
-    token: Option<u64>,
+    place: Option<Place>,
     _not_send: PhantomData<*const ()>,
 }
 
 #[inline]
 pub(crate) fn lend(slot: &mut Option<RuntimeId>) -> LentScope<'_> {
-    let token = push(slot);
+    let place = push(slot);
     LentScope {
         slot,
-        token,
+        place,
         _not_send: PhantomData,
     }
 }
@@ -248,15 +276,24 @@ impl Drop for LentScope<'_> {
     fn drop(&mut self) {
         // Nothing else removes this entry (each guard removes only its own), so the ID
         // always comes back.
-        if let Some(token) = self.token {
-            remove(token, self.slot);
+        if let Some(place) = self.place {
+            remove(place, self.slot);
         }
     }
 }
 
+/// The open scopes on this thread's stack.
 #[cfg(test)]
 pub(crate) fn stack_len() -> usize {
-    STACK.with(|stack| stack.frames.borrow().len)
+    STACK.with(|stack| {
+        let frames = stack.frames.borrow();
+        frames.slots[..frames.len].iter().filter(|e| e.open).count()
+    })
+}
+
+#[cfg(test)]
+fn stack_slots() -> usize {
+    STACK.with(|stack| stack.frames.borrow().slots.len())
 }
 
 #[cfg(test)]
@@ -320,6 +357,43 @@ mod tests {
         }
         assert_eq!(slot, Some(lent));
         assert_eq!(stack_len(), 0);
+    }
+
+    #[test]
+    fn guards_dropped_oldest_first_leave_an_empty_stack_and_give_memory_back() {
+        let ids: Vec<RuntimeId> = (0..20_000).map(|_| id()).collect();
+        let guards: Vec<RuntimeIdGuard> = ids.iter().map(RuntimeId::enter).collect();
+        assert_eq!(stack_len(), 20_000);
+        let mut guards = guards.into_iter();
+        for (dropped, guard) in guards.by_ref().take(19_999).enumerate() {
+            drop(guard);
+            if dropped % 4_999 == 0 {
+                // The innermost scope stays current while older ones close.
+                assert_eq!(current(), ids.last().cloned());
+            }
+        }
+        assert_eq!(stack_len(), 1);
+        drop(guards);
+        assert_eq!(stack_len(), 0);
+        assert_eq!(current(), None);
+        assert!(
+            stack_slots() <= SHRINK_ABOVE,
+            "{} slots kept",
+            stack_slots()
+        );
+    }
+
+    #[test]
+    fn a_guard_whose_entry_was_reused_removes_nothing() {
+        let (a, b) = (id(), id());
+        let guard_a = a.enter();
+        drop(a.enter());
+        let guard_b = b.enter();
+        // `guard_b` reused the slot the dropped guard had: only its own token matches.
+        drop(guard_a);
+        assert_eq!(current(), Some(b.clone()));
+        drop(guard_b);
+        assert_eq!(current(), None);
     }
 
     #[test]

@@ -194,6 +194,39 @@ fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
     }
 }
 
+/// From now on, IDs made on the calling thread are drawn from a generator seeded with
+/// `seed`: the same seed gives the same IDs, for tests and reproducible examples, as Python's
+/// `random.seed` does. Other threads are not affected; they keep drawing from generators
+/// seeded by the operating system. Call it again with another seed to start another
+/// sequence.
+///
+/// The sequence for a seed is the same from run to run and machine to machine with the same
+/// version of this crate; a new version may change it (it follows rand's `StdRng`, which
+/// makes that reservation).
+///
+/// ```
+/// use token_runtime_id::{seed_ids, RuntimeId, RuntimeIdConfig};
+///
+/// let cfg = RuntimeIdConfig::default();
+/// seed_ids(42);
+/// let first = RuntimeId::new_root(&cfg);
+/// seed_ids(42);
+/// assert_eq!(RuntimeId::new_root(&cfg), first);
+/// ```
+pub fn seed_ids(seed: u64) {
+    let seeded = StdRng::seed_from_u64(seed);
+    let replaced = RNG
+        .try_with(|cell| {
+            cell.try_borrow_mut()
+                .ok()
+                .map(|mut rng| rng.replace(seeded))
+        })
+        .ok()
+        .flatten();
+    // The previous generator is dropped after the borrow.
+    drop(replaced);
+}
+
 fn seeded_rng() -> StdRng {
     StdRng::try_from_rng(&mut SysRng).unwrap_or_else(|err| {
         panic!("token-runtime-id: the operating system's random source failed: {err}")
@@ -256,6 +289,27 @@ mod tests {
     fn unicode_pools_push_whole_characters() {
         let a = Alphabet::new("αβ");
         assert_eq!(draw(&a, 3, &[0b011 << 61]), "αββ");
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_segments_on_this_thread_only() {
+        let a = Alphabet::new("0123456789abcdefghijklmnopqrstuvwxyz");
+        let draw = || {
+            let mut out = TextBuf::new();
+            a.push_segment(16, &mut out);
+            out.as_str().to_owned()
+        };
+        seed_ids(7);
+        let first = (draw(), draw());
+        seed_ids(7);
+        assert_eq!((draw(), draw()), first);
+        seed_ids(8);
+        assert_ne!(draw(), first.0);
+        // Another thread draws from its own generator, seeded by the OS.
+        seed_ids(7);
+        let other = std::thread::scope(|s| s.spawn(draw).join().unwrap());
+        assert_ne!(other, first.0);
+        assert_eq!(draw(), first.0);
     }
 
     #[test]

@@ -419,9 +419,11 @@ async fn async_fn_nests_across_awaits_with_200_concurrent_calls() {
             assert_eq!(step.parent().as_ref(), Some(&request));
         }
         assert_eq!(steps.iter().collect::<HashSet<_>>().len(), 3);
-        assert!(roots.insert(request), "every call has its own root");
+        roots.insert(request);
     }
-    assert_eq!(roots.len(), 200);
+    // Every call has its own root: calls sharing one would repeat it 199 times. 200 roots
+    // of 36^8 values repeat one by chance with probability 7.1e-9; two with 2.5e-17.
+    assert!(roots.len() >= 199, "{} roots for 200 calls", roots.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -204,13 +204,106 @@ fn an_empty_prefix_is_named() {
 fn a_prefix_containing_the_separator_is_named() {
     assert_eq!(
         invalid(b().prefix("A:B")),
-        (ConfigField::Prefix, Problem::ContainsSeparator)
+        (
+            ConfigField::Prefix,
+            Problem::CharacterInSeparator { character: ':' }
+        )
     );
     assert_eq!(
         field_of(b().sep("--").prefix("API--V1")),
         ConfigField::Prefix
     );
     assert!(b().sep(".").prefix("A:B").build().is_ok());
+}
+
+/// `x:` with `::` made `x:::7yvmri6s`, which splits on `::` as `x` and `:7yvmri6s`: the
+/// prefix held no whole separator, only one of its characters.
+#[test]
+fn prefix_holding_a_separator_character_is_refused() {
+    for (prefix, sep, character) in [
+        ("x:", "::", ':'),
+        (":x", "::", ':'),
+        ("a:b", "::", ':'),
+        ("v-1", "->", '-'),
+        ("a>", "->", '>'),
+        ("q#", "|#", '#'),
+        ("~", "~~~~~~~~", '~'),
+    ] {
+        let (field, problem) = invalid(b().prefix(prefix).sep(sep));
+        assert_eq!(field, ConfigField::Prefix, "{prefix:?} with {sep:?}");
+        assert_eq!(
+            problem,
+            Problem::CharacterInSeparator { character },
+            "{prefix:?} with {sep:?}"
+        );
+    }
+    let err = b().prefix("x:").sep("::").build().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid runtime ID config: `prefix` must not share a character with the separator, \
+         ':' is in both"
+    );
+    // Characters of the separator's own set are fine anywhere once the separator changes.
+    assert!(b().prefix("x:").sep(".").build().is_ok());
+    assert!(b().prefix("a-b>c").sep("=").build().is_ok());
+}
+
+/// With the process ID on and a digit in the separator, the process ID itself splits:
+/// `sep("1")` and pid 41213 give `4`, `2`, `3` and the segment.
+#[test]
+fn digit_separator_with_process_id_is_refused() {
+    for (sep, character) in [("1", '1'), ("0", '0'), ("-9-", '9'), ("x7", '7')] {
+        let builder = b().prefix_process_id(true).characters("abc").sep(sep);
+        let (field, problem) = invalid(builder);
+        // `sep` is the value to change: the process ID's digits are the OS's, not a
+        // choice, and `prefix_process_id` is a switch that holds no character.
+        assert_eq!(field, ConfigField::Sep, "{sep:?}");
+        assert_eq!(
+            problem,
+            Problem::DigitWithProcessId { character },
+            "{sep:?}"
+        );
+        // Without the process ID, nothing in the ID is digits the separator could split.
+        assert!(b().characters("abc").sep(sep).build().is_ok(), "{sep:?}");
+    }
+    let err = b()
+        .prefix_process_id(true)
+        .characters("abc")
+        .sep("1")
+        .build()
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with(
+            "invalid runtime ID config: `sep` must not contain a digit when \
+             `prefix_process_id` is on, '1' is one"
+        ),
+        "{message}"
+    );
+    // Digits elsewhere in the text of a root cannot split the process ID: in the pool they
+    // are segments' characters, in the prefix they are the prefix's.
+    assert!(
+        b().prefix_process_id(true)
+            .prefix("v2")
+            .characters("0123456789")
+            .sep("-")
+            .build()
+            .is_ok()
+    );
+    // A non-ASCII digit is not in the process ID's text, so it splits nothing.
+    assert!(
+        b().prefix_process_id(true)
+            .characters("abc")
+            .sep("\u{663}")
+            .build()
+            .is_ok()
+    );
+    // With the default pool, a digit separator also shares a character with the pool:
+    // refused either way.
+    assert!(matches!(
+        b().prefix_process_id(true).sep("5").build(),
+        Err(RuntimeIdError::InvalidConfig { .. })
+    ));
 }
 
 #[test]

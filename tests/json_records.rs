@@ -373,11 +373,13 @@ fn a_reentrant_value_through_a_bound_logger_without_a_scope_gets_its_own_id() {
     let b = root_id();
     let bound = log.bind_runtime_id(b.clone());
     let (current, nested) = log_reentrant(&bound);
-    assert_eq!(current, None);
-    assert_eq!(nested.depth(), 1);
-    // The nested scope is unrelated to `b`, so the bound logger writes `b` for both.
-    assert_eq!(out.id_of("nested"), text(&b));
+    // While the bound logger logs, its ID is the current one: the value sees it, and the
+    // scope it opens nests under it.
+    assert_eq!(current, Some(b.clone()));
+    assert_eq!(nested.parent(), Some(b.clone()));
+    assert_eq!(out.id_of("nested"), text(&nested));
     assert_eq!(out.id_of("outer"), text(&b));
+    assert_eq!(get_runtime_id(), None);
     out.assert_one_key_per_line();
 }
 

@@ -30,7 +30,7 @@ fn setup() -> (&'static Captured, Logger) {
         let (logger, out) = common::json_logger();
         // Kept for the life of the process (the guard would restore the previous one).
         slog_scope::set_global_logger(logger).cancel_reset();
-        slog_stdlog::init_with_level(log::Level::Debug).unwrap();
+        slog_stdlog::init_with_level(log::Level::Trace).unwrap();
         out
     });
     (out, slog_scope::logger())
@@ -100,4 +100,26 @@ async fn log_records_from_tasks_carry_each_tasks_id() {
     }
     let misses = ids_of(out, "cache miss");
     assert!(misses.len() >= 20 && misses.iter().all(Option::is_some));
+}
+
+#[test]
+fn log_trace_lines_keep_their_id_below_slogs_compile_time_level() {
+    // slog's compile-time maximum level is below Trace in every build (Info in release,
+    // Debug otherwise), so the drains below answer `is_enabled(Trace)` with "no"; the
+    // record is written all the same, and must carry its ID.
+    let (out, logger) = setup();
+    let id = with_runtime_id(&logger, |_| {
+        log::trace!("a library's trace line");
+        log::debug!("a library's debug line");
+        token_runtime_id::get_runtime_id().unwrap()
+    })
+    .unwrap();
+    assert_eq!(
+        ids_of(out, "a library's trace line"),
+        [Some(id.to_string())]
+    );
+    assert_eq!(
+        ids_of(out, "a library's debug line"),
+        [Some(id.to_string())]
+    );
 }

@@ -245,6 +245,113 @@ fn a_config_is_accepted_exactly_when_the_documented_rules_hold() {
     );
 }
 
+/// Characters for pools and prefixes near the split rule: no digit, none in [`SPLIT_SEPS`].
+const LETTERS: &[char] = &['a', 'b', 'k', 'x', 'z', 'A', 'Q', 'Z', 'α', 'β', 'ж', '中'];
+
+/// Separators whose characters a prefix may hold without holding the whole separator.
+const SPLIT_SEPS: &[&str] = &["::", "->", "|#", ":-:", "~~", "..", "-", "/"];
+
+/// Builder inputs at the edge of the one-way split: separators of several characters with
+/// prefixes holding some of them, and digit separators (one of them a digit of this
+/// process's ID, so the ID it writes would split) with the process ID on or off.
+fn split_spec() -> impl Strategy<Value = Spec> {
+    let pid_digits: Vec<String> = std::process::id()
+        .to_string()
+        .chars()
+        .map(String::from)
+        .collect();
+    let sep = prop_oneof![
+        3 => select(SPLIT_SEPS).prop_map(str::to_owned),
+        2 => select(pid_digits),
+        1 => select(&["0", "9", "-1-", "a7"][..]).prop_map(str::to_owned),
+    ];
+    (
+        sep,
+        1usize..=8,
+        1usize..=4,
+        subsequence(LETTERS, 2..=LETTERS.len()).prop_shuffle(),
+        any::<bool>(),
+    )
+        .prop_flat_map(|(sep, length, max_depth, pool, prefix_process_id)| {
+            let own: Vec<char> = sep.chars().collect();
+            let prefix_char = prop_oneof![2 => select(LETTERS), 1 => select(own)];
+            let prefix = prop::option::of(prop::collection::vec(prefix_char, 1..=4));
+            (
+                Just(sep),
+                Just(length),
+                Just(max_depth),
+                Just(pool),
+                Just(prefix_process_id),
+                prefix,
+            )
+        })
+        .prop_map(
+            |(sep, length, max_depth, pool, prefix_process_id, prefix)| Spec {
+                length,
+                characters: pool.into_iter().filter(|&c| !sep.contains(c)).collect(),
+                prefix: prefix.map(String::from_iter),
+                prefix_process_id,
+                max_depth,
+                sep,
+                reuse: false,
+            },
+        )
+}
+
+/// Splitting an ID on its separator gives back exactly the parts it was made of: the
+/// process ID, the prefix, each segment. Checked on every config the builder accepts,
+/// whatever the oracle says, from both ends (`split` and `rsplit` disagree when a
+/// separator could be found at two places).
+#[test]
+fn every_id_of_an_accepted_config_splits_back_into_exactly_its_parts() {
+    static ACCEPTED: AtomicUsize = AtomicUsize::new(0);
+    let specs = prop_oneof![3 => split_spec(), 1 => valid_spec(), 1 => any_spec()];
+    check(2048, specs, |spec| {
+        let Ok(cfg) = spec.build() else {
+            return Ok(());
+        };
+        ACCEPTED.fetch_add(1, Ordering::Relaxed);
+        let sep = cfg.sep();
+        let last_segment = |id: &RuntimeId| -> String {
+            let chars: Vec<char> = id.as_str().chars().collect();
+            chars[chars.len() - cfg.length()..].iter().collect()
+        };
+        let mut parts: Vec<String> = Vec::new();
+        if cfg.prefix_process_id() {
+            parts.push(std::process::id().to_string());
+        }
+        parts.extend(cfg.prefix().map(str::to_owned));
+        let mut id = RuntimeId::new_root(&cfg);
+        parts.push(last_segment(&id));
+        loop {
+            let text = id.as_str();
+            prop_assert_eq!(&parts.join(sep), text, "the parts do not make the ID");
+            let forward: Vec<&str> = text.split(sep).collect();
+            prop_assert_eq!(&forward, &parts, "{:?} split on {:?}", text, sep);
+            let mut backward: Vec<&str> = text.rsplit(sep).collect();
+            backward.reverse();
+            prop_assert_eq!(
+                &backward,
+                &parts,
+                "{:?} split from the end on {:?}",
+                text,
+                sep
+            );
+            if id.depth() >= cfg.max_depth() {
+                break;
+            }
+            id = id
+                .child(&cfg)
+                .map_err(|err| TestCaseError::fail(err.to_string()))?;
+            parts.push(last_segment(&id));
+        }
+        Ok(())
+    });
+    let accepted = ACCEPTED.load(Ordering::Relaxed);
+    println!("split: {accepted} accepted configs");
+    assert!(accepted >= 600, "{accepted}");
+}
+
 /// Every level of a chain made with one config, and what happens past `max_depth`.
 #[test]
 fn every_id_matches_the_grammar_of_its_config_down_to_max_depth() {

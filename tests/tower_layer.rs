@@ -302,3 +302,70 @@ async fn concurrent_requests_on_one_router_never_see_each_others_ids() {
     }
     out.assert_one_key_per_line();
 }
+
+/// A router whose handler answers with its request's `x-request-id` header, as UTF-8.
+fn header_echo(layer: RuntimeIdLayer) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|request: Request<Body>| async move {
+                let seen = request.headers().get("x-request-id").map(|v| v.as_bytes());
+                let current = get_runtime_id().unwrap();
+                format!(
+                    "{current} {}",
+                    String::from_utf8(seen.unwrap_or(b"none").to_vec()).unwrap()
+                )
+            }),
+        )
+        .layer(layer)
+}
+
+/// The response's only `x-request-id` value, as UTF-8.
+fn utf8_header(response: &Response<Body>) -> String {
+    let values: Vec<_> = response.headers().get_all("x-request-id").iter().collect();
+    assert_eq!(values.len(), 1, "{:?}", response.headers());
+    String::from_utf8(values[0].as_bytes().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn regression_a_config_making_non_ascii_ids_sends_them_in_the_request_and_response_headers() {
+    let greek = RuntimeIdConfig::builder()
+        .characters("αβγδεζηθικλμνξοπρστυφχψω")
+        .build()
+        .unwrap();
+    let app = header_echo(RuntimeIdLayer::new().config(greek));
+    let response = send(app, None).await;
+    let id = utf8_header(&response);
+    assert_eq!(id.chars().count(), 8);
+    assert!(id.chars().all(|c| ('α'..='ω').contains(&c)), "{id}");
+    assert_eq!(body_text(response).await, format!("{id} {id}"));
+}
+
+#[tokio::test]
+async fn regression_a_policy_adopting_non_ascii_ids_keeps_the_request_header_and_returns_it() {
+    let policy = IncomingPolicy::builder()
+        .characters("αβγδ-0123456789")
+        .build()
+        .unwrap();
+    let app = header_echo(RuntimeIdLayer::new().policy(policy));
+    let response = send(app, Some("αβ-42-γδ".as_bytes())).await;
+    assert_eq!(utf8_header(&response), "αβ-42-γδ");
+    assert_eq!(body_text(response).await, "αβ-42-γδ αβ-42-γδ");
+}
+
+#[tokio::test]
+async fn regression_a_response_header_the_handler_set_is_kept() {
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| async { ([("x-request-id", "set-by-the-handler")], "body") }),
+        )
+        .layer(RuntimeIdLayer::new());
+    let response = send(app, Some(b"from-the-caller")).await;
+    assert_eq!(header(&response), "set-by-the-handler");
+    // The request's ID is still in the response's extensions.
+    assert_eq!(
+        response.extensions().get::<RuntimeId>().unwrap().as_str(),
+        "from-the-caller"
+    );
+}

@@ -1,17 +1,23 @@
-//! Arbitrary bytes read as a JSON-lines log by the tree viewer: never a panic, and nothing
-//! in the output that could break a line or drive a terminal.
+//! Arbitrary bytes read as the JSON-lines logs of several services by the tree viewer, with
+//! arbitrary options and filters: never a panic, counts that add up, and nothing in the
+//! output that could break a line or drive a terminal.
 
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use token_runtime_id::tree::LogTree;
+use token_runtime_id_tree::{Level, LogTree};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
     key: Option<String>,
     sep: Option<String>,
-    log: Vec<u8>,
+    service_key: Option<String>,
+    /// An index into `Level::ALL`, wrapped.
+    level: Option<u8>,
+    roots: Vec<String>,
+    /// (source name, its bytes), read in turn.
+    logs: Vec<(String, Vec<u8>)>,
 }
 
 /// What the viewer may print raw: line ends, and the spaces, quotes and backslashes of the
@@ -45,17 +51,38 @@ fuzz_target!(|input: Input| {
     if let Some(sep) = &input.sep {
         tree = tree.sep(sep);
     }
-    tree.read(&input.log[..], "fuzz").unwrap();
+    if let Some(key) = &input.service_key {
+        tree = tree.service_key(key);
+    }
+    let filtered = input.level.is_some() || !input.roots.is_empty();
+    if let Some(level) = input.level {
+        tree = tree.min_level(Level::ALL[usize::from(level) % Level::ALL.len()]);
+    }
+    for id in &input.roots {
+        tree = tree.root(id);
+    }
+    let mut lines = 0;
+    for (source, log) in &input.logs {
+        tree.read(&log[..], source).unwrap();
+        lines += log.split(|&b| b == b'\n').count();
+    }
     let summary = tree.summary();
-    let lines = input.log.split(|&b| b == b'\n').count();
     assert!(summary.records + summary.malformed as usize <= lines);
     assert!(summary.without_id <= summary.records);
     assert!(summary.roots <= summary.ids && summary.ids <= summary.records);
+    assert!(summary.shown_records <= summary.records);
+    assert!(summary.shown_trees <= summary.roots);
+    if !filtered {
+        assert_eq!(summary.shown_records, summary.records);
+        assert_eq!(summary.shown_trees, summary.roots);
+    }
     let text = tree.render_to_string();
     if let Some(bad) = text.chars().find(|&c| !safe(c)) {
         panic!("{bad:?} printed raw in {text:?}");
     }
-    assert!(summary.records == 0 || !text.is_empty());
+    // One line per shown record, one per tree and per nested ID, none split.
+    assert!(text.lines().count() >= summary.shown_records + summary.shown_trees);
+    assert!(summary.shown_records == 0 || !text.is_empty());
     let report = summary.to_string();
     assert!(!report.contains('\n'), "{report:?}");
 });

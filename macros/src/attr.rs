@@ -187,6 +187,12 @@ impl Parsed {
             None => Some(rules::DEFAULT_SEP),
         };
 
+        // Only a separator that was written can hold a digit: the default holds none.
+        if let (Some(given), Some(sep)) = (&self.sep, sep) {
+            let process_id = self.prefix_process_id.as_ref().is_some_and(|on| on.value);
+            report(errors, given, rules::check_process_id_sep(sep, process_id));
+        }
+
         match (&self.characters, &self.sep, sep) {
             (Some(characters), _, sep) => report(
                 errors,
@@ -429,7 +435,24 @@ mod tests {
         );
         assert_eq!(
             messages(quote!(prefix = "a.b", sep = ".")),
-            ["`prefix` must not contain the separator"]
+            ["`prefix` must not share a character with the separator, '.' is in both"]
+        );
+        assert_eq!(
+            messages(quote!(prefix = "x:", sep = "::")),
+            ["`prefix` must not share a character with the separator, ':' is in both"]
+        );
+        assert!(parse(quote!(characters = "abc", sep = "1")).is_ok());
+        let found = messages(quote!(
+            prefix_process_id = true,
+            characters = "abc",
+            sep = "1"
+        ));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "`sep` must not contain a digit when `prefix_process_id` is on, '1' is one"
+            ),
+            "{found:?}"
         );
         let found = messages(quote!(sep = "a"));
         assert!(

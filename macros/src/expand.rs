@@ -6,11 +6,20 @@
 //!
 //! ```text
 //! fn name(..) -> R {
-//!     static CONFIG: LazyLock<RuntimeIdConfig> = ..;   // only with arguments
-//!     let guard = enter_child(Some(&*CONFIG), "name");  // `None`: the process-wide default
-//!     { original body }
+//!     let guard = enter_child(config, "name");
+//!     original statements
 //! }
 //! ```
+//!
+//! The statements are spliced in, not wrapped in the original braces: a one-line body such
+//! as `{ g() }` nested as a block would read to the compiler as a block made of one
+//! expression and draw a false `unused_braces` warning on the user's code. The guard is
+//! declared first, so it is dropped last, after every local of the body.
+//!
+//! `config` is `None` (the process-wide default, read at each call) without arguments, or
+//! `Some({ static CONFIG: LazyLock<RuntimeIdConfig> = ..; &*CONFIG })` with them; the
+//! static lives in that block, so no name of the macro's shares a scope with the body's
+//! items.
 //!
 //! For an `async fn`, the child is made when the body starts, at the first poll, under the ID
 //! current then; the original body becomes an `async move` block that runs in it on every
@@ -124,19 +133,16 @@ fn expand(args: &Args, function: ItemFn) -> TokenStream {
     let name = sig.ident.unraw().to_string();
     let private = quote!(::token_runtime_id::__private);
 
-    let (config_item, config) = if args.is_empty() {
-        (None, quote!(::core::option::Option::None))
+    let config = if args.is_empty() {
+        quote!(::core::option::Option::None)
     } else {
         let config_static = Ident::new("__TOKEN_RUNTIME_ID_CONFIG", Span::call_site());
         let build = build_config(args, &name);
-        let item = quote! {
+        quote!(::core::option::Option::Some({
             static #config_static: #private::LazyLock<#private::RuntimeIdConfig> =
                 #private::LazyLock::new(|| #build);
-        };
-        (
-            Some(item),
-            quote!(::core::option::Option::Some(&*#config_static)),
-        )
+            &*#config_static
+        }))
     };
 
     let body = if sig.asyncness.is_some() {
@@ -149,9 +155,10 @@ fn expand(args: &Args, function: ItemFn) -> TokenStream {
     } else {
         // Hygienic: the original body can neither see nor shadow it.
         let guard = Ident::new("__token_runtime_id_guard", Span::mixed_site());
+        let statements = &block.stmts;
         quote! {
             let #guard = #private::enter_child(#config, #name);
-            #block
+            #(#statements)*
         }
     };
 
@@ -159,7 +166,6 @@ fn expand(args: &Args, function: ItemFn) -> TokenStream {
         #(#outer)*
         #vis #sig {
             #(#inner)*
-            #config_item
             #body
         }
     }
@@ -233,10 +239,8 @@ mod tests {
                     ::core::option::Option::None,
                     "process"
                 );
-                {
-                    let x = t.into();
-                    Ok(x)
-                }
+                let x = t.into();
+                Ok(x)
             }
         };
         assert_eq!(out, expected.to_string());
@@ -257,7 +261,7 @@ mod tests {
         );
         assert!(out.contains("MaxDepthPolicy :: Reuse"), "{out}");
         assert!(
-            out.contains("Some (& * __TOKEN_RUNTIME_ID_CONFIG) , \"walk\""),
+            out.contains("& * __TOKEN_RUNTIME_ID_CONFIG }) , \"walk\""),
             "{out}"
         );
     }

@@ -199,13 +199,18 @@ pub enum Problem {
         /// The repeated character.
         character: char,
     },
-    /// A pool character that also appears in the separator, which would make IDs ambiguous.
+    /// A pool or prefix character that also appears in the separator: an ID could split on
+    /// the separator in two ways.
     CharacterInSeparator {
         /// The shared character.
         character: char,
     },
-    /// A prefix that contains the separator, which would make IDs ambiguous.
-    ContainsSeparator,
+    /// A separator holding a digit while the process ID, written in digits, starts every
+    /// root: the process ID itself could split.
+    DigitWithProcessId {
+        /// The digit.
+        character: char,
+    },
     /// A character that could break or disguise a log line.
     ForbiddenCharacter {
         /// The character.
@@ -250,7 +255,13 @@ impl fmt::Display for Problem {
                 "must not share a character with the separator, {} is in both",
                 Escaped(*character)
             ),
-            Problem::ContainsSeparator => f.write_str("must not contain the separator"),
+            Problem::DigitWithProcessId { character } => write!(
+                f,
+                "must not contain a digit when `prefix_process_id` is on, {} is one: the \
+                 process ID at the start of every root is written in digits, which the \
+                 separator would split",
+                Escaped(*character)
+            ),
             Problem::ForbiddenCharacter { character, class } => write!(
                 f,
                 "must not contain {} ({}): no control characters, white space, quotes, \
@@ -433,9 +444,23 @@ pub fn check_characters(characters: &str, sep: &str) -> Result<(), Violation> {
     Ok(())
 }
 
-/// `prefix`: 1 to 64 characters, none forbidden, not containing `sep`.
+/// `prefix`: 1 to 64 characters, none forbidden, none in `sep`.
+///
+/// Holding no whole separator is not enough: prefix `x:` with separator `::` writes
+/// `x:::a1b2c3d4`, which splits on `::` as `x` and `:a1b2c3d4`. With no character in
+/// common, every separator in an ID is one the ID was joined with.
 ///
 /// `sep` is assumed valid (check it first with [`check_sep`]).
+///
+/// ```
+/// use token_runtime_id_rules::{check_prefix, Problem};
+///
+/// assert!(check_prefix("x:", ".").is_ok());
+/// assert_eq!(
+///     check_prefix("x:", "::").unwrap_err().problem,
+///     Problem::CharacterInSeparator { character: ':' }
+/// );
+/// ```
 pub fn check_prefix(prefix: &str, sep: &str) -> Result<(), Violation> {
     let field = ConfigField::Prefix;
     if prefix.is_empty() {
@@ -443,10 +468,40 @@ pub fn check_prefix(prefix: &str, sep: &str) -> Result<(), Violation> {
     }
     check_char_count(field, prefix, MAX_PREFIX_CHARS)?;
     check_chars(field, prefix)?;
-    if !sep.is_empty() && prefix.contains(sep) {
-        return Err(violation(field, Problem::ContainsSeparator));
+    // At most 64 characters against at most 8: bounded and allocation-free.
+    if let Some(character) = prefix.chars().find(|&c| sep.contains(c)) {
+        return Err(violation(
+            field,
+            Problem::CharacterInSeparator { character },
+        ));
     }
     Ok(())
+}
+
+/// `sep` with the process ID on: no ASCII digit, since the process ID that starts every
+/// root is written in digits (`sep("1")` and process 41213 would write `4` `1` `2` `1` `3`,
+/// which splits as `4`, `2`, `3`). Nothing to check when `prefix_process_id` is off.
+///
+/// The violation names `sep`: it is the value to change, where the process ID's digits
+/// are the operating system's and `prefix_process_id` is a switch that holds no character.
+///
+/// ```
+/// use token_runtime_id_rules::{check_process_id_sep, ConfigField, Problem};
+///
+/// assert!(check_process_id_sep("1", false).is_ok());
+/// assert!(check_process_id_sep(":", true).is_ok());
+/// let err = check_process_id_sep("-1-", true).unwrap_err();
+/// assert_eq!(err.field, ConfigField::Sep);
+/// assert_eq!(err.problem, Problem::DigitWithProcessId { character: '1' });
+/// ```
+pub fn check_process_id_sep(sep: &str, prefix_process_id: bool) -> Result<(), Violation> {
+    match sep.chars().find(char::is_ascii_digit) {
+        Some(character) if prefix_process_id => Err(violation(
+            ConfigField::Sep,
+            Problem::DigitWithProcessId { character },
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The words `on_max_depth` accepts in the attribute.
@@ -541,6 +596,25 @@ mod tests {
     }
 
     #[test]
+    fn a_digit_separator_is_refused_only_with_the_process_id() {
+        for sep in ["0", "9", "a5b", "12345678"] {
+            assert!(check_process_id_sep(sep, false).is_ok(), "{sep}");
+            let err = check_process_id_sep(sep, true).unwrap_err();
+            assert_eq!(err.field, ConfigField::Sep);
+            assert!(matches!(err.problem, Problem::DigitWithProcessId { .. }));
+        }
+        // Only ASCII digits are in the process ID's text.
+        assert!(check_process_id_sep("\u{663}", true).is_ok());
+        assert!(check_process_id_sep("::", true).is_ok());
+        assert_eq!(
+            check_process_id_sep("-7", true).unwrap_err().to_string(),
+            "`sep` must not contain a digit when `prefix_process_id` is on, '7' is one: the \
+             process ID at the start of every root is written in digits, which the separator \
+             would split"
+        );
+    }
+
+    #[test]
     fn pool_rules() {
         assert!(check_characters("ab", ":").is_ok());
         assert!(check_characters("αβγ", ":").is_ok());
@@ -576,9 +650,19 @@ mod tests {
         assert_eq!(check_prefix("", ":").unwrap_err().problem, Problem::Empty);
         assert_eq!(
             check_prefix("a:b", ":").unwrap_err().problem,
-            Problem::ContainsSeparator
+            Problem::CharacterInSeparator { character: ':' }
         );
         assert!(check_prefix("a:b", ".").is_ok());
+        // One character of a longer separator is enough to split an ID two ways.
+        assert_eq!(
+            check_prefix("x:", "::").unwrap_err().problem,
+            Problem::CharacterInSeparator { character: ':' }
+        );
+        assert_eq!(
+            check_prefix("a>b", "->").unwrap_err().problem,
+            Problem::CharacterInSeparator { character: '>' }
+        );
+        assert!(check_prefix("placeholder", "").is_ok());
         assert_eq!(
             check_prefix("a\u{1b}[31m", ":").unwrap_err().problem,
             Problem::ForbiddenCharacter {

@@ -164,3 +164,62 @@ impl Write for SharedWriter {
         Ok(())
     }
 }
+
+/// The chain the crate's docs show: `Mutex<slog_json::Json<_>>`, one lock held while a record
+/// is formatted, and the writer it formats into.
+pub(crate) fn mutex_json() -> (
+    slog::Fuse<Mutex<slog_json::Json<SharedWriter>>>,
+    SharedWriter,
+) {
+    let out = SharedWriter::default();
+    let json = slog_json::Json::new(out.clone()).add_default_keys().build();
+    (Mutex::new(json).fuse(), out)
+}
+
+impl SharedWriter {
+    /// Each line written, parsed.
+    pub(crate) fn records(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))
+            .collect()
+    }
+
+    /// The `runtime_id` of the only record whose `msg` is `msg`, checking the line holds the
+    /// key at most once.
+    pub(crate) fn id_of(&self, msg: &str) -> Option<String> {
+        let text = self.text();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|line| line.contains(&format!("\"msg\":\"{msg}\"")))
+            .collect();
+        assert_eq!(lines.len(), 1, "lines with msg {msg:?}: {text}");
+        assert!(
+            Captured::key_count(lines[0], "runtime_id") <= 1,
+            "{}",
+            lines[0]
+        );
+        let record: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        record
+            .get("runtime_id")
+            .map(|id| id.as_str().unwrap().to_owned())
+    }
+}
+
+/// Runs `f` on a thread and returns its result, or fails the test after `seconds`: for
+/// tests whose failure would be a hang.
+pub(crate) fn within<T: Send + 'static>(seconds: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(seconds)) {
+        Ok(result) => result,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("did not finish within {seconds} s: a deadlock")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("the test body panicked (its message is above)")
+        }
+    }
+}

@@ -118,7 +118,11 @@ impl Spec {
             fields.push(ConfigField::MaxDepth);
         }
         let sep = &self.sep;
-        if sep.is_empty() || chars(sep) > SEP_CHARS || sep.chars().any(forbidden) {
+        // With the process ID on, a digit in the separator could split the process ID,
+        // which is written in ASCII digits.
+        let splits_the_pid = self.prefix_process_id && sep.chars().any(|c| c.is_ascii_digit());
+        if sep.is_empty() || chars(sep) > SEP_CHARS || sep.chars().any(forbidden) || splits_the_pid
+        {
             fields.push(ConfigField::Sep);
         }
         let pool: Vec<char> = self.characters.chars().collect();
@@ -135,7 +139,7 @@ impl Spec {
             prefix.is_empty()
                 || chars(prefix) > PREFIX_CHARS
                 || prefix.chars().any(forbidden)
-                || prefix.contains(sep.as_str())
+                || prefix.chars().any(|c| sep.contains(c))
         });
         if bad_prefix {
             fields.push(ConfigField::Prefix);

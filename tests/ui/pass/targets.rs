@@ -76,6 +76,13 @@ fn shadows_nothing() -> u32 {
     __token_runtime_id_guard
 }
 
+#[runtime_id(length = 4)]
+fn shadows_nothing_with_arguments() -> u32 {
+    // An item with the name the attribute uses for its config does not clash with it.
+    static __TOKEN_RUNTIME_ID_CONFIG: u32 = 2;
+    __TOKEN_RUNTIME_ID_CONFIG
+}
+
 #[derive(Default)]
 struct Service {
     calls: u32,
@@ -149,6 +156,7 @@ fn main() {
     assert_eq!(extern_c(), 7);
     assert_eq!(r#match().depth(), 1);
     assert_eq!(shadows_nothing(), 1);
+    assert_eq!(shadows_nothing_with_arguments(), 2);
     let mut service = Service::new();
     service.by_mut();
     assert_eq!(service.by_ref(), 1);

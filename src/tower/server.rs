@@ -1,57 +1,4 @@
-//! A runtime ID per request for tower-based servers (axum, tonic, hyper): [`RuntimeIdLayer`]
-//! (feature `tower`).
-//!
-//! Each request gets a root ID: the one the caller sent in the `x-request-id` header when
-//! the [`IncomingPolicy`] accepts it, else a new one. The handler's future runs inside
-//! that ID on every poll, so every line it logs, and every scope nested in it, carries the
-//! ID; the response carries it back in the same header.
-//!
-//! ```
-//! use axum::{body::Body, http::Request, routing::get, Router};
-//! use slog::{info, o, Discard, Drain, Logger};
-//! use token_runtime_id::{get_runtime_id, tower::RuntimeIdLayer, RuntimeIdDrain};
-//! use tower::ServiceExt;
-//!
-//! let log = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
-//! let handler_log = log.clone();
-//! let app = Router::new()
-//!     .route("/", get(move || async move {
-//!         info!(handler_log, "Processing request"); // runtime_id: gateway-7f3a
-//!         get_runtime_id().unwrap().to_string()
-//!     }))
-//!     .layer(RuntimeIdLayer::new().logger(log));
-//!
-//! # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-//! # rt.block_on(async {
-//! let request = Request::get("/").header("x-request-id", "gateway-7f3a").body(Body::empty());
-//! let response = app.oneshot(request.unwrap()).await.unwrap();
-//! assert_eq!(response.headers()["x-request-id"], "gateway-7f3a");
-//! # });
-//! ```
-//!
-//! # Where to put it
-//!
-//! Only what runs inside the layer runs in the ID. With axum's `Router::layer`, each call
-//! wraps everything added before it, so add `RuntimeIdLayer` last (outermost) for the
-//! other middleware's lines to carry the ID too.
-//!
-//! # Rejected headers
-//!
-//! A header value the policy refuses (too long, empty, a character outside the allowed
-//! set, sent twice) is never adopted, echoed or logged. The request gets a new ID, which
-//! replaces the value in the request's headers too, so the handler cannot read it by
-//! mistake; the response carries the new ID. When the layer has a [logger](RuntimeIdLayer::logger),
-//! it writes one warning for the rejection, in the new ID, with the header's name, the
-//! value's length and the rule it broke; without one, it logs nothing, and the handler can
-//! still read the [`IncomingStatus`](crate::IncomingStatus) from the request's
-//! extensions.
-//!
-//! # What the handler sees
-//!
-//! Besides the current ID ([`get_runtime_id`](crate::get_runtime_id)), the request's
-//! extensions hold the [`RuntimeId`] (axum: `Extension<RuntimeId>`) and the
-//! [`IncomingStatus`](crate::IncomingStatus); the response's extensions hold the
-//! `RuntimeId` too, for layers outside this one (an access log, say).
+//! The server side: [`RuntimeIdLayer`] runs each request in a root ID.
 
 use std::fmt;
 use std::future::Future;
@@ -64,16 +11,65 @@ use ::http::{Request, Response};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
+use super::{DEFAULT_HEADER, header_value};
 use crate::config::with_default_config;
 use crate::incoming::IncomingId;
 use crate::{IncomingPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdError, RuntimeIdFutureExt};
 use crate::{WithRuntimeId, scope};
 
-/// The header [`RuntimeIdLayer`] reads and writes unless told otherwise: `x-request-id`.
-pub const DEFAULT_HEADER: &str = "x-request-id";
-
 /// A tower [`Layer`](::tower::Layer) that runs each request in a root runtime ID, adopted
-/// from a header when valid; see the [module docs](self).
+/// from the `x-request-id` header when valid.
+///
+/// Each request gets a root ID: the one the caller sent in the header when the
+/// [`IncomingPolicy`] accepts it, else a new one. The handler's future runs inside that ID
+/// on every poll, so every line it logs, and every scope nested in it, carries the ID; the
+/// response carries it back in the same header, unless the handler set that header
+/// itself.
+///
+/// ```
+/// use axum::{body::Body, http::Request, routing::get, Router};
+/// use slog::{info, o, Discard, Drain, Logger};
+/// use token_runtime_id::{get_runtime_id, tower::RuntimeIdLayer, RuntimeIdDrain};
+/// use tower::ServiceExt;
+///
+/// let log = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
+/// let handler_log = log.clone();
+/// let app = Router::new()
+///     .route("/", get(move || async move {
+///         info!(handler_log, "Processing request"); // runtime_id: gateway-7f3a
+///         get_runtime_id().unwrap().to_string()
+///     }))
+///     .layer(RuntimeIdLayer::new().logger(log));
+///
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// let request = Request::get("/").header("x-request-id", "gateway-7f3a").body(Body::empty());
+/// let response = app.oneshot(request.unwrap()).await.unwrap();
+/// assert_eq!(response.headers()["x-request-id"], "gateway-7f3a");
+/// # });
+/// ```
+///
+/// Add it last with axum's `Router::layer` (outermost), so the other middleware's lines
+/// carry the ID too; see [the layer order](crate::tower#layer-order).
+///
+/// # Rejected headers
+///
+/// A header value the policy refuses (too long, empty, a character outside the allowed
+/// set, sent twice) is never adopted, echoed or logged. The request gets a new ID, which
+/// replaces the value in the request's headers too, so the handler cannot read it by
+/// mistake; the response carries the new ID. When the layer has a
+/// [logger](RuntimeIdLayer::logger), it writes one warning for the rejection, in the new
+/// ID, with the header's name, the value's length and the rule it broke; without one, it
+/// logs nothing, and the handler can still read the
+/// [`IncomingStatus`](crate::IncomingStatus) from the request's extensions.
+///
+/// # What the handler sees
+///
+/// Besides the current ID ([`get_runtime_id`](crate::get_runtime_id)), the request's
+/// header holds the ID's text, and its extensions hold the [`RuntimeId`] (axum:
+/// `Extension<RuntimeId>`) and the [`IncomingStatus`](crate::IncomingStatus); the
+/// response's extensions hold the `RuntimeId` too, for layers outside this one (an access
+/// log, say).
 ///
 /// Cheap to clone: the settings are shared.
 #[derive(Clone)]
@@ -210,7 +206,7 @@ impl<S> ::tower::Layer<S> for RuntimeIdLayer {
     }
 }
 
-/// The service [`RuntimeIdLayer`] wraps around another; see the [module docs](self).
+/// The service [`RuntimeIdLayer`] wraps around another; see [`RuntimeIdLayer`].
 #[derive(Clone)]
 pub struct RuntimeIdService<S> {
     inner: S,
@@ -297,18 +293,10 @@ where
         if let Some(rejection) = incoming.rejection() {
             settings.report(rejection);
         }
-        // IDs hold only characters that are valid in a header; a failure is still no
-        // reason to panic in a server.
-        let value = HeaderValue::from_str(incoming.id().as_str()).ok();
-        let headers = request.headers_mut();
-        match &value {
-            Some(value) => {
-                headers.insert(settings.header.clone(), value.clone());
-            }
-            None => {
-                headers.remove(&settings.header);
-            }
-        }
+        let value = header_value(incoming.id());
+        request
+            .headers_mut()
+            .insert(settings.header.clone(), value.clone());
         request.extensions_mut().insert(incoming.id().clone());
         request.extensions_mut().insert(incoming.status().clone());
         // The call itself runs in the ID too: services often log or spawn there.
@@ -316,14 +304,15 @@ where
         ResponseFuture {
             inner: future.with_runtime_id(incoming.into_id()),
             header: settings.header.clone(),
-            value,
+            value: Some(value),
         }
     }
 }
 
 pin_project! {
     /// The response future of [`RuntimeIdService`]: the inner future, run in the request's
-    /// ID on every poll, then the ID set on the response.
+    /// ID on every poll, then the ID set on the response (unless the handler set the
+    /// header itself).
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -350,7 +339,12 @@ where
         let mut this = self.project();
         let mut response = ready!(this.inner.as_mut().poll(cx))?;
         if let Some(value) = this.value.take() {
-            response.headers_mut().insert(this.header.clone(), value);
+            // A handler that set the header knows better (a proxy returning the upstream's).
+            if let ::http::header::Entry::Vacant(entry) =
+                response.headers_mut().entry(this.header.clone())
+            {
+                entry.insert(value);
+            }
         }
         if let Some(id) = this.inner.runtime_id() {
             response.extensions_mut().insert(id.clone());

@@ -1,49 +1,14 @@
-//! The `runtime-id-tree` command on the output of the examples, on stdin, with options, and
-//! on malformed or hostile input.
+//! The `runtime-id-tree` command on logs written by token-runtime-id's setups and examples,
+//! on stdin, with options, and on malformed or hostile input.
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
+use common::{head_id, stdout, trees, view};
 use slog::{Logger, info, warn};
 use token_runtime_id::{LoggerExt, RuntimeIdError, with_runtime_id};
-
-const VIEWER: &str = env!("CARGO_BIN_EXE_runtime-id-tree");
-
-fn view(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(VIEWER)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or_default()).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-/// The blocks of the output, one per tree: its root line and the lines under it.
-fn trees(text: &str) -> Vec<Vec<&str>> {
-    let mut blocks: Vec<Vec<&str>> = Vec::new();
-    for line in text.lines() {
-        if line.starts_with('[') {
-            blocks.push(vec![line]);
-        } else {
-            blocks
-                .last_mut()
-                .expect("a tree starts the output")
-                .push(line);
-        }
-    }
-    blocks
-}
 
 /// What `examples/json_file.rs` logs for one order.
 fn handle_order(log: &Logger, order: u32) -> Result<(), RuntimeIdError> {
@@ -62,12 +27,17 @@ fn handle_order(log: &Logger, order: u32) -> Result<(), RuntimeIdError> {
     Ok(())
 }
 
-fn check_json_file_trees(text: &str) {
+fn check_json_file_trees(text: &str, file: &str) {
     let blocks = trees(text);
     assert_eq!(blocks.len(), 2, "{text}");
     for (block, order) in blocks.iter().zip(1..) {
-        let root = block[0].trim_matches(['[', ']']);
+        let root = head_id(block[0]);
         assert_eq!(root.len(), 8, "{text}");
+        // Every record of the order, none of the nested IDs' head lines, one source.
+        let records = block.len() - 3;
+        let summary = format!("[{root}]  {records} lines; service: {file}; ");
+        assert!(block[0].starts_with(&summary), "{text}");
+        assert!(block[0].contains(" .. +"), "{text}");
         let messages: Vec<&str> = block[1..].iter().map(|l| l.trim_start()).collect();
         assert!(messages[0].contains("INFO Order received"), "{text}");
         assert!(
@@ -88,6 +58,12 @@ fn check_json_file_trees(text: &str) {
                 .any(|l| l.starts_with("    ") && l.contains("Charging card"))
         );
         assert!(block.iter().all(|l| !l.contains("runtime_id=")), "{text}");
+        let label = format!(" {file} | ");
+        assert!(
+            block[1..]
+                .iter()
+                .all(|l| l.starts_with("  [") || l.contains(&label))
+        );
     }
 }
 
@@ -103,7 +79,7 @@ fn the_json_file_setup_becomes_one_tree_per_order() {
     }
     guard.finish().unwrap();
     let text = stdout(&view(&[path.to_str().unwrap()], None));
-    check_json_file_trees(&text);
+    check_json_file_trees(&text, "orders.jsonl");
 }
 
 /// The examples `cargo test` has built beside this test binary, if it has.
@@ -125,15 +101,13 @@ fn the_json_file_example_output_becomes_one_tree_per_order() {
     let run = Command::new(example).arg(&path).output().unwrap();
     assert!(run.status.success(), "{run:?}");
     let text = stdout(&view(&[path.to_str().unwrap()], None));
-    check_json_file_trees(&text);
+    check_json_file_trees(&text, "example.jsonl");
 }
 
-#[cfg(all(feature = "tower", feature = "tokio"))]
-#[path = "../examples/http_server.rs"]
+#[path = "../../examples/http_server.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod http_server;
 
-#[cfg(all(feature = "tower", feature = "tokio"))]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_server_example_output_becomes_one_tree_per_request() {
     let dir = tempfile::tempdir().unwrap();
@@ -155,7 +129,7 @@ async fn the_http_server_example_output_becomes_one_tree_per_request() {
     let blocks = trees(&text);
     assert_eq!(blocks.len(), 6, "{text}");
     for (block, id) in blocks.iter().zip(&ids) {
-        assert_eq!(block[0], format!("[{id}]"), "{text}");
+        assert_eq!(head_id(block[0]), id, "{text}");
         let order = block[1..]
             .iter()
             .find_map(|l| l.split("order=").nth(1))
@@ -167,6 +141,8 @@ async fn the_http_server_example_output_becomes_one_tree_per_request() {
         // for order 3's rejected header.
         let expected = if order == "3" { 8 } else { 7 };
         assert_eq!(block.len(), expected, "{text}");
+        let summary = format!("[{id}]  {} lines; service: server.jsonl; ", expected - 3);
+        assert!(block[0].starts_with(&summary), "{text}");
         assert!(block[1].contains("Processing request") || block[1].contains("WARN"));
         assert!(
             block.last().unwrap().contains("Request completed"),
@@ -197,7 +173,9 @@ not json at all\n\
     let output = view(&[], Some(input));
     assert_eq!(
         stdout(&output),
-        "[r]\n  2024-01-15T10:00:00Z INFO a\n  2024-01-15T10:00:01Z INFO b\n"
+        "[r]  2 lines; service: <stdin>; 2024-01-15T10:00:00Z .. +1.0 s\n  \
+         2024-01-15T10:00:00Z <stdin> | INFO a\n  \
+         2024-01-15T10:00:01Z <stdin> | INFO b\n"
     );
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(
@@ -221,7 +199,11 @@ fn key_and_separator_are_options_and_files_are_read_in_turn() {
         &["--key", "request_id", "--sep", ".", &arg(&a), &arg(&b)],
         None,
     ));
-    assert_eq!(text, "[p]\n  one\n  [p.q]\n    two\n");
+    assert_eq!(
+        text,
+        "[p]  2 lines; services: a.jsonl, b.jsonl; no time\n  a.jsonl | one\n  [p.q]\n    \
+         b.jsonl | two\n"
+    );
 
     let missing = view(&["/nonexistent/file.jsonl"], None);
     assert_eq!(missing.status.code(), Some(2));
@@ -254,5 +236,8 @@ fn a_chain_a_thousand_deep_does_not_overflow() {
         id.push_str(":x");
     }
     let text = stdout(&view(&[], Some(input.as_bytes())));
-    assert_eq!(text.lines().filter(|l| l.trim() == "m").count(), 1000);
+    assert_eq!(
+        text.lines().filter(|l| l.ends_with("<stdin> | m")).count(),
+        1000
+    );
 }
