@@ -1,20 +1,23 @@
-//! JSON lines, to a file or any writer.
+//! JSON lines, to a file (optionally rotated) or any writer.
 
 use std::fmt;
-use std::fs::OpenOptions;
-use std::io::{self, BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use slog::{Drain, Logger, OwnedKVList, Record};
+use slog::Logger;
 
-use super::{Common, LogGuard, SetupError, WriteStatus};
+use super::json_line::JsonFormat;
+use super::rotate::{LogFile, Rotation, Trigger};
+use super::{Common, LogGuard, SetupError};
+
+/// The fields every JSON line holds before its pairs: no key may take their names.
+const LINE_FIELDS: [&str; 3] = ["ts", "level", "msg"];
 
 /// Starts a setup that appends JSON lines to the file at `path` (created if missing).
 ///
-/// Each line is one record: `ts` (RFC 3339), `level`, `msg`, the runtime ID under its key,
-/// then the record's and the logger's pairs.
+/// Each line is one record: `ts` (RFC 3339, UTC, nanoseconds: the time of the log call),
+/// `level`, `msg`, then the record's pairs with the runtime ID among them, then the
+/// logger's, each key at most once (see [`JsonFileBuilder`]).
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,73 +37,105 @@ use super::{Common, LogGuard, SetupError, WriteStatus};
 /// # Ok(()) }
 /// ```
 pub fn json_file(path: impl AsRef<Path>) -> JsonFileBuilder {
-    JsonFileBuilder::new(Target::File {
+    JsonFileBuilder {
         path: path.as_ref().to_owned(),
         truncate: false,
-    })
+        rotation: None,
+        keep_files: None,
+        flush_each_record: false,
+        common: Common::default(),
+    }
 }
 
 /// Starts a setup that writes JSON lines to `writer` (standard output, a socket, a
-/// buffer), on the writer thread.
+/// buffer): the lines of [`json_file`], written on the writer thread.
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let (logger, guard) = token_runtime_id::setup::json_writer(std::io::stdout()).build()?;
-/// # drop(logger); drop(guard);
+/// # drop(logger); guard.finish()?;
 /// # Ok(()) }
 /// ```
-pub fn json_writer(writer: impl Write + Send + 'static) -> JsonFileBuilder {
-    JsonFileBuilder::new(Target::Writer(Box::new(writer)))
+pub fn json_writer(writer: impl Write + Send + 'static) -> JsonWriterBuilder {
+    JsonWriterBuilder {
+        writer: Box::new(writer),
+        flush_each_record: false,
+        common: Common::default(),
+    }
 }
 
-enum Target {
-    File { path: PathBuf, truncate: bool },
-    Writer(Box<dyn Write + Send>),
-}
-
-/// Builds a JSON-lines logger; see [`json_file`] and [`json_writer`].
+/// Builds a JSON-lines logger writing to a file; see [`json_file`].
+///
+/// One key per line: the key the ID is written under may not be `ts`, `level` or `msg`
+/// (nor `module` or `target` with [`module(true)`](Self::module)), which
+/// [`build`](Self::build) refuses; a pair under a key the line already holds is left out,
+/// so a pair a user logs under the ID's key gives way to the ID, and one under `msg` to
+/// the message.
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct JsonFileBuilder {
-    target: Target,
-    common: Common,
+    path: PathBuf,
+    truncate: bool,
+    rotation: Option<Rotation>,
+    keep_files: Option<usize>,
     flush_each_record: bool,
-    runtime_id_drain: bool,
+    pub(crate) common: Common,
 }
 
 impl JsonFileBuilder {
-    fn new(target: Target) -> Self {
-        JsonFileBuilder {
-            target,
-            common: Common::default(),
-            flush_each_record: true,
-            runtime_id_drain: true,
-        }
-    }
-
-    /// Leaves the runtime-ID drain out of the chain: the baseline the benchmarks compare
-    /// the setup against. Not for use: records then carry no ID.
-    #[doc(hidden)]
-    pub fn without_runtime_id_drain(mut self) -> Self {
-        self.runtime_id_drain = false;
-        self
-    }
-
     common_setters!();
 
-    /// Empties the file before writing, instead of appending (files only).
+    /// Empties the file before writing, instead of appending.
     pub fn truncate(mut self, truncate: bool) -> Self {
-        if let Target::File { truncate: t, .. } = &mut self.target {
-            *t = truncate;
-        }
+        self.truncate = truncate;
         self
     }
 
-    /// Whether each line is handed to the OS as soon as it is written (the default), so a
-    /// reader following the file sees it at once and a crash loses nothing already
-    /// written. Turn it off for throughput: lines are then written in blocks of 64 KiB and
-    /// when the guard is dropped.
+    /// Writes each line on its own as soon as it is formatted, instead of in blocks while
+    /// more lines are queued (default off). Either way the file is written as soon as the
+    /// queue is empty; this only bounds what a crash can lose to one line more than the
+    /// queue (see [what a crash loses](crate::setup#what-a-crash-loses)), at the cost of
+    /// one write per line.
     pub fn flush_each_record(mut self, flush: bool) -> Self {
         self.flush_each_record = flush;
+        self
+    }
+
+    /// Rotates the file: by size ([`Rotation::size`]) or at each hour or day
+    /// ([`Rotation::hourly`], [`Rotation::daily`], in UTC, by the time of the log call).
+    ///
+    /// The current file keeps the path (so `tail -F` follows it); a rotated file is
+    /// renamed to `<path>.<UTC time of the rotation>`, such as
+    /// `app.jsonl.20240115T103045.123456Z`, names that sort by age. Rotation happens
+    /// between lines: no line is split across files, or lost.
+    ///
+    /// Without it, an external `logrotate` works with its `copytruncate` option: the file
+    /// is opened for appending, so lines written after the truncation start the file anew.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("app.jsonl");
+    /// use token_runtime_id::setup::{self, Rotation};
+    ///
+    /// let (logger, guard) = setup::json_file(&path)
+    ///     .rotate(Rotation::size(10 << 20))
+    ///     .keep_files(5)
+    ///     .build()?;
+    /// for n in 0..1000 {
+    ///     slog::info!(logger, "request"; "n" => n);
+    /// }
+    /// guard.finish()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn rotate(mut self, rotation: Rotation) -> Self {
+        self.rotation = Some(rotation);
+        self
+    }
+
+    /// Keeps at most `n` rotated files besides the current one, removing the oldest after
+    /// each rotation (by default all are kept). Only used with [`rotate`](Self::rotate).
+    pub fn keep_files(mut self, n: usize) -> Self {
+        self.keep_files = Some(n);
         self
     }
 
@@ -109,126 +144,89 @@ impl JsonFileBuilder {
     /// # Errors
     ///
     /// [`SetupError::RuntimeId`] for an invalid key or placeholder,
-    /// [`SetupError::ChannelSize`] for a zero channel size, [`SetupError::Io`] if the file
-    /// cannot be opened.
+    /// [`SetupError::ReservedKey`] for a key the line already holds,
+    /// [`SetupError::ChannelSize`] or [`SetupError::ChannelSizeTooLarge`] for a channel
+    /// size out of bounds, [`SetupError::RotationSize`] for `Rotation::size(0)`,
+    /// [`SetupError::Io`] if the file cannot be opened, [`SetupError::Spawn`] if the
+    /// writer thread cannot be started.
     pub fn build(self) -> Result<(Logger, LogGuard), SetupError> {
-        let checked = self.common.check()?;
-        let out: Box<dyn Write + Send> = match self.target {
-            Target::File { path, truncate } => {
-                let mut options = OpenOptions::new();
-                options.create(true);
-                if truncate {
-                    options.write(true).truncate(true);
-                } else {
-                    options.append(true);
-                }
-                let file = options
-                    .open(&path)
-                    .map_err(|source| SetupError::Io { path, source })?;
-                Box::new(file)
-            }
-            Target::Writer(writer) => writer,
-        };
-
-        let status = Arc::new(WriteStatus::default());
-        let abandon = Arc::new(AtomicBool::new(false));
-        let writer = RecordWriter {
-            out: BufWriter::with_capacity(64 * 1024, out),
-            pending: Vec::with_capacity(512),
-            abandon: Arc::clone(&abandon),
-            flush_each_record: self.flush_each_record,
-            status: Arc::clone(&status),
-        };
-        let json = slog_json::Json::new(writer)
-            .add_default_keys()
-            .set_newlines(true)
-            .set_flush(true)
-            .build();
-        let lines = JsonLines {
-            json,
-            abandon,
-            status: Arc::clone(&status),
+        let checked = self.common.check(&LINE_FIELDS)?;
+        if self.rotation == Some(Rotation(Trigger::Size(0))) {
+            return Err(SetupError::RotationSize);
+        }
+        let file = LogFile::open(&self.path, self.truncate, self.rotation, self.keep_files)
+            .map_err(|source| SetupError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        let format = JsonFormat {
+            module: checked.module,
         };
         checked.assemble(
-            lines,
+            format,
+            file,
+            self.flush_each_record,
             "token-runtime-id-json",
-            self.runtime_id_drain,
-            status,
         )
     }
 }
 
 impl fmt::Debug for JsonFileBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let target = match &self.target {
-            Target::File { path, .. } => path.display().to_string(),
-            Target::Writer(_) => "<writer>".to_owned(),
-        };
         f.debug_struct("JsonFileBuilder")
-            .field("target", &target)
-            .field("common", &self.common)
+            .field("path", &self.path)
+            .field("truncate", &self.truncate)
+            .field("rotation", &self.rotation)
+            .field("keep_files", &self.keep_files)
             .field("flush_each_record", &self.flush_each_record)
-            .field("runtime_id_drain", &self.runtime_id_drain)
+            .field("common", &self.common)
             .finish()
     }
 }
 
-/// The writer thread's drain: formats with slog-json, and drops a record whose formatting
-/// failed half-way instead of leaving half a line.
-struct JsonLines {
-    json: slog_json::Json<RecordWriter>,
-    abandon: Arc<AtomicBool>,
-    status: Arc<WriteStatus>,
-}
-
-impl Drain for JsonLines {
-    type Ok = ();
-    type Err = slog::Never;
-
-    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
-        if let Err(err) = self.json.log(record, values) {
-            self.abandon.store(true, Ordering::Relaxed);
-            self.status.record_failure(&err);
-        }
-        Ok(())
-    }
-}
-
-/// Collects one record's bytes and writes them out whole when slog-json flushes after the
-/// record's newline.
-struct RecordWriter {
-    out: BufWriter<Box<dyn Write + Send>>,
-    pending: Vec<u8>,
-    /// Set when a record failed half-way: its bytes are dropped before the next record.
-    abandon: Arc<AtomicBool>,
+/// Builds a JSON-lines logger writing to any writer; see [`json_writer`]. The lines and
+/// their keys are those of [`JsonFileBuilder`].
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct JsonWriterBuilder {
+    writer: Box<dyn Write + Send>,
     flush_each_record: bool,
-    status: Arc<WriteStatus>,
+    common: Common,
 }
 
-impl Write for RecordWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.abandon.swap(false, Ordering::Relaxed) {
-            self.pending.clear();
-        }
-        self.pending.extend_from_slice(buf);
-        Ok(buf.len())
+impl JsonWriterBuilder {
+    common_setters!();
+
+    /// As [`JsonFileBuilder::flush_each_record`]; the writer is also flushed after each
+    /// line.
+    pub fn flush_each_record(mut self, flush: bool) -> Self {
+        self.flush_each_record = flush;
+        self
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        let written = self.out.write_all(&self.pending);
-        self.pending.clear();
-        written?;
-        if self.flush_each_record {
-            self.out.flush()?;
-        }
-        Ok(())
+    /// Checks the options and starts the writer thread.
+    ///
+    /// # Errors
+    ///
+    /// As [`JsonFileBuilder::build`], without the file's.
+    pub fn build(self) -> Result<(Logger, LogGuard), SetupError> {
+        let checked = self.common.check(&LINE_FIELDS)?;
+        let format = JsonFormat {
+            module: checked.module,
+        };
+        checked.assemble(
+            format,
+            self.writer,
+            self.flush_each_record,
+            "token-runtime-id-json",
+        )
     }
 }
 
-impl Drop for RecordWriter {
-    fn drop(&mut self) {
-        if let Err(err) = self.out.flush() {
-            self.status.record_failure(&err);
-        }
+impl fmt::Debug for JsonWriterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonWriterBuilder")
+            .field("flush_each_record", &self.flush_each_record)
+            .field("common", &self.common)
+            .finish()
     }
 }

@@ -1,13 +1,19 @@
-//! Human-readable lines on a terminal, through slog-term.
+//! Human-readable lines on a terminal, formatted by slog-term on the logging thread.
 
+use std::cell::RefCell;
 use std::fmt;
-use std::io::{self, Write};
-use std::sync::Arc;
+use std::io::{self, IsTerminal, Write};
+use std::rc::Rc;
+use std::time::SystemTime;
 
-use slog::{Drain, KV, Logger, Record};
+use slog::{
+    BorrowedKV, Drain, KV, Key, Logger, OwnedKVList, Record, RecordStatic, Serializer as _,
+};
 use slog_term::{CountingWriter, FullFormat, RecordDecorator, ThreadSafeTimestampFn};
 
-use super::{Common, CountFailures, LogGuard, SetupError, WriteStatus};
+use super::json_line::Seen;
+use super::sink::{Format, Scratch};
+use super::{Common, LogGuard, SetupError};
 
 /// Starts a setup that prints records on stderr through slog-term's full format, with the
 /// runtime ID in brackets before the message, as the seed prints it, and among the
@@ -16,6 +22,10 @@ use super::{Common, CountFailures, LogGuard, SetupError, WriteStatus};
 /// ```text
 /// Nov 26 10:30:45.124 INFO [a1b2c3d4:e5f6g7h8] Querying database, runtime_id: a1b2c3d4:e5f6g7h8
 /// ```
+///
+/// Colours are used when the output is a terminal. As with [`json_file`](super::json_file),
+/// each line is formatted on the thread that logs (its time is that of the log call) and
+/// written by a writer thread, and a key is printed at most once per line.
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -44,7 +54,7 @@ enum Output {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct TerminalBuilder {
     output: Output,
-    common: Common,
+    pub(crate) common: Common,
     id_before_message: bool,
 }
 
@@ -74,30 +84,25 @@ impl TerminalBuilder {
     /// # Errors
     ///
     /// [`SetupError::RuntimeId`] for an invalid key or placeholder,
-    /// [`SetupError::ChannelSize`] for a zero channel size.
+    /// [`SetupError::ReservedKey`] for `module` or `target` with
+    /// [`module(true)`](Self::module), [`SetupError::ChannelSize`] or
+    /// [`SetupError::ChannelSizeTooLarge`] for a channel size out of bounds,
+    /// [`SetupError::Spawn`] if the printer thread cannot be started.
     pub fn build(self) -> Result<(Logger, LogGuard), SetupError> {
-        let checked = self.common.check()?;
-        let key = checked.key;
-        let format: Box<dyn Drain<Ok = (), Err = io::Error> + Send> = match self.output {
-            Output::Stderr => {
-                let decorator = slog_term::TermDecorator::new().stderr().build();
-                full_format(decorator, key, self.id_before_message)
-            }
-            Output::Stdout => {
-                let decorator = slog_term::TermDecorator::new().stdout().build();
-                full_format(decorator, key, self.id_before_message)
-            }
-            Output::Writer(writer) => {
-                let decorator = slog_term::PlainDecorator::new(writer);
-                full_format(decorator, key, self.id_before_message)
-            }
+        let checked = self.common.check(&[])?;
+        let (out, color): (Box<dyn Write + Send>, bool) = match self.output {
+            Output::Stderr => (Box::new(io::stderr()), io::stderr().is_terminal()),
+            Output::Stdout => (Box::new(io::stdout()), io::stdout().is_terminal()),
+            Output::Writer(writer) => (writer, false),
         };
-        let status = Arc::new(WriteStatus::default());
-        let printer = CountFailures {
-            drain: format,
-            status: Arc::clone(&status),
+        let format = TermFormat {
+            key: checked.key,
+            id_before_message: self.id_before_message,
+            color,
+            module: checked.module,
+            no_values: OwnedKVList::from(slog::o!()),
         };
-        checked.assemble(printer, "token-runtime-id-term", true, status)
+        checked.assemble(format, out, false, "token-runtime-id-term")
     }
 }
 
@@ -116,31 +121,153 @@ impl fmt::Debug for TerminalBuilder {
     }
 }
 
-fn full_format<D>(
-    decorator: D,
+/// slog-term's full format, into the thread's line buffer.
+struct TermFormat {
     key: &'static str,
     id_before_message: bool,
-) -> Box<dyn Drain<Ok = (), Err = io::Error> + Send>
-where
-    D: slog_term::Decorator + Send + 'static,
-{
-    let builder = FullFormat::new(decorator);
-    if id_before_message {
-        Box::new(
+    color: bool,
+    module: bool,
+    /// The record handed to slog-term carries the logger's values among its own pairs
+    /// (so that each key is printed once), and these empty ones as the logger's.
+    no_values: OwnedKVList,
+}
+
+impl Format for TermFormat {
+    fn format(
+        &self,
+        scratch: &mut Scratch,
+        _now: SystemTime,
+        record: &Record<'_>,
+        values: &OwnedKVList,
+    ) -> Result<(), String> {
+        let id = if self.id_before_message {
+            find_id(record, self.key)
+        } else {
+            None
+        };
+        let buf = Rc::new(RefCell::new(std::mem::take(&mut scratch.line)));
+        let decorator = LineDecorator {
+            buf: Rc::clone(&buf),
+            color: self.color,
+        };
+        let builder = FullFormat::new(decorator);
+        let format = if self.id_before_message {
             builder
                 .use_custom_header_print(move |timestamp, decorator, record, location| {
-                    print_header(key, timestamp, decorator, record, location)
+                    print_header(id.as_deref(), timestamp, decorator, record, location)
                 })
-                .build(),
-        )
-    } else {
-        Box::new(builder.build())
+                .build()
+        } else {
+            builder.build()
+        };
+        let pairs = OncePerLine {
+            record: record.kv(),
+            values,
+            module: self.module.then(|| (record.module(), record.tag())),
+        };
+        let rstatic = RecordStatic {
+            location: record.location(),
+            tag: record.tag(),
+            level: record.level(),
+        };
+        // The same message: drains above may know the record by it.
+        let once = Record::new(&rstatic, record.msg(), BorrowedKV(&pairs));
+        let result = format.log(&once, &self.no_values);
+        drop(format);
+        scratch.line = Rc::try_unwrap(buf).map_or_else(|_| Vec::new(), RefCell::into_inner);
+        result.map_err(|err| err.to_string())
+    }
+}
+
+/// The record's pairs, then the logger's, then `module` and `target`, each key once
+/// (the first one serialized wins, as in the JSON lines).
+struct OncePerLine<'a> {
+    record: BorrowedKV<'a>,
+    values: &'a OwnedKVList,
+    module: Option<(&'static str, &'a str)>,
+}
+
+impl KV for OncePerLine<'_> {
+    fn serialize(
+        &self,
+        record: &Record<'_>,
+        serializer: &mut dyn slog::Serializer,
+    ) -> slog::Result {
+        let mut once = Once {
+            inner: serializer,
+            seen: Seen::default(),
+        };
+        if let Some((module, tag)) = self.module {
+            once.emit_str("module", module)?;
+            if !tag.is_empty() {
+                once.emit_str("target", tag)?;
+            }
+        }
+        self.record.serialize(record, &mut once)?;
+        self.values.serialize(record, &mut once)
+    }
+}
+
+/// Passes on each pair whose key was not seen before in the line.
+struct Once<'a> {
+    inner: &'a mut dyn slog::Serializer,
+    seen: Seen,
+}
+
+impl slog::Serializer for Once<'_> {
+    fn emit_arguments(&mut self, key: Key, val: &fmt::Arguments<'_>) -> slog::Result {
+        if self.seen.take(key) {
+            self.inner.emit_arguments(key, val)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn emit_unit(&mut self, key: Key) -> slog::Result {
+        if self.seen.take(key) {
+            self.inner.emit_unit(key)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn emit_none(&mut self, key: Key) -> slog::Result {
+        if self.seen.take(key) {
+            self.inner.emit_none(key)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The ID among the record's own pairs, where the runtime-ID drain puts it; stops at it.
+fn find_id(record: &Record<'_>, key: &'static str) -> Option<String> {
+    let mut find = FindKey { key, value: None };
+    // The search ends with an error once the key is found; any other error only costs the
+    // bracketed ID, and shows again when the pairs are printed.
+    let _ = record.kv().serialize(record, &mut find);
+    find.value
+}
+
+/// Finds the value of one key among a record's pairs.
+struct FindKey {
+    key: &'static str,
+    value: Option<String>,
+}
+
+impl slog::Serializer for FindKey {
+    fn emit_arguments(&mut self, key: Key, val: &fmt::Arguments<'_>) -> slog::Result {
+        if key == self.key {
+            self.value = Some(val.to_string());
+            return Err(slog::Error::Other);
+        }
+        Ok(())
     }
 }
 
 /// slog-term's header (timestamp, level, location), then `[<id>] ` before the message.
 fn print_header(
-    key: &'static str,
+    id: Option<&str>,
     fn_timestamp: &dyn ThreadSafeTimestampFn<Output = io::Result<()>>,
     mut rd: &mut dyn RecordDecorator,
     record: &Record<'_>,
@@ -163,34 +290,86 @@ fn print_header(
     }
     rd.start_whitespace()?;
     write!(rd, " ")?;
-
-    let mut find = FindKey { key, value: None };
-    // A value that fails to serialize only costs the bracketed ID.
-    let _ = record.kv().serialize(record, &mut find);
-    if let Some(id) = find.value {
+    if let Some(id) = id {
         rd.start_key()?;
         write!(rd, "[{id}]")?;
         rd.start_whitespace()?;
         write!(rd, " ")?;
     }
-
     rd.start_msg()?;
     let mut count = CountingWriter::new(&mut rd);
     write!(count, "{}", record.msg())?;
     Ok(count.count() != 0)
 }
 
-/// Finds the value of one key among a record's pairs.
-struct FindKey {
-    key: &'static str,
-    value: Option<String>,
+/// A slog-term decorator that writes into a line buffer, with ANSI colours (slog-term's:
+/// one per level, keys and message in bold) when `color` is set.
+struct LineDecorator {
+    buf: Rc<RefCell<Vec<u8>>>,
+    color: bool,
 }
 
-impl slog::Serializer for FindKey {
-    fn emit_arguments(&mut self, key: slog::Key, val: &fmt::Arguments<'_>) -> slog::Result {
-        if self.value.is_none() && key == self.key {
-            self.value = Some(val.to_string());
+impl slog_term::Decorator for LineDecorator {
+    fn with_record<F>(&self, record: &Record<'_>, _: &OwnedKVList, f: F) -> io::Result<()>
+    where
+        F: FnOnce(&mut dyn RecordDecorator) -> io::Result<()>,
+    {
+        let mut line = self.buf.borrow_mut();
+        f(&mut LineRecord {
+            line: &mut line,
+            color: self.color,
+            level: record.level(),
+        })
+    }
+}
+
+struct LineRecord<'a> {
+    line: &'a mut Vec<u8>,
+    color: bool,
+    level: slog::Level,
+}
+
+impl LineRecord<'_> {
+    fn style(&mut self, code: &[u8]) -> io::Result<()> {
+        if self.color {
+            self.line.extend_from_slice(code);
         }
         Ok(())
+    }
+}
+
+impl Write for LineRecord<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.line.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl RecordDecorator for LineRecord<'_> {
+    fn reset(&mut self) -> io::Result<()> {
+        self.style(b"\x1b[0m")
+    }
+
+    fn start_level(&mut self) -> io::Result<()> {
+        self.style(match self.level {
+            slog::Level::Critical => b"\x1b[35m",
+            slog::Level::Error => b"\x1b[31m",
+            slog::Level::Warning => b"\x1b[33m",
+            slog::Level::Info => b"\x1b[32m",
+            slog::Level::Debug => b"\x1b[36m",
+            slog::Level::Trace => b"\x1b[34m",
+        })
+    }
+
+    fn start_key(&mut self) -> io::Result<()> {
+        self.style(b"\x1b[1m")
+    }
+
+    fn start_msg(&mut self) -> io::Result<()> {
+        self.style(b"\x1b[1m")
     }
 }

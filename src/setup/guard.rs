@@ -1,0 +1,205 @@
+//! What a setup reports: [`LogGuard`], [`WriteError`], and the counts behind them.
+
+use std::fmt;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::writer::Msg;
+
+/// Prints one diagnostic line on stderr. A closed or broken stderr is ignored: the setup's
+/// own messages must never panic (`eprintln!` does when stderr is a broken pipe).
+pub(crate) fn diagnose(args: fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "token-runtime-id: {args}");
+}
+
+/// Write errors and lost records of one setup, shared by the logging threads, the writer
+/// thread and the guard.
+#[derive(Debug, Default)]
+pub(crate) struct WriteStatus {
+    write_errors: AtomicU64,
+    lost: AtomicU64,
+    /// Set by the guard before it stops the writer: records logged from then on are
+    /// counted as lost on the logging thread, without being formatted.
+    stopped: AtomicBool,
+    late_reported: AtomicBool,
+    first_error: Mutex<Option<String>>,
+}
+
+impl WriteStatus {
+    /// Counts a failed write or flush of the output; prints the first error at once.
+    pub(crate) fn write_failed(&self, err: &dyn fmt::Display) {
+        self.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.note_first(err);
+    }
+
+    /// Counts `records` that will never reach the output, and why; prints the first
+    /// reason at once.
+    pub(crate) fn records_lost(&self, records: u64, why: &dyn fmt::Display) {
+        if records > 0 {
+            self.lost.fetch_add(records, Ordering::Relaxed);
+            self.note_first(why);
+        }
+    }
+
+    fn note_first(&self, err: &dyn fmt::Display) {
+        let mut first = self
+            .first_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if first.is_none() {
+            let message = err.to_string();
+            diagnose(format_args!("cannot write log records: {message}"));
+            *first = Some(message);
+        }
+    }
+
+    /// Counts a record logged after the guard stopped the writer; says so on stderr once.
+    pub(crate) fn record_late(&self) {
+        self.lost.fetch_add(1, Ordering::Relaxed);
+        if !self.late_reported.swap(true, Ordering::Relaxed) {
+            diagnose(format_args!(
+                "a record was logged after its LogGuard stopped the writer: it is not \
+                 written, and counted as lost"
+            ));
+        }
+    }
+
+    pub(crate) fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    fn report(&self) -> Result<(), WriteError> {
+        let write_errors = self.write_errors.load(Ordering::Relaxed);
+        let lost_records = self.lost.load(Ordering::Relaxed);
+        if write_errors == 0 && lost_records == 0 {
+            return Ok(());
+        }
+        Err(WriteError {
+            write_errors,
+            lost_records,
+            first_error: self
+                .first_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// What went wrong while a setup was writing.
+///
+/// Every record that did not reach the output is counted in `lost_records`, whatever the
+/// cause: a value that failed or panicked while the line was formatted, a write that
+/// failed, a record logged after the guard stopped the writer. A record is never written
+/// in part: it is in the output whole, or counted here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteError {
+    /// How many writes or flushes of the output failed (one write carries a block of
+    /// lines, so this is not a count of records).
+    pub write_errors: u64,
+    /// How many records did not reach the output.
+    pub lost_records: u64,
+    /// The first error, as the OS (or the failing value) described it.
+    pub first_error: String,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} log record(s) did not reach the output, {} write(s) failed; the first error: {}",
+            self.lost_records, self.write_errors, self.first_error
+        )
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+/// Keeps a setup's writer running; [`finish`](Self::finish) (or dropping the guard)
+/// writes out every queued record, flushes and closes the output, and reports.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("app.jsonl");
+/// use slog::info;
+///
+/// let (logger, guard) = token_runtime_id::setup::json_file(&path).build()?;
+/// info!(logger, "started");
+/// guard.finish()?; // every record is in the file now
+/// assert_eq!(std::fs::read_to_string(&path)?.lines().count(), 1);
+/// # Ok(()) }
+/// ```
+///
+/// Records logged once the guard has stopped the writer are not written; they are
+/// counted (see [`lost_records`](Self::lost_records)) and reported on stderr once.
+#[must_use = "dropping the guard stops the writer: keep it until logging ends"]
+pub struct LogGuard {
+    stop: Option<SyncSender<Msg>>,
+    status: Arc<WriteStatus>,
+}
+
+impl LogGuard {
+    pub(crate) fn new(stop: SyncSender<Msg>, status: Arc<WriteStatus>) -> Self {
+        LogGuard {
+            stop: Some(stop),
+            status,
+        }
+    }
+
+    /// How many writes or flushes of the output have failed so far.
+    pub fn write_errors(&self) -> u64 {
+        self.status.write_errors.load(Ordering::Relaxed)
+    }
+
+    /// How many records have not reached the output so far (and never will).
+    pub fn lost_records(&self) -> u64 {
+        self.status.lost.load(Ordering::Relaxed)
+    }
+
+    /// Writes out every queued record, flushes and closes the output, and reports.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError`] if any record did not reach the output or any write failed.
+    pub fn finish(mut self) -> Result<(), WriteError> {
+        self.stop();
+        self.status.report()
+    }
+
+    fn stop(&mut self) {
+        let Some(stop) = self.stop.take() else { return };
+        self.status.stopped.store(true, Ordering::Relaxed);
+        let (done, written) = mpsc::sync_channel(1);
+        // The writer answers once every record queued before this message is written;
+        // if it cannot (it is gone), there is nothing left to wait for.
+        if stop.send(Msg::Stop(done)).is_ok() {
+            let _ = written.recv();
+        }
+    }
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        if self.stop.is_some() {
+            self.stop();
+            if let Err(err) = self.status.report() {
+                diagnose(format_args!("{err}"));
+            }
+        }
+    }
+}
+
+impl fmt::Debug for LogGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogGuard")
+            .field("running", &self.stop.is_some())
+            .field("write_errors", &self.write_errors())
+            .field("lost_records", &self.lost_records())
+            .finish()
+    }
+}

@@ -1,0 +1,280 @@
+//! One record as one JSON line: `ts`, `level`, `msg` (and optionally `module` and
+//! `target`), then the record's own pairs, then the logger's, each key once.
+//!
+//! Strings and numbers are written by serde_json (its escaping and number formatting);
+//! this file only lays out the object and decides which pair of a repeated key is kept.
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arrayvec::ArrayVec;
+use slog::{KV, Key, OwnedKVList, Record};
+
+use super::sink::{Format, Scratch};
+
+/// The keys a line may hold, in the order they were written: a later pair under a key
+/// already written is left out. So the line's own fields come first and win, then the
+/// record's pairs (the runtime-ID drain puts the ID among them), then the logger's,
+/// newest first. slog serializes a record's pairs latest first, so the pair given last
+/// and closest to the log call wins.
+#[derive(Default)]
+pub(crate) struct Seen {
+    keys: ArrayVec<Key, 24>,
+    more: Vec<Key>,
+}
+
+impl Seen {
+    /// Whether `key` is new to the line (and now taken).
+    pub(crate) fn take(&mut self, key: Key) -> bool {
+        if self.keys.contains(&key) || self.more.contains(&key) {
+            return false;
+        }
+        if let Err(full) = self.keys.try_push(key) {
+            self.more.push(full.element());
+        }
+        true
+    }
+}
+
+/// The JSON format of [`json_file`](super::json_file).
+pub(crate) struct JsonFormat {
+    /// Write `module`, and `target` for records that carry one.
+    pub(crate) module: bool,
+}
+
+impl Format for JsonFormat {
+    fn format(
+        &self,
+        scratch: &mut Scratch,
+        now: SystemTime,
+        record: &Record<'_>,
+        values: &OwnedKVList,
+    ) -> Result<(), String> {
+        let Scratch {
+            line,
+            text,
+            ts_secs,
+            ts_prefix,
+        } = scratch;
+        let mut seen = Seen::default();
+        line.extend_from_slice(b"{\"ts\":\"");
+        write_ts(line, now, ts_secs, ts_prefix);
+        line.extend_from_slice(b"\",\"level\":\"");
+        line.extend_from_slice(record.level().as_short_str().as_bytes());
+        line.extend_from_slice(b"\",\"msg\":");
+        write_arguments(line, text, record.msg()).map_err(|e| e.to_string())?;
+        seen.take("ts");
+        seen.take("level");
+        seen.take("msg");
+        if self.module {
+            line.extend_from_slice(b",\"module\":");
+            write_str(line, record.module());
+            seen.take("module");
+            if !record.tag().is_empty() {
+                line.extend_from_slice(b",\"target\":");
+                write_str(line, record.tag());
+                seen.take("target");
+            }
+        }
+        let mut pairs = Pairs {
+            line,
+            text,
+            seen: &mut seen,
+        };
+        record
+            .kv()
+            .serialize(record, &mut pairs)
+            .and_then(|()| values.serialize(record, &mut pairs))
+            .map_err(|err| err.to_string())?;
+        line.extend_from_slice(b"}\n");
+        Ok(())
+    }
+}
+
+/// Writes `now` as RFC 3339 in UTC with nanoseconds: `2024-01-15T10:30:45.123456789Z`.
+/// The date and time of day are formatted once per second and kept.
+fn write_ts(line: &mut Vec<u8>, now: SystemTime, ts_secs: &mut u64, ts_prefix: &mut [u8; 19]) {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    if *ts_secs != secs.wrapping_add(1) {
+        *ts_prefix = date_time(secs);
+        *ts_secs = secs.wrapping_add(1);
+    }
+    line.extend_from_slice(ts_prefix);
+    let mut nanos = *b".000000000Z";
+    let mut n = since.subsec_nanos();
+    for digit in nanos[1..10].iter_mut().rev() {
+        *digit = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    line.extend_from_slice(&nanos);
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of `secs` after the epoch, by the time crate.
+pub(crate) fn date_time(secs: u64) -> [u8; 19] {
+    let mut out = *b"9999-12-31T23:59:59";
+    let formatted = i64::try_from(secs)
+        .ok()
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
+    if let Some(text) = formatted {
+        if let Some(prefix) = text.as_bytes().get(..19) {
+            out.copy_from_slice(prefix);
+        }
+    }
+    out
+}
+
+pub(crate) fn write_str(line: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail, nor can serializing a str.
+    let _ = serde_json::to_writer(&mut *line, s);
+}
+
+fn write_arguments(
+    line: &mut Vec<u8>,
+    text: &mut String,
+    args: &std::fmt::Arguments<'_>,
+) -> std::fmt::Result {
+    if let Some(s) = args.as_str() {
+        write_str(line, s);
+    } else {
+        text.clear();
+        text.write_fmt(*args)?;
+        write_str(line, text);
+    }
+    Ok(())
+}
+
+/// Serializes pairs as `,"key":value`, each key once.
+struct Pairs<'a> {
+    line: &'a mut Vec<u8>,
+    text: &'a mut String,
+    seen: &'a mut Seen,
+}
+
+impl Pairs<'_> {
+    /// Starts the pair if its key is new to the line.
+    fn key(&mut self, key: Key) -> bool {
+        if !self.seen.take(key) {
+            return false;
+        }
+        self.line.push(b',');
+        write_str(self.line, key);
+        self.line.push(b':');
+        true
+    }
+}
+
+macro_rules! emit {
+    ($($name:ident: $ty:ty),* $(,)?) => {
+        $(fn $name(&mut self, key: Key, val: $ty) -> slog::Result {
+            if self.key(key) {
+                serde_json::to_writer(&mut *self.line, &val).map_err(|_| slog::Error::Other)?;
+            }
+            Ok(())
+        })*
+    };
+}
+
+impl slog::Serializer for Pairs<'_> {
+    fn emit_arguments(&mut self, key: Key, val: &std::fmt::Arguments<'_>) -> slog::Result {
+        if self.key(key) {
+            write_arguments(self.line, self.text, val)?;
+        }
+        Ok(())
+    }
+
+    emit!(
+        emit_usize: usize, emit_isize: isize, emit_bool: bool, emit_char: char,
+        emit_u8: u8, emit_i8: i8, emit_u16: u16, emit_i16: i16, emit_u32: u32, emit_i32: i32,
+        emit_f32: f32, emit_u64: u64, emit_i64: i64, emit_f64: f64, emit_u128: u128,
+        emit_i128: i128, emit_str: &str,
+    );
+
+    fn emit_unit(&mut self, key: Key) -> slog::Result {
+        if self.key(key) {
+            self.line.extend_from_slice(b"null");
+        }
+        Ok(())
+    }
+
+    fn emit_none(&mut self, key: Key) -> slog::Result {
+        self.emit_unit(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slog::{Logger, o};
+    use std::sync::{Arc, Mutex};
+
+    /// Formats records into lines kept in memory.
+    struct Lines(Arc<Mutex<Vec<String>>>);
+
+    impl slog::Drain for Lines {
+        type Ok = ();
+        type Err = slog::Never;
+
+        fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+            let mut scratch = Scratch::default();
+            JsonFormat { module: false }
+                .format(&mut scratch, UNIX_EPOCH, record, values)
+                .unwrap();
+            let line = String::from_utf8(scratch.line).unwrap();
+            self.0.lock().unwrap().push(line);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_holds_each_key_once_past_the_keys_kept_inline() {
+        let lines = Arc::default();
+        let keys: Vec<&'static str> = (0..40)
+            .map(|n| &*Box::leak(format!("k{n}").into_boxed_str()))
+            .collect();
+        // 40 keys from the logger, each also given by the record: more than `Seen`
+        // keeps inline, so the rest is checked in its spill.
+        let mut log = Logger::root(Lines(Arc::clone(&lines)), o!());
+        for &key in &keys {
+            log = log.new(o!(key => "logger"));
+        }
+        slog::info!(log, "many"; "k39" => "record", "k0" => "record", "k25" => "record");
+        let line = lines.lock().unwrap()[0].clone();
+        let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(record.as_object().unwrap().len(), 3 + 40, "{line}");
+        for key in keys {
+            assert_eq!(
+                line.matches(&format!("\"{key}\":")).count(),
+                1,
+                "{key}: {line}"
+            );
+        }
+        assert_eq!(record["k0"], "record");
+        assert_eq!(record["k25"], "record");
+        assert_eq!(record["k39"], "record");
+        assert_eq!(record["k1"], "logger");
+        assert_eq!(record["ts"], "1970-01-01T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn strings_and_numbers_are_escaped_and_formatted_by_serde_json() {
+        let lines = Arc::default();
+        let log = Logger::root(Lines(Arc::clone(&lines)), o!());
+        let n = 7;
+        slog::info!(log, "quote \" and line\nbreak {}", n; "nan" => f64::NAN, "big" => u128::MAX,
+            "unit" => (), "text" => "tab\there", "ch" => '\u{2028}');
+        let line = lines.lock().unwrap()[0].clone();
+        assert!(!line[..line.len() - 1].contains('\n'), "{line}");
+        let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(record["msg"], "quote \" and line\nbreak 7");
+        assert_eq!(record["nan"], serde_json::Value::Null);
+        assert_eq!(record["unit"], serde_json::Value::Null);
+        assert_eq!(record["text"], "tab\there");
+        assert_eq!(record["ch"], "\u{2028}");
+        assert!(line.contains(&format!("\"big\":{}", u128::MAX)), "{line}");
+    }
+}

@@ -1,0 +1,151 @@
+//! The logging side of a setup: each record is formatted into a whole line on the thread
+//! that logs it, then handed to the writer thread.
+//!
+//! Formatting here, not on the writer, is what makes the line right: the time is that of
+//! the log call, the logger's values are serialized while the record's ID is current, and
+//! a value that panics, fails or logs another record does so on the caller's thread,
+//! where it can be caught and counted, or nested, without stopping the writer.
+
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use slog::{Drain, Level, OwnedKVList, Record};
+
+use super::guard::WriteStatus;
+use super::writer::Msg;
+
+/// Where a line's time comes from: the system clock, or a test's.
+pub(crate) type Clock = fn() -> SystemTime;
+
+/// One thread's formatting buffers, reused from record to record.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    /// The line being formatted.
+    pub(crate) line: Vec<u8>,
+    /// Text of a value or message that must be formatted before it is escaped.
+    pub(crate) text: String,
+    /// The seconds `ts_prefix` was formatted for, plus one (0: none yet).
+    pub(crate) ts_secs: u64,
+    /// `YYYY-MM-DDTHH:MM:SS` of `ts_secs - 1`.
+    pub(crate) ts_prefix: [u8; 19],
+}
+
+thread_local! {
+    /// Taken out while a record is formatted: a record logged from inside the formatting
+    /// of another (a value that logs) finds it empty and uses a buffer of its own, so no
+    /// borrow is ever held while user code runs.
+    static SCRATCH: Cell<Option<Scratch>> = const { Cell::new(None) };
+}
+
+/// Turns a record into one line.
+pub(crate) trait Format:
+    Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe + 'static
+{
+    /// Appends the record's line, with its final `\n`, to `scratch.line`.
+    fn format(
+        &self,
+        scratch: &mut Scratch,
+        now: SystemTime,
+        record: &Record<'_>,
+        values: &OwnedKVList,
+    ) -> Result<(), String>;
+}
+
+/// Formats each record on the logging thread and queues the line for the writer.
+pub(crate) struct LineDrain<F> {
+    pub(crate) format: F,
+    pub(crate) queue: SyncSender<Msg>,
+    pub(crate) clock: Clock,
+    pub(crate) status: Arc<WriteStatus>,
+}
+
+impl<F: Format> Drain for LineDrain<F> {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        if self.status.stopped() {
+            self.status.record_late();
+            return Ok(());
+        }
+        let now = (self.clock)();
+        let mut scratch = SCRATCH
+            .try_with(Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        scratch.line.clear();
+        let formatted = catch_unwind(AssertUnwindSafe(|| {
+            self.format.format(&mut scratch, now, record, values)
+        }));
+        match formatted {
+            Ok(Ok(())) => {
+                let at = now
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+                let bytes: Box<[u8]> = scratch.line.as_slice().into();
+                // The writer outlives every sender; should it be gone all the same, the
+                // record is counted rather than dropped in silence.
+                if self.queue.send(Msg::Line { bytes, at }).is_err() {
+                    self.status.records_lost(1, &"the writer thread is gone");
+                }
+            }
+            Ok(Err(err)) => self.status.records_lost(
+                1,
+                &format_args!("a value of a record failed to serialize: {err}"),
+            ),
+            Err(_) => self
+                .status
+                .records_lost(1, &"a value of a record panicked while it was serialized"),
+        }
+        let _ = SCRATCH.try_with(|slot| slot.set(Some(scratch)));
+        Ok(())
+    }
+
+    /// Always: the level is filtered in front of the runtime-ID drain, and a drain that
+    /// says no here could make the records it still gets lose their ID.
+    fn is_enabled(&self, _level: Level) -> bool {
+        true
+    }
+
+    /// Waits until every line queued before the call is written and the output flushed.
+    fn flush(&self) -> Result<(), slog::FlushError> {
+        let gone = || slog::FlushError::Io(std::io::Error::other("the log writer has stopped"));
+        if self.status.stopped() {
+            return Err(gone());
+        }
+        let (done, flushed) = std::sync::mpsc::sync_channel(1);
+        self.queue.send(Msg::Flush(done)).map_err(|_| gone())?;
+        flushed.recv().map_err(|_| gone())
+    }
+}
+
+/// Drops records below `level` before anything else is done with them.
+pub(crate) struct LevelGate<D> {
+    pub(crate) level: Level,
+    pub(crate) drain: D,
+}
+
+impl<D: Drain<Ok = (), Err = slog::Never>> Drain for LevelGate<D> {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        if record.level().is_at_least(self.level) {
+            self.drain.log(record, values)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn is_enabled(&self, level: Level) -> bool {
+        level.is_at_least(self.level) && self.drain.is_enabled(level)
+    }
+
+    fn flush(&self) -> Result<(), slog::FlushError> {
+        self.drain.flush()
+    }
+}

@@ -1,0 +1,261 @@
+//! The writer thread: takes finished lines from a bounded queue and writes them out in
+//! blocks, whole.
+//!
+//! Lines are formatted on the logging threads; this thread only moves bytes, so no user
+//! code (a value's `serialize`, a `Display`) ever runs here, and nothing it does can
+//! block a logging thread except a full queue. While lines are queued they are gathered
+//! into blocks of up to [`BLOCK`] bytes, one write each; as soon as the queue is empty the
+//! block is written and the output flushed, so a reader following the file sees each line
+//! at once under light load.
+
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+
+use super::guard::WriteStatus;
+
+/// The most bytes written in one call while lines are queued.
+pub(crate) const BLOCK: usize = 64 * 1024;
+
+/// What the logging threads and the guard send to the writer.
+pub(crate) enum Msg {
+    /// One finished line, and the time of its log call (nanoseconds since the epoch).
+    Line { bytes: Box<[u8]>, at: u64 },
+    /// Write everything queued before this, flush and answer.
+    Flush(SyncSender<()>),
+    /// Write everything queued before this, close the output and answer.
+    Stop(SyncSender<()>),
+}
+
+/// Where the lines go: a file (rotated or not) or any writer.
+pub(crate) trait Output: Send {
+    /// Writes part of `buf`, as [`io::Write::write`].
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
+
+    /// Hands what was written to the OS (or on, for a writer).
+    fn flush(&mut self) -> io::Result<()>;
+
+    /// Whether the output must rotate before a line of `len` bytes logged at `at` is
+    /// written after `pending` bytes not yet written.
+    fn rotation_due(&mut self, _pending: usize, _len: usize, _at: u64) -> bool {
+        false
+    }
+
+    /// Starts a new file; everything before was written.
+    fn rotate(&mut self, _at: u64) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Counts bytes written to the current file.
+    fn wrote(&mut self, _bytes: usize) {}
+}
+
+impl Output for Box<dyn io::Write + Send> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io::Write::write(&mut **self, buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::Write::flush(&mut **self)
+    }
+}
+
+/// The lines taken from the queue and not yet written, with where each ends.
+struct Block<O> {
+    out: Option<O>,
+    bytes: Vec<u8>,
+    /// The end offset in `bytes` of each record: a record may hold several `\n` (a
+    /// terminal message with line breaks), so records are counted by these.
+    ends: Vec<usize>,
+    flush_each_record: bool,
+    /// Set when the output panicked: it is closed, as its state is unknown.
+    poisoned: bool,
+    status: Arc<WriteStatus>,
+}
+
+impl<O: Output> Block<O> {
+    fn push(&mut self, line: &[u8], at: u64) {
+        let Some(out) = &mut self.out else {
+            self.status
+                .records_lost(1, &"the output panicked earlier and was closed");
+            return;
+        };
+        let rotate = out.rotation_due(self.bytes.len(), line.len(), at);
+        if rotate || self.bytes.len() + line.len() > BLOCK {
+            self.write();
+        }
+        // A record left half-written by a failed write is finished in its own file first.
+        if rotate && self.bytes.is_empty() {
+            if let Some(out) = &mut self.out {
+                let rotated = guarded(&self.status, &mut self.poisoned, || out.rotate(at));
+                if let Err(err) = rotated {
+                    self.status
+                        .write_failed(&format_args!("cannot rotate the file: {err}"));
+                }
+            }
+            self.close_if_poisoned();
+        }
+        if self.out.is_none() {
+            self.status
+                .records_lost(1, &"the output panicked and was closed");
+            return;
+        }
+        self.bytes.extend_from_slice(line);
+        self.ends.push(self.bytes.len());
+        if self.flush_each_record {
+            self.write();
+            self.flush();
+        }
+    }
+
+    fn close_if_poisoned(&mut self) {
+        if self.poisoned && self.out.is_some() {
+            self.close();
+        }
+    }
+
+    /// Writes the block. On an error, the record being written when it happened keeps
+    /// its unwritten rest, to be finished by the next write, so no line is ever left torn
+    /// in the output; the records not yet started are dropped and counted.
+    fn write(&mut self) {
+        if self.bytes.is_empty() {
+            return;
+        }
+        let Some(out) = &mut self.out else { return };
+        let mut written = 0;
+        let mut error = None;
+        while written < self.bytes.len() {
+            let bytes = &self.bytes[written..];
+            match guarded(&self.status, &mut self.poisoned, || out.write(bytes)) {
+                Ok(0) => {
+                    error = Some(io::Error::from(io::ErrorKind::WriteZero));
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    error = Some(err);
+                    break;
+                }
+            }
+        }
+        out.wrote(written);
+        let Some(error) = error else {
+            self.bytes.clear();
+            self.ends.clear();
+            return;
+        };
+        self.status.write_failed(&error);
+        // Records that ended at or before `written` are out; the one `written` falls
+        // inside (if it began before it) keeps its rest.
+        let done = self.ends.partition_point(|&end| end <= written);
+        let start = if done == 0 { 0 } else { self.ends[done - 1] };
+        let keep = if start < written { done + 1 } else { done };
+        let kept_end = if keep > done {
+            self.ends[done]
+        } else {
+            written
+        };
+        let lost = (self.ends.len() - keep) as u64;
+        self.status.records_lost(lost, &error);
+        self.bytes.truncate(kept_end);
+        self.bytes.drain(..written);
+        self.ends.clear();
+        if kept_end > written {
+            self.ends.push(kept_end - written);
+        }
+        // A panicking output is closed: the record it left half-written is lost too.
+        self.close_if_poisoned();
+    }
+
+    fn flush(&mut self) {
+        if let Some(out) = &mut self.out {
+            if let Err(err) = guarded(&self.status, &mut self.poisoned, || out.flush()) {
+                self.status.write_failed(&err);
+            }
+        }
+        self.close_if_poisoned();
+    }
+
+    /// Writes what is left and closes the output; a record still unwritten is lost.
+    fn close(&mut self) {
+        if !self.poisoned {
+            self.write();
+            if let Some(out) = &mut self.out {
+                if let Err(err) = guarded(&self.status, &mut self.poisoned, || out.flush()) {
+                    self.status.write_failed(&err);
+                }
+            }
+        }
+        self.status
+            .records_lost(self.ends.len() as u64, &"the output failed before close");
+        self.bytes.clear();
+        self.ends.clear();
+        self.out = None;
+    }
+}
+
+/// Runs `f` on the output, which may be the user's writer: a panic there closes the
+/// output (its state is unknown) instead of ending the writer thread, which must keep
+/// draining the queue so that no logging thread waits forever.
+fn guarded<T>(
+    status: &WriteStatus,
+    poisoned: &mut bool,
+    f: impl FnOnce() -> io::Result<T>,
+) -> io::Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(_) => {
+            *poisoned = true;
+            status.write_failed(&"the output panicked");
+            Err(io::Error::other("the output panicked"))
+        }
+    }
+}
+
+/// The writer thread's loop: runs until every sender (the loggers and the guard) is gone.
+pub(crate) fn run<O: Output>(
+    rx: Receiver<Msg>,
+    out: O,
+    flush_each_record: bool,
+    status: Arc<WriteStatus>,
+) {
+    let mut block = Block {
+        out: Some(out),
+        bytes: Vec::with_capacity(BLOCK),
+        ends: Vec::new(),
+        flush_each_record,
+        poisoned: false,
+        status: Arc::clone(&status),
+    };
+    let mut stopped = false;
+    let mut handle = |msg: Msg, block: &mut Block<O>| match msg {
+        Msg::Line { .. } if stopped => status.record_late(),
+        Msg::Line { bytes, at } => block.push(&bytes, at),
+        Msg::Flush(done) => {
+            block.write();
+            block.flush();
+            let _ = done.send(());
+        }
+        Msg::Stop(done) => {
+            block.close();
+            stopped = true;
+            let _ = done.send(());
+        }
+    };
+    while let Ok(msg) = rx.recv() {
+        handle(msg, &mut block);
+        loop {
+            match rx.try_recv() {
+                Ok(msg) => handle(msg, &mut block),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        // The queue is empty: what was gathered goes out now.
+        block.write();
+        block.flush();
+    }
+    block.close();
+}
