@@ -100,7 +100,7 @@ mod error;
 mod future;
 mod id;
 mod incoming;
-pub mod logger;
+mod logger;
 mod scope;
 mod segment;
 pub mod setup;

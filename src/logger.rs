@@ -1,51 +1,4 @@
 //! Loggers bound to runtime IDs: [`with_runtime_id`] and [`LoggerExt`].
-//!
-//! [`with_runtime_id`] opens a scope: it makes a new ID current while a closure runs and
-//! hands the closure a logger bound to it. [`LoggerExt::new_child`] makes a logger bound to
-//! a new nested ID without changing the current one, for work that leaves the scope (a
-//! thread, a task, a queue).
-//!
-//! ```
-//! use slog::{info, o, Discard, Drain, Logger};
-//! use token_runtime_id::{get_runtime_id, with_runtime_id, LoggerExt, RuntimeIdDrain};
-//!
-//! let root = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
-//! with_runtime_id(&root, |log| {
-//!     let request = log.runtime_id().unwrap();
-//!     assert_eq!(get_runtime_id(), Some(request.clone()));
-//!     info!(log, "Processing request");
-//!
-//!     // A logger for a background job: one level down, and it keeps its ID wherever it goes.
-//!     let job = log.new_child().unwrap();
-//!     assert_eq!(job.runtime_id().unwrap().parent(), Some(request));
-//!     std::thread::spawn(move || info!(job, "in the background")).join().unwrap();
-//! })?;
-//! # Ok::<(), token_runtime_id::RuntimeIdError>(())
-//! ```
-//!
-//! # Which ID a record carries
-//!
-//! A record logged through a logger bound to `B` carries the current ID if that is `B` or
-//! one of its descendants (so nested scopes on the same thread stay precise), and `B`
-//! otherwise (on another thread, in another task, after the scope ended). New IDs made from
-//! a bound logger nest under that same ID.
-//!
-//! It works by the scope stack alone: while a bound logger logs, that ID is the current one,
-//! and the [`RuntimeIdDrain`](crate::RuntimeIdDrain) below writes the current ID, once,
-//! under its key. A chain with no `RuntimeIdDrain` writes no ID.
-//!
-//! Binding a logger that is already bound replaces its binding: `log =
-//! log.bind_runtime_id(id)` in a loop keeps one binding, not a chain of them. Pairs added to
-//! a bound logger with `Logger::new` are kept when it is bound again.
-//!
-//! Finding which ID (and config) a logger holds never calls into the drains below a
-//! `RuntimeIdDrain`, so it takes none of their locks; put the `RuntimeIdDrain` first in the
-//! chain (the [`setup`](crate::setup) builders do).
-//!
-//! # Cost
-//!
-//! Binding a logger allocates (the ID, and slog's `Logger::root`). Logging through a bound
-//! logger does not: the bound logger's own pairs travel with the record, on the stack.
 
 use std::future::Future;
 
@@ -60,13 +13,62 @@ mod sealed {
     impl Sealed for slog::Logger {}
 }
 
-/// Runtime-ID methods on [`slog::Logger`].
+/// Runtime-ID methods on [`slog::Logger`]: loggers bound to runtime IDs.
 ///
-/// Sealed: implemented for `slog::Logger` only, so methods can be added without breaking
+/// [`with_runtime_id`] opens a scope: it makes a new ID current while a closure runs and
+/// hands the closure a logger bound to it. [`LoggerExt::new_child`] makes a logger bound to
+/// a new nested ID without changing the current one, for work that leaves the scope (a
+/// thread, a task, a queue).
+///
+/// ```
+/// use slog::{info, o, Discard, Drain, Logger};
+/// use token_runtime_id::{get_runtime_id, with_runtime_id, LoggerExt, RuntimeIdDrain};
+///
+/// let root = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
+/// with_runtime_id(&root, |log| {
+///     let request = log.runtime_id().unwrap();
+///     assert_eq!(get_runtime_id(), Some(request.clone()));
+///     info!(log, "Processing request");
+///
+///     // A logger for a background job: one level down, and it keeps its ID wherever it goes.
+///     let job = log.new_child().unwrap();
+///     assert_eq!(job.runtime_id().unwrap().parent(), Some(request));
+///     std::thread::spawn(move || info!(job, "in the background")).join().unwrap();
+/// })?;
+/// # Ok::<(), token_runtime_id::RuntimeIdError>(())
+/// ```
+///
+/// # Which ID a record carries
+///
+/// A record logged through a logger bound to `B` carries the current ID if that is `B` or
+/// one of its descendants (so nested scopes on the same thread stay precise), and `B`
+/// otherwise (on another thread, in another task, after the scope ended). New IDs made from
+/// a bound logger nest under that same ID.
+///
+/// It works by the scope stack alone: while a bound logger logs, that ID is the current one,
+/// and the [`RuntimeIdDrain`](crate::RuntimeIdDrain) below writes the current ID, once,
+/// under its key. A chain with no `RuntimeIdDrain` writes no ID.
+///
+/// Binding a logger that is already bound replaces its binding: `log =
+/// log.bind_runtime_id(id)` in a loop keeps one binding, not a chain of them. Pairs added to
+/// a bound logger with `Logger::new` are kept when it is bound again.
+///
+/// Finding which ID (and config) a logger holds never calls into the drains below a
+/// `RuntimeIdDrain`, so it takes none of their locks; put the `RuntimeIdDrain` first in the
+/// chain (the [`setup`](crate::setup) builders do).
+///
+/// # Cost
+///
+/// Binding a logger allocates (the ID, and slog's `Logger::root`). Logging through a bound
+/// logger does not: the bound logger's own pairs travel with the record, on the stack.
+///
+/// # Sealed
+///
+/// Implemented for `slog::Logger` only, so methods can be added without breaking
 /// anyone.
 pub trait LoggerExt: sealed::Sealed {
     /// A logger bound to a new ID one level below this logger's (see the
-    /// [module docs](crate::logger#which-id-a-record-carries)), or below the current ID
+    /// [rule](LoggerExt#which-id-a-record-carries)), or below the current ID
     /// when this logger is not bound, or a new root. Made with the config this logger
     /// carries (from a [`setup`](crate::setup) builder) or the process-wide default. The
     /// current ID does not change.
@@ -164,7 +166,7 @@ fn open(
 /// Runs `f` in a new runtime ID, with a logger bound to it.
 ///
 /// The new ID is a child of the logger's bound ID (see the
-/// [module docs](crate::logger#which-id-a-record-carries)), else of the current ID, else a
+/// [rule](LoggerExt#which-id-a-record-carries)), else of the current ID, else a
 /// new root; it is made with the config the logger carries or the process-wide default
 /// ([`set_default_config`](crate::set_default_config)). It is current while `f` runs and
 /// the previous ID is restored afterwards, also if `f` panics.

@@ -18,7 +18,7 @@ const TOTAL: usize = THREADS * PER_THREAD as usize;
 /// Logs `PER_THREAD` records from each of `THREADS` threads, all started at once, each in
 /// a runtime ID of its own; returns the IDs and the file's text.
 fn log_from_every_thread(
-    setup: setup::JsonFileBuilder,
+    setup: setup::Builder<setup::JsonFile>,
     path: &std::path::Path,
 ) -> (Vec<String>, String) {
     let started = Instant::now();
@@ -41,7 +41,6 @@ fn log_from_every_thread(
         })
         .collect();
     let ids: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(guard.write_errors(), 0);
     guard.finish().expect("no record failed");
     let logged = started.elapsed();
     let text = std::fs::read_to_string(path).unwrap();

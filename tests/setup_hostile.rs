@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use common::{Captured, SharedWriter};
 use slog::{FnValue, Record, info, o};
-use token_runtime_id::setup::{self, MAX_CHANNEL_SIZE, SetupError};
+use token_runtime_id::setup::{self, SetupError};
+
+/// The largest channel size the setups document.
+const MAX_CHANNEL_SIZE: usize = 1 << 20;
 use token_runtime_id::{get_runtime_id, with_runtime_id};
 
 /// Runs `body` on a thread and fails the test if it does not end within `secs` seconds.

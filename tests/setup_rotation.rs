@@ -15,7 +15,7 @@ const MIB: u64 = 1 << 20;
 
 /// Logs `per_thread` records from each of 2 threads into a setup rotating at 1 MiB;
 /// returns the IDs of the threads.
-fn log_from_two_threads(builder: setup::JsonFileBuilder, per_thread: u64) -> Vec<String> {
+fn log_from_two_threads(builder: setup::Builder<setup::JsonFile>, per_thread: u64) -> Vec<String> {
     let (log, guard) = builder.build().unwrap();
     let ids = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..2u64)

@@ -136,7 +136,7 @@ impl std::error::Error for WriteError {}
 /// ```
 ///
 /// Records logged once the guard has stopped the writer are not written; they are
-/// counted (see [`lost_records`](Self::lost_records)) and reported on stderr once.
+/// counted (see [`WriteError::lost_records`]) and reported on stderr once.
 #[must_use = "dropping the guard stops the writer: keep it until logging ends"]
 pub struct LogGuard {
     stop: Option<SyncSender<Msg>>,
@@ -149,16 +149,6 @@ impl LogGuard {
             stop: Some(stop),
             status,
         }
-    }
-
-    /// How many writes or flushes of the output have failed so far.
-    pub fn write_errors(&self) -> u64 {
-        self.status.write_errors.load(Ordering::Relaxed)
-    }
-
-    /// How many records have not reached the output so far (and never will).
-    pub fn lost_records(&self) -> u64 {
-        self.status.lost.load(Ordering::Relaxed)
     }
 
     /// Writes out every queued record, flushes and closes the output, and reports.
@@ -198,8 +188,11 @@ impl fmt::Debug for LogGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogGuard")
             .field("running", &self.stop.is_some())
-            .field("write_errors", &self.write_errors())
-            .field("lost_records", &self.lost_records())
+            .field(
+                "write_errors",
+                &self.status.write_errors.load(Ordering::Relaxed),
+            )
+            .field("lost_records", &self.status.lost.load(Ordering::Relaxed))
             .finish()
     }
 }

@@ -8,7 +8,7 @@ use slog::Logger;
 
 use super::json_line::JsonFormat;
 use super::rotate::{LogFile, Rotation, Trigger};
-use super::{Common, LogGuard, SetupError};
+use super::{Builder, Common, LogGuard, SetupError, sealed};
 
 /// The fields every JSON line holds before its pairs: no key may take their names.
 const LINE_FIELDS: [&str; 3] = ["ts", "level", "msg"];
@@ -17,7 +17,7 @@ const LINE_FIELDS: [&str; 3] = ["ts", "level", "msg"];
 ///
 /// Each line is one record: `ts` (RFC 3339, UTC, nanoseconds: the time of the log call),
 /// `level`, `msg`, then the record's pairs with the runtime ID among them, then the
-/// logger's, each key at most once (see [`JsonFileBuilder`]).
+/// logger's, each key at most once (see [`JsonFile`]).
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,15 +36,14 @@ const LINE_FIELDS: [&str; 3] = ["ts", "level", "msg"];
 /// assert_eq!(record["runtime_id"].as_str().unwrap().len(), 8);
 /// # Ok(()) }
 /// ```
-pub fn json_file(path: impl AsRef<Path>) -> JsonFileBuilder {
-    JsonFileBuilder {
+pub fn json_file(path: impl AsRef<Path>) -> Builder<JsonFile> {
+    Builder::new(JsonFile {
         path: path.as_ref().to_owned(),
         truncate: false,
         rotation: None,
         keep_files: None,
         flush_each_record: false,
-        common: Common::default(),
-    }
+    })
 }
 
 /// Starts a setup that writes JSON lines to `writer` (standard output, a socket, a
@@ -56,47 +55,63 @@ pub fn json_file(path: impl AsRef<Path>) -> JsonFileBuilder {
 /// # drop(logger); guard.finish()?;
 /// # Ok(()) }
 /// ```
-pub fn json_writer(writer: impl Write + Send + 'static) -> JsonWriterBuilder {
-    JsonWriterBuilder {
+pub fn json_writer(writer: impl Write + Send + 'static) -> Builder<JsonWriter> {
+    Builder::new(JsonWriter {
         writer: Box::new(writer),
         flush_each_record: false,
-        common: Common::default(),
-    }
+    })
 }
 
-/// Builds a JSON-lines logger writing to a file; see [`json_file`].
+/// The JSON-lines file setup; see [`json_file`].
 ///
 /// One key per line: the key the ID is written under may not be `ts`, `level` or `msg`
-/// (nor `module` or `target` with [`module(true)`](Self::module)), which
-/// [`build`](Self::build) refuses; a pair under a key the line already holds is left out,
-/// so a pair a user logs under the ID's key gives way to the ID, and one under `msg` to
-/// the message.
-#[must_use = "a builder does nothing until `build` is called"]
-pub struct JsonFileBuilder {
+/// (nor `module` or `target` with [`module(true)`](Builder::module)), which
+/// [`build`](Builder::build) refuses; a pair under a key the line already holds is left
+/// out, so a pair a user logs under the ID's key gives way to the ID, and one under `msg`
+/// to the message.
+pub struct JsonFile {
     path: PathBuf,
     truncate: bool,
     rotation: Option<Rotation>,
     keep_files: Option<usize>,
     flush_each_record: bool,
-    pub(crate) common: Common,
 }
 
-impl JsonFileBuilder {
-    common_setters!();
+/// The JSON-lines setup for any writer; see [`json_writer`]. The lines and their keys are
+/// those of [`JsonFile`].
+pub struct JsonWriter {
+    writer: Box<dyn Write + Send>,
+    flush_each_record: bool,
+}
 
-    /// Empties the file before writing, instead of appending.
-    pub fn truncate(mut self, truncate: bool) -> Self {
-        self.truncate = truncate;
-        self
+impl sealed::Json for JsonFile {
+    fn flush_each_record(&mut self) -> &mut bool {
+        &mut self.flush_each_record
     }
+}
 
+impl sealed::Json for JsonWriter {
+    fn flush_each_record(&mut self) -> &mut bool {
+        &mut self.flush_each_record
+    }
+}
+
+impl<T: sealed::Json> Builder<T> {
     /// Writes each line on its own as soon as it is formatted, instead of in blocks while
-    /// more lines are queued (default off). Either way the file is written as soon as the
+    /// more lines are queued (default off). Either way the output is written as soon as the
     /// queue is empty; this only bounds what a crash can lose to one line more than the
     /// queue (see [what a crash loses](crate::setup#what-a-crash-loses)), at the cost of
-    /// one write per line.
+    /// one write per line. A writer is also flushed after each line.
     pub fn flush_each_record(mut self, flush: bool) -> Self {
-        self.flush_each_record = flush;
+        *self.target.flush_each_record() = flush;
+        self
+    }
+}
+
+impl Builder<JsonFile> {
+    /// Empties the file before writing, instead of appending.
+    pub fn truncate(mut self, truncate: bool) -> Self {
+        self.target.truncate = truncate;
         self
     }
 
@@ -128,29 +143,21 @@ impl JsonFileBuilder {
     /// # Ok(()) }
     /// ```
     pub fn rotate(mut self, rotation: Rotation) -> Self {
-        self.rotation = Some(rotation);
+        self.target.rotation = Some(rotation);
         self
     }
 
     /// Keeps at most `n` rotated files besides the current one, removing the oldest after
     /// each rotation (by default all are kept). Only used with [`rotate`](Self::rotate).
     pub fn keep_files(mut self, n: usize) -> Self {
-        self.keep_files = Some(n);
+        self.target.keep_files = Some(n);
         self
     }
+}
 
-    /// Checks the options, opens the file, starts the writer thread.
-    ///
-    /// # Errors
-    ///
-    /// [`SetupError::RuntimeId`] for an invalid key or placeholder,
-    /// [`SetupError::ReservedKey`] for a key the line already holds,
-    /// [`SetupError::ChannelSize`] or [`SetupError::ChannelSizeTooLarge`] for a channel
-    /// size out of bounds, [`SetupError::RotationSize`] for `Rotation::size(0)`,
-    /// [`SetupError::Io`] if the file cannot be opened, [`SetupError::Spawn`] if the
-    /// writer thread cannot be started.
-    pub fn build(self) -> Result<(Logger, LogGuard), SetupError> {
-        let checked = self.common.check(&LINE_FIELDS)?;
+impl sealed::Target for JsonFile {
+    fn build(self, common: Common) -> Result<(Logger, LogGuard), SetupError> {
+        let checked = common.check(&LINE_FIELDS)?;
         if self.rotation == Some(Rotation(Trigger::Size(0))) {
             return Err(SetupError::RotationSize);
         }
@@ -171,45 +178,9 @@ impl JsonFileBuilder {
     }
 }
 
-impl fmt::Debug for JsonFileBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JsonFileBuilder")
-            .field("path", &self.path)
-            .field("truncate", &self.truncate)
-            .field("rotation", &self.rotation)
-            .field("keep_files", &self.keep_files)
-            .field("flush_each_record", &self.flush_each_record)
-            .field("common", &self.common)
-            .finish()
-    }
-}
-
-/// Builds a JSON-lines logger writing to any writer; see [`json_writer`]. The lines and
-/// their keys are those of [`JsonFileBuilder`].
-#[must_use = "a builder does nothing until `build` is called"]
-pub struct JsonWriterBuilder {
-    writer: Box<dyn Write + Send>,
-    flush_each_record: bool,
-    common: Common,
-}
-
-impl JsonWriterBuilder {
-    common_setters!();
-
-    /// As [`JsonFileBuilder::flush_each_record`]; the writer is also flushed after each
-    /// line.
-    pub fn flush_each_record(mut self, flush: bool) -> Self {
-        self.flush_each_record = flush;
-        self
-    }
-
-    /// Checks the options and starts the writer thread.
-    ///
-    /// # Errors
-    ///
-    /// As [`JsonFileBuilder::build`], without the file's.
-    pub fn build(self) -> Result<(Logger, LogGuard), SetupError> {
-        let checked = self.common.check(&LINE_FIELDS)?;
+impl sealed::Target for JsonWriter {
+    fn build(self, common: Common) -> Result<(Logger, LogGuard), SetupError> {
+        let checked = common.check(&LINE_FIELDS)?;
         let format = JsonFormat {
             module: checked.module,
         };
@@ -222,11 +193,22 @@ impl JsonWriterBuilder {
     }
 }
 
-impl fmt::Debug for JsonWriterBuilder {
+impl fmt::Debug for JsonFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JsonWriterBuilder")
+        f.debug_struct("JsonFile")
+            .field("path", &self.path)
+            .field("truncate", &self.truncate)
+            .field("rotation", &self.rotation)
+            .field("keep_files", &self.keep_files)
             .field("flush_each_record", &self.flush_each_record)
-            .field("common", &self.common)
             .finish()
+    }
+}
+
+impl fmt::Debug for JsonWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonWriter")
+            .field("flush_each_record", &self.flush_each_record)
+            .finish_non_exhaustive()
     }
 }

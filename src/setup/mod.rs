@@ -20,13 +20,13 @@
 //!
 //! # Nothing lost, nothing torn
 //!
-//! - The queue holds [`channel_size`](JsonFileBuilder::channel_size) lines (default
-//!   [`DEFAULT_CHANNEL_SIZE`]); when it is full, the logging thread waits. A record is
+//! - The queue holds [`channel_size`](Builder::channel_size) lines (default 1024); when it
+//!   is full, the logging thread waits. A record is
 //!   never dropped for lack of room.
 //! - The writer takes lines from the queue and writes them in blocks of up to 64 KiB
 //!   while more are queued; as soon as the queue is empty it writes what it has and
 //!   flushes, so a reader following the file sees a line within moments of the log call.
-//!   With [`flush_each_record(true)`](JsonFileBuilder::flush_each_record) every line is
+//!   With [`flush_each_record(true)`](Builder::flush_each_record) every line is
 //!   written on its own.
 //! - The builders return a [`LogGuard`]: [`LogGuard::finish`] (or dropping the guard)
 //!   writes every queued line, flushes and closes the output, and reports.
@@ -58,62 +58,130 @@ use std::sync::{Arc, mpsc};
 
 use slog::{Level, Logger};
 
+use crate::drain::DEFAULT_KEY;
 use crate::drain::{check_placeholder, intern_key};
 use crate::logger::root_with_config;
-use crate::{DEFAULT_KEY, RuntimeIdConfig, RuntimeIdDrain, RuntimeIdError};
+use crate::{RuntimeIdConfig, RuntimeIdDrain, RuntimeIdError};
 
-/// The setters of the options both setup builders share (kept in a `common: Common`).
-macro_rules! common_setters {
-    () => {
-        /// The key the ID is written under (default `runtime_id`); checked by
-        /// [`build`](Self::build): an identifier, and not the name of one of the line's
-        /// own fields.
-        pub fn key(mut self, key: &str) -> Self {
-            self.common.key = key.to_owned();
-            self
-        }
+/// Builds a setup's logger: [`json_file`], [`json_writer`] and [`terminal`] start one, with
+/// the options every setup shares here and each setup's own on `Builder<JsonFile>`,
+/// `Builder<JsonWriter>` or `Builder<Terminal>`; [`build`](Self::build) checks them all.
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder<T> {
+    target: T,
+    pub(crate) common: Common,
+}
 
-        /// Writes `placeholder` under the key for records logged without an ID (by default
-        /// the key is left out); checked by [`build`](Self::build).
-        pub fn placeholder(mut self, placeholder: &str) -> Self {
-            self.common.placeholder = Some(placeholder.to_owned());
-            self
+impl<T> Builder<T> {
+    fn new(target: T) -> Self {
+        Builder {
+            target,
+            common: Common::default(),
         }
+    }
 
-        /// The config for IDs made from this logger and the loggers derived from it
-        /// ([`with_runtime_id`](crate::with_runtime_id),
-        /// [`LoggerExt::new_child`](crate::LoggerExt::new_child)). Without it they use the
-        /// process-wide default.
-        pub fn config(mut self, config: crate::RuntimeIdConfig) -> Self {
-            self.common.config = Some(config);
-            self
-        }
+    /// The key the ID is written under (default `runtime_id`); checked by
+    /// [`build`](Self::build): an identifier, and not the name of one of the line's own
+    /// fields.
+    pub fn key(mut self, key: &str) -> Self {
+        self.common.key = key.to_owned();
+        self
+    }
 
-        /// Lines queued for the writer thread before logging threads wait (default
-        /// [`DEFAULT_CHANNEL_SIZE`](crate::setup::DEFAULT_CHANNEL_SIZE)); from 1 to
-        /// [`MAX_CHANNEL_SIZE`](crate::setup::MAX_CHANNEL_SIZE), checked by
-        /// [`build`](Self::build). It is also the most a crash can lose (see
-        /// [what a crash loses](crate::setup#what-a-crash-loses)).
-        pub fn channel_size(mut self, size: usize) -> Self {
-            self.common.channel_size = size;
-            self
-        }
+    /// Writes `placeholder` under the key for records logged without an ID (by default the
+    /// key is left out); checked by [`build`](Self::build).
+    pub fn placeholder(mut self, placeholder: &str) -> Self {
+        self.common.placeholder = Some(placeholder.to_owned());
+        self
+    }
 
-        /// Leaves out records below `level` (default: none left out), before the ID is
-        /// read or anything is formatted.
-        pub fn level(mut self, level: slog::Level) -> Self {
-            self.common.level = level;
-            self
-        }
+    /// The config for IDs made from this logger and the loggers derived from it
+    /// ([`with_runtime_id`](crate::with_runtime_id),
+    /// [`LoggerExt::new_child`](crate::LoggerExt::new_child)). Without it they use the
+    /// process-wide default.
+    pub fn config(mut self, config: RuntimeIdConfig) -> Self {
+        self.common.config = Some(config);
+        self
+    }
 
-        /// Writes each record's `module` and, for records that carry a tag, `target`:
-        /// records bridged from the `log` crate by slog-stdlog carry the `log` target
-        /// there, so library lines can be told from the application's (default off).
-        pub fn module(mut self, on: bool) -> Self {
-            self.common.module = on;
-            self
-        }
-    };
+    /// Lines queued for the writer thread before logging threads wait (default 1024); from
+    /// 1 to 2^20 (the queue's slots are allocated when the setup is built, 40 bytes each),
+    /// checked by [`build`](Self::build). It is also the most a crash can lose (see
+    /// [what a crash loses](crate::setup#what-a-crash-loses)).
+    pub fn channel_size(mut self, size: usize) -> Self {
+        self.common.channel_size = size;
+        self
+    }
+
+    /// Leaves out records below `level` (default: none left out), before the ID is read
+    /// or anything is formatted.
+    pub fn level(mut self, level: slog::Level) -> Self {
+        self.common.level = level;
+        self
+    }
+
+    /// Writes each record's `module` and, for records that carry a tag, `target`: records
+    /// bridged from the `log` crate by slog-stdlog carry the `log` target there, so library
+    /// lines can be told from the application's (default off).
+    pub fn module(mut self, on: bool) -> Self {
+        self.common.module = on;
+        self
+    }
+}
+
+impl<T: sealed::Target> Builder<T> {
+    /// Checks the options, opens the output, starts the writer thread.
+    ///
+    /// # Errors
+    ///
+    /// [`SetupError::RuntimeId`] for an invalid key or placeholder,
+    /// [`SetupError::ReservedKey`] for a key the line already holds,
+    /// [`SetupError::ChannelSize`] or [`SetupError::ChannelSizeTooLarge`] for a channel
+    /// size out of bounds, [`SetupError::RotationSize`] for `Rotation::size(0)`,
+    /// [`SetupError::Io`] if the file cannot be opened, [`SetupError::Spawn`] if the
+    /// writer thread cannot be started.
+    pub fn build(self) -> Result<(Logger, LogGuard), SetupError> {
+        self.target.build(self.common)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Builder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("target", &self.target)
+            .field("common", &self.common)
+            .finish()
+    }
+}
+
+/// What the builders build: the setups of this module, and no others.
+mod sealed {
+    use super::{Clock, Level, LogGuard, RuntimeIdConfig, SetupError};
+
+    /// The options both setups share, and the chain they both assemble.
+    #[derive(Debug)]
+    pub struct Common {
+        pub(crate) key: String,
+        pub(crate) placeholder: Option<String>,
+        pub(crate) config: Option<RuntimeIdConfig>,
+        pub(crate) channel_size: usize,
+        pub(crate) level: Level,
+        pub(crate) module: bool,
+        /// Where the lines' times come from; a test's clock in this crate's tests.
+        pub(crate) clock: Clock,
+        /// The writer thread's stack size, when not the default (a test makes it fail).
+        pub(crate) writer_stack: Option<usize>,
+    }
+
+    /// A setup a [`Builder`](super::Builder) builds.
+    pub trait Target {
+        fn build(self, common: Common) -> Result<(slog::Logger, LogGuard), SetupError>;
+    }
+
+    /// A setup that writes JSON lines.
+    pub trait Json: Target {
+        fn flush_each_record(&mut self) -> &mut bool;
+    }
 }
 
 mod guard;
@@ -125,20 +193,21 @@ mod term;
 mod writer;
 
 pub use guard::{LogGuard, WriteError};
-pub use json::{JsonFileBuilder, JsonWriterBuilder, json_file, json_writer};
+pub use json::{JsonFile, JsonWriter, json_file, json_writer};
 pub use rotate::Rotation;
-pub use term::{TerminalBuilder, terminal};
+pub use term::{Terminal, terminal};
 
 use guard::WriteStatus;
+use sealed::Common;
 use sink::{Clock, Format, LevelGate, LineDrain};
 use writer::Output;
 
 /// Lines queued between the logging threads and the writer, unless set otherwise.
-pub const DEFAULT_CHANNEL_SIZE: usize = 1024;
+const DEFAULT_CHANNEL_SIZE: usize = 1024;
 
 /// The largest channel size accepted: the queue's slots are allocated when the setup is
 /// built (40 bytes each, so 40 MiB at this size), and a crash can lose what it holds.
-pub const MAX_CHANNEL_SIZE: usize = 1 << 20;
+const MAX_CHANNEL_SIZE: usize = 1 << 20;
 
 /// Why a setup could not be built.
 #[derive(Debug)]
@@ -162,7 +231,7 @@ pub enum SetupError {
     },
     /// The channel size must be at least 1.
     ChannelSize,
-    /// The channel size is above [`MAX_CHANNEL_SIZE`].
+    /// The channel size is above 2^20.
     ChannelSizeTooLarge {
         /// The size asked for.
         size: usize,
@@ -213,21 +282,6 @@ impl From<RuntimeIdError> for SetupError {
 
 fn system_clock() -> std::time::SystemTime {
     std::time::SystemTime::now()
-}
-
-/// The options both setups share, and the chain they both assemble.
-#[derive(Debug)]
-pub(crate) struct Common {
-    pub(crate) key: String,
-    pub(crate) placeholder: Option<String>,
-    pub(crate) config: Option<RuntimeIdConfig>,
-    pub(crate) channel_size: usize,
-    pub(crate) level: Level,
-    pub(crate) module: bool,
-    /// Where the lines' times come from; a test's clock in this crate's tests.
-    pub(crate) clock: Clock,
-    /// The writer thread's stack size, when not the default (a test makes it fail).
-    pub(crate) writer_stack: Option<usize>,
 }
 
 impl Default for Common {

@@ -24,7 +24,7 @@ const NANOS_PER_HOUR: u64 = 3_600_000_000_000;
 const NANOS_PER_DAY: u64 = 24 * NANOS_PER_HOUR;
 
 /// When [`json_file`](super::json_file) starts a new file: see
-/// [`JsonFileBuilder::rotate`](super::JsonFileBuilder::rotate).
+/// [`Builder::rotate`](super::Builder::rotate).
 ///
 /// ```
 /// use token_runtime_id::setup::Rotation;

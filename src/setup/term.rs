@@ -13,7 +13,7 @@ use slog_term::{CountingWriter, FullFormat, RecordDecorator, ThreadSafeTimestamp
 
 use super::json_line::Seen;
 use super::sink::{Format, Scratch};
-use super::{Common, LogGuard, SetupError};
+use super::{Builder, Common, LogGuard, SetupError, sealed};
 
 /// Starts a setup that prints records on stderr through slog-term's full format, with the
 /// runtime ID in brackets before the message, as the seed prints it, and among the
@@ -36,12 +36,10 @@ use super::{Common, LogGuard, SetupError};
 /// with_runtime_id(&logger, |log| info!(log, "Processing request"))?;
 /// # Ok(()) }
 /// ```
-pub fn terminal() -> TerminalBuilder {
-    TerminalBuilder {
+pub fn terminal() -> Builder<Terminal> {
+    Builder::new(Terminal {
         output: Output::Stderr,
-        common: Common::default(),
-        id_before_message: true,
-    }
+    })
 }
 
 enum Output {
@@ -50,46 +48,28 @@ enum Output {
     Writer(Box<dyn Write + Send>),
 }
 
-/// Builds a terminal logger; see [`terminal`].
-#[must_use = "a builder does nothing until `build` is called"]
-pub struct TerminalBuilder {
+/// The terminal setup; see [`terminal`].
+pub struct Terminal {
     output: Output,
-    pub(crate) common: Common,
-    id_before_message: bool,
 }
 
-impl TerminalBuilder {
+impl Builder<Terminal> {
     /// Prints on standard output instead of standard error.
     pub fn stdout(mut self) -> Self {
-        self.output = Output::Stdout;
+        self.target.output = Output::Stdout;
         self
     }
 
     /// Prints plain text (no colours) to `writer`: a file, a pipe, a buffer in a test.
     pub fn writer(mut self, writer: impl Write + Send + 'static) -> Self {
-        self.output = Output::Writer(Box::new(writer));
+        self.target.output = Output::Writer(Box::new(writer));
         self
     }
+}
 
-    common_setters!();
-
-    /// Whether the ID is also printed in brackets before the message (default on).
-    pub fn id_before_message(mut self, on: bool) -> Self {
-        self.id_before_message = on;
-        self
-    }
-
-    /// Checks the options and starts the printer thread.
-    ///
-    /// # Errors
-    ///
-    /// [`SetupError::RuntimeId`] for an invalid key or placeholder,
-    /// [`SetupError::ReservedKey`] for `module` or `target` with
-    /// [`module(true)`](Self::module), [`SetupError::ChannelSize`] or
-    /// [`SetupError::ChannelSizeTooLarge`] for a channel size out of bounds,
-    /// [`SetupError::Spawn`] if the printer thread cannot be started.
-    pub fn build(self) -> Result<(Logger, LogGuard), SetupError> {
-        let checked = self.common.check(&[])?;
+impl sealed::Target for Terminal {
+    fn build(self, common: Common) -> Result<(Logger, LogGuard), SetupError> {
+        let checked = common.check(&[])?;
         let (out, color): (Box<dyn Write + Send>, bool) = match self.output {
             Output::Stderr => (Box::new(io::stderr()), io::stderr().is_terminal()),
             Output::Stdout => (Box::new(io::stdout()), io::stdout().is_terminal()),
@@ -97,7 +77,6 @@ impl TerminalBuilder {
         };
         let format = TermFormat {
             key: checked.key,
-            id_before_message: self.id_before_message,
             color,
             module: checked.module,
             no_values: OwnedKVList::from(slog::o!()),
@@ -106,25 +85,20 @@ impl TerminalBuilder {
     }
 }
 
-impl fmt::Debug for TerminalBuilder {
+impl fmt::Debug for Terminal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let output = match &self.output {
             Output::Stderr => "stderr",
             Output::Stdout => "stdout",
             Output::Writer(_) => "<writer>",
         };
-        f.debug_struct("TerminalBuilder")
-            .field("output", &output)
-            .field("common", &self.common)
-            .field("id_before_message", &self.id_before_message)
-            .finish()
+        f.debug_struct("Terminal").field("output", &output).finish()
     }
 }
 
 /// slog-term's full format, into the thread's line buffer.
 struct TermFormat {
     key: &'static str,
-    id_before_message: bool,
     color: bool,
     module: bool,
     /// The record handed to slog-term carries the logger's values among its own pairs
@@ -140,26 +114,17 @@ impl Format for TermFormat {
         record: &Record<'_>,
         values: &OwnedKVList,
     ) -> Result<(), String> {
-        let id = if self.id_before_message {
-            find_id(record, self.key)
-        } else {
-            None
-        };
+        let id = find_id(record, self.key);
         let buf = Rc::new(RefCell::new(std::mem::take(&mut scratch.line)));
         let decorator = LineDecorator {
             buf: Rc::clone(&buf),
             color: self.color,
         };
-        let builder = FullFormat::new(decorator);
-        let format = if self.id_before_message {
-            builder
-                .use_custom_header_print(move |timestamp, decorator, record, location| {
-                    print_header(id.as_deref(), timestamp, decorator, record, location)
-                })
-                .build()
-        } else {
-            builder.build()
-        };
+        let format = FullFormat::new(decorator)
+            .use_custom_header_print(move |timestamp, decorator, record, location| {
+                print_header(id.as_deref(), timestamp, decorator, record, location)
+            })
+            .build();
         let pairs = OncePerLine {
             record: record.kv(),
             values,
@@ -170,7 +135,6 @@ impl Format for TermFormat {
             tag: record.tag(),
             level: record.level(),
         };
-        // The same message: drains above may know the record by it.
         let once = Record::new(&rstatic, record.msg(), BorrowedKV(&pairs));
         let result = format.log(&once, &self.no_values);
         drop(format);
