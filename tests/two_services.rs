@@ -1,0 +1,625 @@
+//! The `two_services` example as it runs: services A and B in processes of their own, A
+//! calling B over loopback, 200 orders sent to A with at most 20 in flight. Counted from
+//! the two files after both stopped cleanly: every line logged while handling an order
+//! carries an ID of that order's tree (the application's slog lines, its libraries' `log`
+//! and `tracing` lines, tower-http's and hyper-util's), no application line is lost or
+//! written twice, and B's root for each call is the ID A had at the call site. The viewer
+//! then shows B's lines nested under A's call in one tree.
+//!
+//! This binary has its own `main` (`harness = false`): run with `--serve`, it is one of
+//! the services, which the test starts by running itself again. The services' children
+//! are killed when the test fails, and a service whose standard input closes stops by
+//! itself, so none outlives the test. The whole run has a deadline.
+
+#[path = "../examples/two_services/processes.rs"]
+mod processes;
+#[path = "../examples/two_services/service.rs"]
+mod service;
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use processes::{Answer, TwoServices, send_orders};
+use serde_json::{Map, Value};
+use service::{Name, ServeArgs};
+use token_runtime_id_tree::LogTree;
+
+const ORDERS: u32 = 200;
+const IN_FLIGHT: usize = 20;
+/// Starting, 200 orders and stopping: a few seconds in a debug build.
+const DEADLINE: Duration = Duration::from_secs(120);
+/// For a driver stuck outside the runtime's timers.
+const BACKSTOP: Duration = Duration::from_secs(180);
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match ServeArgs::parse(&args) {
+        Some(Ok(serve)) => return service::main(serve),
+        Some(Err(usage)) => panic!("{usage}"),
+        None => {}
+    }
+    let (done, finished) = mpsc::channel();
+    let body = std::thread::spawn(move || {
+        run();
+        let _ = done.send(());
+    });
+    // A panic in `run` drops the sender: `recv_timeout` returns at once.
+    if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(BACKSTOP) {
+        panic!("two_services: not done in {BACKSTOP:?}");
+    }
+    if let Err(panic) = body.join() {
+        std::panic::resume_unwind(panic);
+    }
+    println!("test two_services ... ok");
+    ExitCode::SUCCESS
+}
+
+fn run() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let (answers, sending, [a, b]) = runtime
+        .block_on(async {
+            tokio::time::timeout(DEADLINE, async {
+                let services = TwoServices::start(dir.path()).await?;
+                let files = [&services.a, &services.b].map(|service| service.log().to_owned());
+                let sent = Instant::now();
+                // On an error, `services` is dropped here and both children are killed.
+                let answers = send_orders(services.a.addr(), ORDERS, IN_FLIGHT).await?;
+                let sending = sent.elapsed();
+                services.stop().await?;
+                Ok::<_, std::io::Error>((answers, sending, files))
+            })
+            .await
+        })
+        .unwrap_or_else(|_| panic!("two_services: not done in {DEADLINE:?}"))
+        .unwrap();
+    let total = started.elapsed();
+
+    let lines: Vec<Line> = [(Name::A, &a), (Name::B, &b)]
+        .into_iter()
+        .flat_map(|(name, path)| read_lines(name, path))
+        .collect();
+    let counts = Counts::of(&answers, &lines);
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    println!(
+        "two_services ({profile}): {ORDERS} orders to A, at most {IN_FLIGHT} in flight, \
+         in {sending:.2?} ({total:.2?} with starting and stopping both services)"
+    );
+    println!("{counts}");
+    assert_eq!(counts.answered_ok, ORDERS as usize, "{counts}");
+    assert_eq!(counts.without_request_id, 0, "{counts}");
+    assert_eq!((counts.lost, counts.duplicated), (0, 0), "{counts}");
+    assert_eq!(counts.linked_calls, 2 * ORDERS as usize, "{counts}");
+    assert_eq!(counts.linked_orders, ORDERS as usize, "{counts}");
+    assert_eq!(counts.repeated_key, 0, "{counts}");
+    assert!(counts.problems.is_empty(), "{counts}");
+
+    let viewer = check_viewer(&a, &b, &answers, &lines);
+    println!("the viewer, on the tree of one order:\n{viewer}");
+}
+
+/// One line of a service's file.
+struct Line {
+    service: Name,
+    raw: String,
+    json: Map<String, Value>,
+}
+
+impl Line {
+    fn id(&self) -> Option<&str> {
+        self.json.get("runtime_id").and_then(Value::as_str)
+    }
+
+    fn msg(&self) -> &str {
+        self.json.get("msg").and_then(Value::as_str).unwrap_or("")
+    }
+
+    fn target(&self) -> Option<&str> {
+        self.json.get("target").and_then(Value::as_str)
+    }
+
+    fn number(&self, key: &str) -> Option<u32> {
+        let value = self.json.get(key)?.as_u64()?;
+        u32::try_from(value).ok()
+    }
+}
+
+fn read_lines(service: Name, path: &Path) -> Vec<Line> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let parse = |raw: &str| -> Line {
+        let json = serde_json::from_str(raw).unwrap_or_else(|err| panic!("{err}: {raw}"));
+        let raw = raw.to_owned();
+        Line { service, raw, json }
+    };
+    text.lines().map(parse).collect()
+}
+
+/// The application lines each order makes, in A and in B: the service, the line, whether
+/// it is written once per item (each call to B) rather than once per order, and through
+/// which crate.
+const EXPECTED: [(Name, &str, bool, &str); 12] = [
+    (Name::A, "order received", false, "slog"),
+    (Name::A, "checking stock", false, "slog"),
+    (Name::A, "reserved stock", false, "log"),
+    (Name::A, "receipt sent", false, "slog"),
+    (Name::A, "calling the price service", true, "slog"),
+    (Name::A, "computed the total", false, "tracing"),
+    (Name::A, "order done", false, "slog"),
+    (Name::B, "pricing item", true, "slog"),
+    (Name::B, "looking up the price list", true, "slog"),
+    (Name::B, "price list hit", true, "log"),
+    (Name::B, "discount applied", true, "tracing"),
+    (Name::B, "item priced", true, "slog"),
+];
+
+/// Which application line a line is, by its `order` and `item` fields, or the numbers
+/// in the message of a `log` line (slog-stdlog writes no fields).
+type AppKey = (Name, &'static str, u32, Option<u32>);
+
+enum Kind {
+    /// The line, and the crate it was written through.
+    App(AppKey, &'static str),
+    TowerHttp,
+    HyperUtil,
+    /// The service's own lines before and after serving.
+    Lifecycle,
+    Unknown,
+}
+
+fn classify(line: &Line) -> Kind {
+    let msg = line.msg();
+    let from_log = [
+        ("reserved stock for order ", "reserved stock"),
+        ("price list hit for order ", "price list hit"),
+    ];
+    let (what, order, item, via) = if let Some((rest, what)) = from_log
+        .iter()
+        .find_map(|&(prefix, what)| Some((msg.strip_prefix(prefix)?, what)))
+    {
+        let mut numbers = rest.split(" item ").map(|n| n.parse::<u32>().ok());
+        let order = numbers.next().flatten();
+        let item = numbers.next().flatten();
+        (what, order, item, "log")
+    } else if line.json.contains_key("order") {
+        // `SlogLayer` writes the event's target; the application's slog lines have none.
+        let via = if line.target().is_some() {
+            "tracing"
+        } else {
+            "slog"
+        };
+        (msg, line.number("order"), line.number("item"), via)
+    } else {
+        return match line.target() {
+            Some(target) if target.starts_with("tower_http") => Kind::TowerHttp,
+            Some(target) if target.starts_with("hyper_util") => Kind::HyperUtil,
+            None if matches!(msg, "listening" | "stopped") => Kind::Lifecycle,
+            _ => Kind::Unknown,
+        };
+    };
+    let found = EXPECTED
+        .iter()
+        .find(|&&(service, name, per_item, crate_name)| {
+            (service, name, per_item, crate_name) == (line.service, what, item.is_some(), via)
+        });
+    match (found, order) {
+        (Some(&(service, name, ..)), Some(order)) => Kind::App((service, name, order, item), via),
+        _ => Kind::Unknown,
+    }
+}
+
+/// The lines hyper-util writes from tasks it spawns itself (with the client's executor,
+/// `tokio::spawn`), which run in no ID: a connection that finished opening after the call
+/// took another one from the pool, and a connection going back to the pool once its
+/// response is read. Any other line of hyper-util's must carry the call's ID.
+const HYPER_UTIL_TASKS: [&str; 2] = ["connected to ", "pooling idle connection"];
+
+/// Whether `id` is `root` or nested in it.
+fn in_tree(id: &str, root: &str) -> bool {
+    id.strip_prefix(root)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+}
+
+fn parent(id: &str) -> Option<&str> {
+    id.rsplit_once(':').map(|(parent, _)| parent)
+}
+
+/// Both known, and the same.
+fn same(id: Option<&str>, expected: Option<&str>) -> bool {
+    id.is_some() && id == expected
+}
+
+/// `id` is one level below `of`.
+fn nested(id: Option<&str>, of: Option<&str>) -> bool {
+    same(id.and_then(parent), of)
+}
+
+/// An ID of the default config: segments of 8 of `0-9a-z`. A's roots are its own (depth
+/// 1, nested 2); B's roots are A's calls (depth 2, nested 3).
+fn well_formed(service: Name, id: &str) -> bool {
+    let segments: Vec<&str> = id.split(':').collect();
+    let depths = match service {
+        Name::A => 1..=2,
+        Name::B => 2..=3,
+    };
+    depths.contains(&segments.len())
+        && segments.iter().all(|segment| {
+            segment.len() == 8
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+        })
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    answered_ok: usize,
+    distinct_roots: usize,
+    lines: [usize; 2],
+    /// Application lines found, by how they were written.
+    app: HashMap<&'static str, usize>,
+    tower_http: usize,
+    hyper_util_with_id: usize,
+    /// hyper-util's lines from tasks it spawns itself, by message ([`HYPER_UTIL_TASKS`]).
+    hyper_util_background: HashMap<&'static str, usize>,
+    lifecycle: usize,
+    /// Lines logged while handling an order without an ID of that order's tree.
+    without_request_id: usize,
+    expected_app: usize,
+    lost: usize,
+    duplicated: usize,
+    /// Calls whose ID, sent by A, is B's root for them.
+    linked_calls: usize,
+    /// Orders whose two calls are linked.
+    linked_orders: usize,
+    repeated_key: usize,
+    problems: Vec<String>,
+}
+
+impl Counts {
+    fn of(answers: &[Answer], lines: &[Line]) -> Counts {
+        let mut counts = Counts::default();
+        let mut roots: HashMap<u32, &str> = HashMap::new();
+        for answer in answers {
+            let body = format!("order {}: total ", answer.order);
+            if answer.status == 200 && answer.body.starts_with(&body) {
+                counts.answered_ok += 1;
+            } else {
+                counts.problem(format!("order {}: {answer:?}", answer.order));
+            }
+            if let Some(root) = &answer.request_id {
+                roots.insert(answer.order, root);
+            }
+        }
+        // Two orders could share a root by chance: every count below allows for it.
+        let mut orders_of: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (&order, &root) in &roots {
+            orders_of.entry(root).or_default().push(order);
+        }
+        counts.distinct_roots = orders_of.len();
+
+        let mut app: HashMap<AppKey, Vec<&Line>> = HashMap::new();
+        let mut library: Vec<(&Line, bool)> = Vec::new();
+        for line in lines {
+            counts.lines[usize::from(line.service == Name::B)] += 1;
+            if line.raw.matches("\"runtime_id\":").count() > 1 {
+                counts.repeated_key += 1;
+            }
+            if let Some(id) = line.json.get("runtime_id") {
+                match id.as_str() {
+                    Some(id) if well_formed(line.service, id) => {}
+                    _ => counts.problem(format!("malformed ID: {}", line.raw)),
+                }
+            }
+            match classify(line) {
+                Kind::App(key @ (_, _, order, _), via) => {
+                    *counts.app.entry(via).or_default() += 1;
+                    let root = roots.get(&order).copied().unwrap_or("?");
+                    if !line.id().is_some_and(|id| in_tree(id, root)) {
+                        counts.without_request_id += 1;
+                        counts.problem(format!("not in order {order}'s tree: {}", line.raw));
+                    }
+                    app.entry(key).or_default().push(line);
+                }
+                Kind::TowerHttp => {
+                    counts.tower_http += 1;
+                    library.push((line, true));
+                }
+                Kind::HyperUtil => library.push((line, false)),
+                Kind::Lifecycle if line.id().is_none() => counts.lifecycle += 1,
+                _ => counts.problem(format!("unexpected line: {}", line.raw)),
+            }
+        }
+
+        // Every application line exactly once, each with the ID it must have.
+        let mut one = |key: AppKey| -> Option<&str> {
+            let found = app.get(&key).map_or(0, Vec::len);
+            match found {
+                0 => counts.lost += 1,
+                1 => {}
+                _ => counts.duplicated += found - 1,
+            }
+            (found == 1).then(|| app[&key][0].id()).flatten()
+        };
+        // Distinct child IDs repeat one by chance with probability 4.3e-10 (six pairs per
+        // order, 200 orders, 36^8 segments).
+        let mut calls: HashSet<&str> = HashSet::new();
+        let mut relations = Vec::new();
+        let mut linked = Vec::new();
+        for order in 0..ORDERS {
+            let root = roots.get(&order).copied();
+            let a = |what| (Name::A, what, order, None);
+            let received = one(a("order received"));
+            let stock = one(a("checking stock"));
+            let reserved = one(a("reserved stock"));
+            let receipt = one(a("receipt sent"));
+            let total = one(a("computed the total"));
+            let done = one(a("order done"));
+            let mut checks = vec![
+                ("received in the root", same(received, root)),
+                ("total in the root", same(total, root)),
+                ("done in the root", same(done, root)),
+                ("stock nested", nested(stock, root)),
+                ("log line in the stock scope", same(reserved, stock)),
+                ("receipt nested", nested(receipt, root)),
+                ("receipt in its own ID", receipt != stock),
+            ];
+            let mut sent = Vec::new();
+            for item in 0..2 {
+                let key = (Name::A, "calling the price service", order, Some(item));
+                let call = one(key);
+                let header = app
+                    .get(&key)
+                    .and_then(|found| found[0].json.get("x_request_id"));
+                checks.push(("call nested", nested(call, root)));
+                checks.push(("call ID sent", same(call, header.and_then(Value::as_str))));
+                checks.push(("call in its own ID", call != stock && call != receipt));
+                let b = |what| (Name::B, what, order, Some(item));
+                let b_root = one(b("pricing item"));
+                let lookup = one(b("looking up the price list"));
+                let hit = one(b("price list hit"));
+                let discount = one(b("discount applied"));
+                let priced = one(b("item priced"));
+                linked.push(same(b_root, call));
+                checks.push(("B's lookup nested", nested(lookup, b_root)));
+                checks.push(("B's log line in the lookup scope", same(hit, lookup)));
+                checks.push(("B's tracing line in its root", same(discount, b_root)));
+                checks.push(("B's last line in its root", same(priced, b_root)));
+                calls.extend(call);
+                sent.push(call);
+            }
+            checks.push(("two calls, two IDs", sent[0] != sent[1]));
+            let failed = checks.into_iter().filter(|&(_, ok)| !ok);
+            relations.extend(failed.map(|(what, _)| format!("order {order}: {what}")));
+        }
+        counts.expected_app = EXPECTED
+            .iter()
+            .map(|&(_, _, per_item, _)| if per_item { 2 } else { 1 })
+            .sum::<usize>()
+            * ORDERS as usize;
+        counts.linked_calls = linked.iter().filter(|&&ok| ok).count();
+        counts.linked_orders = linked
+            .chunks(2)
+            .filter(|pair| pair.iter().all(|&ok| ok))
+            .count();
+        for problem in relations {
+            counts.problem(problem);
+        }
+
+        // Library lines: tower-http's two lines of each request in each service, in
+        // the request's ID; hyper-util's in the call's ID, or in none from its own tasks.
+        let mut traced: HashMap<(Name, &str, &str), usize> = HashMap::new();
+        for (line, tower_http) in library {
+            let Some(id) = line.id() else {
+                if tower_http {
+                    counts.without_request_id += 1;
+                    counts.problem(format!("tower-http line without an ID: {}", line.raw));
+                } else if let Some(msg) =
+                    HYPER_UTIL_TASKS.iter().find(|m| line.msg().starts_with(*m))
+                {
+                    *counts
+                        .hyper_util_background
+                        .entry(msg.trim_end())
+                        .or_default() += 1;
+                } else {
+                    counts.problem(format!("hyper-util line without an ID: {}", line.raw));
+                }
+                continue;
+            };
+            let fits = match (tower_http, line.service) {
+                (true, Name::A) => orders_of.contains_key(id),
+                (true, Name::B) | (false, Name::A) => calls.contains(id),
+                (false, Name::B) => false,
+            };
+            if !fits {
+                counts.without_request_id += 1;
+                counts.problem(format!("not an ID of its request: {}", line.raw));
+            }
+            if tower_http {
+                *traced.entry((line.service, id, line.msg())).or_default() += 1;
+            } else {
+                counts.hyper_util_with_id += 1;
+            }
+        }
+        let requests = orders_of
+            .iter()
+            .map(|(root, orders)| (Name::A, *root, orders.len()))
+            .chain(calls.iter().map(|&call| (Name::B, call, 1)));
+        for (service, id, times) in requests {
+            for msg in ["started processing request", "finished processing request"] {
+                let found = traced.get(&(service, id, msg)).copied().unwrap_or(0);
+                if found != times {
+                    counts.problem(format!("{found} tower-http {msg:?} lines in {id}"));
+                }
+            }
+        }
+        counts
+    }
+
+    fn problem(&mut self, problem: String) {
+        self.problems.push(problem);
+    }
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Counts {
+            answered_ok,
+            distinct_roots,
+            lines: [in_a, in_b],
+            tower_http,
+            hyper_util_with_id: hyper_util,
+            lifecycle,
+            without_request_id,
+            expected_app,
+            lost,
+            duplicated,
+            linked_calls,
+            linked_orders,
+            repeated_key,
+            ..
+        } = self;
+        let app: usize = self.app.values().sum();
+        let [slog, log, tracing] = ["slog", "log", "tracing"].map(|via| self.app.get(via));
+        let [slog, log, tracing] = [slog, log, tracing].map(|n| n.copied().unwrap_or(0));
+        let inside = app + tower_http + hyper_util;
+        let calls = 2 * ORDERS;
+        let background = |msg| self.hyper_util_background.get(msg).copied().unwrap_or(0);
+        let (connected, pooling) = (
+            background("connected to"),
+            background("pooling idle connection"),
+        );
+        let problems = self.problems.len();
+        // The report, line by line.
+        write!(
+            f,
+            "  answered 200: {answered_ok} of {ORDERS}, {distinct_roots} distinct roots
+  lines: A {in_a}, B {in_b}
+  lines inside a request: {inside} (application {app}: slog {slog}, log {log}, tracing {tracing}; \
+tower-http {tower_http}; hyper-util {hyper_util})
+  ... without an ID of that request's tree: {without_request_id}
+  application lines: {app} of {expected_app} expected, lost {lost}, written twice {duplicated}
+  B's root = the ID A had at the call site: {linked_calls} of {calls} calls, \
+{linked_orders} of {ORDERS} orders
+  lines with the runtime_id key more than once: {repeated_key}
+  outside any request, without an ID: {lifecycle} lines before and after serving; \
+from hyper-util's own tasks, {connected} \"connected to\", {pooling} \"pooling idle connection\"
+  problems: {problems}"
+        )?;
+        for problem in self.problems.iter().take(20) {
+            write!(f, "\n    {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads both files with the viewer's library: every order is one tree (B's roots nest
+/// under A's calls), and in one order's tree, each call's block holds B's lines, named
+/// `b`, with B's nested scope one level further in. Returns that tree.
+fn check_viewer(a: &Path, b: &Path, answers: &[Answer], lines: &[Line]) -> String {
+    let read = |tree: &mut LogTree| {
+        tree.read(BufReader::new(File::open(a).unwrap()), "a.jsonl")
+            .unwrap();
+        tree.read(BufReader::new(File::open(b).unwrap()), "b.jsonl")
+            .unwrap();
+    };
+    let mut all = LogTree::new();
+    read(&mut all);
+    let roots: HashSet<&str> = answers
+        .iter()
+        .filter_map(|a| a.request_id.as_deref())
+        .collect();
+    let summary = all.summary();
+    assert_eq!(
+        summary.roots,
+        roots.len(),
+        "every tree is an order's: {summary:?}"
+    );
+    assert_eq!(summary.malformed, 0, "{summary:?}");
+
+    let order = ORDERS / 2;
+    let root = answers[order as usize].request_id.as_deref().unwrap();
+    let mut one = LogTree::new().root(root);
+    read(&mut one);
+    let text = one.render_to_string();
+    let in_request = |prefix: &str, service: Option<Name>| {
+        lines
+            .iter()
+            .filter(|line| service.is_none_or(|s| line.service == s))
+            .filter(|line| line.id().is_some_and(|id| in_tree(id, prefix)))
+            .count()
+    };
+    let head = text.lines().next().unwrap();
+    let expected = format!("[{root}]  {} lines; services: ", in_request(root, None));
+    assert!(head.starts_with(&expected), "{head}\nexpected {expected}");
+    let services = head[expected.len()..].split(';').next().unwrap();
+    assert!(matches!(services, "a, b" | "b, a"), "{head}");
+
+    let calls: Vec<&Line> = lines
+        .iter()
+        .filter(|line| {
+            line.msg() == "calling the price service" && line.number("order") == Some(order)
+        })
+        .collect();
+    assert_eq!(calls.len(), 2);
+    for call in calls {
+        let id = call.id().unwrap();
+        let item = call.number("item").unwrap();
+        let block = block_of(&text, id).unwrap_or_else(|| panic!("no block for {id}:\n{text}"));
+        let from_b: Vec<&str> = block
+            .iter()
+            .copied()
+            .filter(|l| l.contains(" b | "))
+            .collect();
+        assert_eq!(from_b.len(), in_request(id, Some(Name::B)), "{id}:\n{text}");
+        let has = |lines: &[&str], what: &str| {
+            lines
+                .iter()
+                .any(|l| l.contains(what) && l.contains(&format!("item={item}")))
+        };
+        assert!(
+            has(&block, " a | INFO calling the price service"),
+            "{id}:\n{text}"
+        );
+        assert!(has(&from_b, " b | INFO pricing item"), "{id}:\n{text}");
+        let nested = block
+            .iter()
+            .find_map(|l| l.trim_start().strip_prefix(&format!("[{id}:")))
+            .and_then(|rest| rest.strip_suffix(']'))
+            .unwrap_or_else(|| panic!("no scope nested in {id}:\n{text}"));
+        let nested = block_of(&text, &format!("{id}:{nested}")).unwrap();
+        assert!(
+            has(&nested, " b | INFO looking up the price list"),
+            "{text}"
+        );
+        let hit = format!(" b | INFO price list hit for order {order} item {item}");
+        assert!(nested.iter().any(|l| l.contains(&hit)), "{text}");
+    }
+    text
+}
+
+/// The lines under the head line `[id]`, up to the next line no deeper than it.
+fn block_of<'t>(text: &'t str, id: &str) -> Option<Vec<&'t str>> {
+    let lines: Vec<&str> = text.lines().collect();
+    let depth = |line: &str| line.len() - line.trim_start().len();
+    let head = format!("[{id}]");
+    let start = lines.iter().position(|line| line.trim_start() == head)?;
+    let below = lines[start + 1..]
+        .iter()
+        .take_while(|line| depth(line) > depth(lines[start]));
+    Some(below.copied().collect())
+}
