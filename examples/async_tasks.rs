@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use slog::{Logger, info};
-use token_runtime_id::{RuntimeId, RuntimeIdFutureExt, default_config, task};
+use token_runtime_id::{
+    RuntimeId, RuntimeIdError, RuntimeIdFutureExt, default_config, task, with_runtime_id_async,
+};
 
 /// A database call, one level below its request.
 async fn query_database(log: &Logger, user: &str) {
@@ -18,30 +20,30 @@ async fn query_database(log: &Logger, user: &str) {
 }
 
 /// A request: a nested database call and a background job that outlives it.
-async fn handle_request(log: Logger, user: &'static str) -> tokio::task::JoinHandle<()> {
+async fn handle_request(
+    log: Logger,
+    user: &'static str,
+) -> Result<tokio::task::JoinHandle<()>, RuntimeIdError> {
     info!(log, "Processing request"; "user" => user);
     tokio::task::yield_now().await;
 
-    query_database(&log, user)
-        .in_child_runtime_id()
-        .expect("depth 2 is within the default limit")
-        .await;
+    // One level down, for every poll of the query, whichever worker runs it.
+    with_runtime_id_async(&log, |log| async move { query_database(&log, user).await }).await?;
 
     // The job runs in a child of this request's ID, on whichever worker picks it up.
     let job_log = log.clone();
     let job = task::spawn_child(async move {
         tokio::time::sleep(Duration::from_millis(10)).await;
         info!(job_log, "Sending welcome email"; "user" => user);
-    })
-    .expect("depth 2 is within the default limit");
+    })?;
 
     info!(log, "Request completed"; "user" => user);
-    job
+    Ok(job)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (logger, guard) = token_runtime_id::setup::terminal().stdout().build()?;
+    let (logger, guard) = token_runtime_id::setup::terminal().build()?;
 
     let requests: Vec<_> = ["alice", "bob", "carol", "dave"]
         .into_iter()
@@ -51,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     for request in requests {
-        let job = request.await?;
+        let job = request.await??;
         job.await?;
     }
 

@@ -29,7 +29,7 @@ fn query_database(log: &Logger) {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Once, at start-up: a terminal logger with the runtime-ID drain in front.
-    let (logger, guard) = token_runtime_id::setup::terminal().stdout().build()?;
+    let (logger, guard) = token_runtime_id::setup::terminal().build()?;
 
     info!(logger, "Service started (no runtime ID yet)");
     for user in ["alice", "bob"] {

@@ -19,7 +19,7 @@ fn nest(log: &Logger, config: &RuntimeIdConfig, label: &str) -> Result<(), Runti
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (logger, guard) = token_runtime_id::setup::terminal().stdout().build()?;
+    let (logger, guard) = token_runtime_id::setup::terminal().build()?;
 
     // 12345:API:a1b2c3d4 — the process ID, then the prefix, at the root only.
     let api = RuntimeIdConfig::builder()
@@ -49,8 +49,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         other => other?,
     }
     // ... or stay in the current ID instead, for code that recurses.
-    let reuse = flat
-        .to_builder()
+    let reuse = RuntimeIdConfig::builder()
+        .max_depth(1)
         .on_max_depth(MaxDepthPolicy::Reuse)
         .build()?;
     nest(&logger, &reuse, "max_depth 1, reuse")?;

@@ -1,9 +1,9 @@
 //! How IDs are made: [`RuntimeIdConfig`], its builder, and the process-wide default.
 //!
 //! A config is validated once, when it is built, so making an ID never fails for a reason
-//! the config could have caught. Every rule is in one place, the
-//! [`rules`](crate::rules) module, which the `#[runtime_id(..)]` attribute also applies
-//! at compile time.
+//! the config could have caught. Every rule is in one place, the rules crate
+//! (`token-runtime-id-rules`), which the `#[runtime_id(..)]` attribute also applies at
+//! compile time.
 //!
 //! ```
 //! use token_runtime_id::{RuntimeId, RuntimeIdConfig};
@@ -28,15 +28,8 @@ use crate::RuntimeIdError;
 use crate::rules;
 use crate::segment::Alphabet;
 
-// The values live with the rules, which the `#[runtime_id(..)]` attribute also reads.
-/// The seed's default pool: digits and lowercase ASCII letters.
-pub const DEFAULT_CHARACTERS: &str = rules::DEFAULT_CHARACTERS;
-/// The default number of characters per segment.
-pub const DEFAULT_LENGTH: usize = rules::DEFAULT_LENGTH;
-/// The default limit on the number of segments in an ID.
-pub const DEFAULT_MAX_DEPTH: usize = rules::DEFAULT_MAX_DEPTH;
-/// The default separator.
-pub const DEFAULT_SEP: &str = rules::DEFAULT_SEP;
+// The defaults live with the rules, which the `#[runtime_id(..)]` attribute also reads.
+use rules::{DEFAULT_CHARACTERS, DEFAULT_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_SEP};
 
 /// What happens when a new ID would be deeper than `max_depth`.
 ///
@@ -68,7 +61,7 @@ pub enum MaxDepthPolicy {
 /// Build one with [`RuntimeIdConfig::builder`]; [`RuntimeIdConfig::default`] gives the
 /// seed's defaults (length 8, characters `0-9a-z`, separator `:`, max depth 3, no prefix,
 /// no process ID). A config is immutable and cheap to share; every value in it has passed
-/// the rules of [`rules`](crate::rules).
+/// the rules [`RuntimeIdConfigBuilder::build`] checks.
 #[derive(Clone)]
 pub struct RuntimeIdConfig {
     length: usize,
@@ -88,72 +81,38 @@ impl RuntimeIdConfig {
     /// Starts a builder from the defaults.
     ///
     /// ```
-    /// use token_runtime_id::RuntimeIdConfig;
+    /// use token_runtime_id::{RuntimeId, RuntimeIdConfig};
     ///
     /// let cfg = RuntimeIdConfig::builder().length(12).build()?;
-    /// assert_eq!(cfg.length(), 12);
-    /// assert_eq!(cfg.sep(), ":");
+    /// assert_eq!(RuntimeId::new_root(&cfg).as_str().len(), 12);
     /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
     /// ```
     pub fn builder() -> RuntimeIdConfigBuilder {
         RuntimeIdConfigBuilder::default()
     }
 
-    /// A builder holding this config's values, to derive a variant of it.
-    ///
-    /// ```
-    /// use token_runtime_id::RuntimeIdConfig;
-    ///
-    /// let base = RuntimeIdConfig::builder().prefix("API").build()?;
-    /// let short = base.to_builder().length(4).build()?;
-    /// assert_eq!(short.prefix(), Some("API"));
-    /// assert_eq!(short.length(), 4);
-    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
-    /// ```
-    pub fn to_builder(&self) -> RuntimeIdConfigBuilder {
-        RuntimeIdConfigBuilder {
-            length: self.length,
-            prefix: self.prefix.as_deref().map(str::to_owned),
-            prefix_process_id: self.prefix_process_id,
-            characters: self.characters.to_string(),
-            max_depth: self.max_depth,
-            sep: self.sep.to_string(),
-            on_max_depth: self.on_max_depth,
-        }
-    }
-
     /// Characters per segment.
-    pub fn length(&self) -> usize {
+    pub(crate) fn length(&self) -> usize {
         self.length
     }
 
-    /// The text at the start of every root ID, if any.
-    pub fn prefix(&self) -> Option<&str> {
-        self.prefix.as_deref()
-    }
-
     /// Whether root IDs start with the OS process ID.
-    pub fn prefix_process_id(&self) -> bool {
+    pub(crate) fn prefix_process_id(&self) -> bool {
         self.prefix_process_id
     }
 
-    /// The pool segments are drawn from.
-    pub fn characters(&self) -> &str {
-        &self.characters
-    }
-
     /// The most segments an ID made with this config may have.
-    pub fn max_depth(&self) -> usize {
+    pub(crate) fn max_depth(&self) -> usize {
         self.max_depth
     }
 
     /// The separator between the parts of an ID.
-    pub fn sep(&self) -> &str {
+    pub(crate) fn sep(&self) -> &str {
         &self.sep
     }
 
-    /// What happens when nesting would pass [`max_depth`](Self::max_depth).
-    pub fn on_max_depth(&self) -> MaxDepthPolicy {
+    /// What happens when nesting would pass `max_depth`.
+    pub(crate) fn on_max_depth(&self) -> MaxDepthPolicy {
         self.on_max_depth
     }
 
@@ -347,10 +306,10 @@ static DEFAULT_CONFIG: LazyLock<ArcSwap<RuntimeIdConfig>> =
 /// the call use the new config. Readers never block.
 ///
 /// ```
-/// use token_runtime_id::{default_config, set_default_config, RuntimeIdConfig};
+/// use token_runtime_id::{default_config, set_default_config, RuntimeId, RuntimeIdConfig};
 ///
 /// let previous = set_default_config(RuntimeIdConfig::builder().length(12).build()?);
-/// assert_eq!(default_config().length(), 12);
+/// assert_eq!(RuntimeId::new_root(&default_config()).as_str().len(), 12);
 /// set_default_config((*previous).clone());
 /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
 /// ```
@@ -362,7 +321,9 @@ pub fn set_default_config(config: RuntimeIdConfig) -> Arc<RuntimeIdConfig> {
 /// [`set_default_config`] is called).
 ///
 /// ```
-/// assert_eq!(token_runtime_id::default_config().sep(), ":");
+/// use token_runtime_id::{default_config, RuntimeIdConfig};
+///
+/// assert_eq!(*default_config(), RuntimeIdConfig::default());
 /// ```
 pub fn default_config() -> Arc<RuntimeIdConfig> {
     DEFAULT_CONFIG.load_full()
@@ -389,9 +350,9 @@ mod tests {
     fn defaults_are_the_seeds() {
         let cfg = RuntimeIdConfig::default();
         assert_eq!(cfg.length(), 8);
-        assert_eq!(cfg.prefix(), None);
+        assert_eq!(cfg.prefix, None);
         assert!(!cfg.prefix_process_id());
-        assert_eq!(cfg.characters(), "0123456789abcdefghijklmnopqrstuvwxyz");
+        assert_eq!(&*cfg.characters, "0123456789abcdefghijklmnopqrstuvwxyz");
         assert_eq!(cfg.max_depth(), 3);
         assert_eq!(cfg.sep(), ":");
         assert_eq!(cfg.on_max_depth(), MaxDepthPolicy::Error);
@@ -455,20 +416,5 @@ mod tests {
         // stale in a forked child.
         assert_eq!(cfg.prefix_and_sep(), "API:");
         assert!(cfg.prefix_process_id());
-    }
-
-    #[test]
-    fn to_builder_round_trips() {
-        let cfg = RuntimeIdConfig::builder()
-            .length(5)
-            .prefix("P")
-            .prefix_process_id(true)
-            .characters("xyz")
-            .max_depth(7)
-            .sep("-")
-            .on_max_depth(MaxDepthPolicy::Reuse)
-            .build()
-            .unwrap();
-        assert_eq!(cfg.to_builder().build().unwrap(), cfg);
     }
 }

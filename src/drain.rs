@@ -76,7 +76,7 @@ use crate::rules::{self, Problem};
 use crate::{RuntimeIdError, scope};
 
 /// The default log key.
-pub const DEFAULT_KEY: &str = "runtime_id";
+pub(crate) const DEFAULT_KEY: &str = "runtime_id";
 
 /// A drain that adds the current runtime ID to every record, under one key.
 ///
@@ -155,38 +155,13 @@ impl<D> RuntimeIdDrain<D> {
     /// use token_runtime_id::RuntimeIdDrain;
     ///
     /// let drain = RuntimeIdDrain::new(Discard).with_placeholder("-")?;
-    /// assert_eq!(drain.placeholder(), Some("-"));
+    /// # drop(drain);
     /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
     /// ```
     pub fn with_placeholder(mut self, placeholder: &str) -> Result<Self, RuntimeIdError> {
         check_placeholder(placeholder)?;
         self.placeholder = Some(placeholder.into());
         Ok(self)
-    }
-
-    /// The key the ID is written under.
-    pub fn key(&self) -> &'static str {
-        self.key
-    }
-
-    /// The text written when no ID is current, if any.
-    pub fn placeholder(&self) -> Option<&str> {
-        self.placeholder.as_deref()
-    }
-
-    /// The wrapped drain.
-    pub fn inner(&self) -> &D {
-        &self.drain
-    }
-
-    /// The wrapped drain, mutably.
-    pub fn inner_mut(&mut self) -> &mut D {
-        &mut self.drain
-    }
-
-    /// Unwraps the inner drain.
-    pub fn into_inner(self) -> D {
-        self.drain
     }
 }
 

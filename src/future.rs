@@ -62,8 +62,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use crate::config::with_default_config;
-use crate::{RuntimeId, RuntimeIdError, scope};
+use crate::{RuntimeId, scope};
 
 /// Runs futures in a runtime ID: implemented for every [`Future`].
 pub trait RuntimeIdFutureExt: Future + Sized {
@@ -98,28 +97,6 @@ pub trait RuntimeIdFutureExt: Future + Sized {
     /// ```
     fn in_current_runtime_id(self) -> WithRuntimeId<Self> {
         WithRuntimeId::new(self, scope::current())
-    }
-
-    /// Runs this future in a new child of the current ID (a new root if there is none),
-    /// made now with the process-wide default config.
-    ///
-    /// # Errors
-    ///
-    /// [`RuntimeIdError::MaxDepthExceeded`] if the child would pass `max_depth` under
-    /// [`MaxDepthPolicy::Error`](crate::MaxDepthPolicy::Error).
-    ///
-    /// ```
-    /// use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
-    ///
-    /// let parent = RuntimeId::new_root(&RuntimeIdConfig::default());
-    /// let fut = parent.scope(|| async { get_runtime_id() }.in_child_runtime_id())?;
-    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    /// assert_eq!(rt.block_on(fut).unwrap().parent(), Some(parent));
-    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
-    /// ```
-    fn in_child_runtime_id(self) -> Result<WithRuntimeId<Self>, RuntimeIdError> {
-        let id = with_default_config(RuntimeId::next)?;
-        Ok(self.with_runtime_id(id))
     }
 }
 
@@ -157,30 +134,9 @@ impl<F> WithRuntimeId<F> {
     }
 
     /// The ID the future runs in; `None` if it runs with no ID.
-    pub fn runtime_id(&self) -> Option<&RuntimeId> {
+    #[cfg(feature = "tower")]
+    pub(crate) fn runtime_id(&self) -> Option<&RuntimeId> {
         self.id.as_ref()
-    }
-
-    /// The wrapped future.
-    pub fn inner(&self) -> &F {
-        self.inner
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("the inner future is only taken on drop"))
-    }
-
-    /// The wrapped future, mutably.
-    pub fn inner_mut(&mut self) -> &mut F {
-        self.inner
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("the inner future is only taken on drop"))
-    }
-
-    /// The wrapped future, pinned.
-    pub fn inner_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
-        self.project()
-            .inner
-            .as_pin_mut()
-            .unwrap_or_else(|| unreachable!("the inner future is only taken on drop"))
     }
 
     /// Unwraps the future; it will no longer run in the ID.
@@ -208,7 +164,7 @@ impl<F: fmt::Debug> fmt::Debug for WithRuntimeId<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WithRuntimeId")
             .field("inner", &self.inner)
-            .field("runtime_id", &self.runtime_id())
+            .field("runtime_id", &self.id)
             .finish()
     }
 }
@@ -290,9 +246,7 @@ mod tests {
 
     #[test]
     fn into_inner_unwraps_without_running_in_the_id() {
-        let mut fut = SeeTwice(Vec::new()).with_runtime_id(id());
-        fut.inner_mut().0.push(None);
-        assert_eq!(fut.inner().0.len(), 1);
+        let fut = SeeTwice(vec![None]).with_runtime_id(id());
         let inner = fut.into_inner();
         let mut inner = std::pin::pin!(inner);
         assert_eq!(poll_once(inner.as_mut()), Poll::Ready(vec![None, None]));

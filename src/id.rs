@@ -165,40 +165,15 @@ impl RuntimeId {
 
     /// The root of this ID's tree (this ID itself if it is a root).
     pub fn root(&self) -> RuntimeId {
-        self.ancestors().last().unwrap_or_else(|| self.clone())
-    }
-
-    /// The ancestors of this ID, nearest first, not including itself.
-    ///
-    /// ```
-    /// use token_runtime_id::{RuntimeId, RuntimeIdConfig};
-    ///
-    /// let cfg = RuntimeIdConfig::default();
-    /// let a = RuntimeId::new_root(&cfg);
-    /// let c = a.child(&cfg)?.child(&cfg)?;
-    /// let chain: Vec<_> = c.ancestors().collect();
-    /// assert_eq!(chain.len(), 2);
-    /// assert_eq!(chain[1], a);
-    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
-    /// ```
-    pub fn ancestors(&self) -> impl Iterator<Item = RuntimeId> + '_ {
-        std::iter::successors(self.parent(), RuntimeId::parent)
+        let mut node = self;
+        while let Some(parent) = &node.0.header.parent {
+            node = parent;
+        }
+        node.clone()
     }
 
     /// Whether this ID is `other` or one of its descendants.
-    ///
-    /// ```
-    /// use token_runtime_id::{RuntimeId, RuntimeIdConfig};
-    ///
-    /// let cfg = RuntimeIdConfig::default();
-    /// let a = RuntimeId::new_root(&cfg);
-    /// let b = a.child(&cfg)?;
-    /// assert!(b.is_within(&a));
-    /// assert!(a.is_within(&a));
-    /// assert!(!a.is_within(&b));
-    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
-    /// ```
-    pub fn is_within(&self, other: &RuntimeId) -> bool {
+    pub(crate) fn is_within(&self, other: &RuntimeId) -> bool {
         let target = other.0.header.depth;
         let mut node = self;
         while node.0.header.depth > target {
@@ -427,7 +402,9 @@ mod tests {
             id = id.child(&cfg).unwrap();
         }
         assert_eq!(id.depth(), 64);
-        assert_eq!(id.ancestors().count(), 63);
+        let ancestors = std::iter::successors(id.parent(), RuntimeId::parent).count();
+        assert_eq!(ancestors, 63);
+        assert_eq!(id.root().depth(), 1);
         assert_eq!(id.as_str().len(), 64 * 2 - 1);
     }
 

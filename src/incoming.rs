@@ -1,6 +1,7 @@
 //! Adopting IDs that come from outside: [`IncomingPolicy`] and [`RuntimeId::from_incoming`].
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
 #[cfg(feature = "tower")]
 use crate::config::RuntimeIdConfig;
@@ -10,7 +11,7 @@ use crate::{RuntimeId, RuntimeIdError};
 /// The longest incoming ID the default policy accepts, in bytes.
 const DEFAULT_INCOMING_MAX_LEN: usize = 128;
 
-/// The largest [`max_len`](IncomingPolicyBuilder::max_len) a policy may set, in bytes.
+/// The longest a policy may allow (see [`IncomingPolicyBuilder::length`]), in bytes.
 const MAX_INCOMING_MAX_LEN: usize = 1024;
 
 /// The characters the default policy accepts: ASCII letters, digits and `-_.:`.
@@ -32,7 +33,7 @@ const MAX_ALLOWED_CHARS: usize = 1024;
 /// ```
 ///
 /// But the value comes from outside, so it is checked before it goes anywhere near a log
-/// line: at most [`max_len`](IncomingPolicyBuilder::max_len) bytes (checked first, so a 10 kB
+/// line: at most [`length`](IncomingPolicyBuilder::length)'s end in bytes (checked first, so a 10 kB
 /// header costs nothing), not empty, and only [allowed characters](IncomingPolicyBuilder::characters)
 /// (by default ASCII letters, digits and `-_.:`). A value that breaks a rule is an
 /// [`RuntimeIdError::InvalidIncoming`] that says which rule and how long the value was, and
@@ -94,8 +95,7 @@ const MAX_ALLOWED_CHARS: usize = 1024;
 /// use token_runtime_id::{IncomingPolicy, RuntimeId};
 ///
 /// let policy = IncomingPolicy::builder()
-///     .max_len(64)
-///     .min_len(8)
+///     .length(8..=64)
 ///     .characters("0123456789abcdef-")
 ///     .build()?;
 /// assert!(RuntimeId::from_incoming("3f2a9c1e-77b0", &policy).is_ok());
@@ -138,7 +138,7 @@ impl IncomingPolicy {
     /// ```
     /// use token_runtime_id::{IncomingPolicy, RuntimeId};
     ///
-    /// let policy = IncomingPolicy::builder().max_len(8).build()?;
+    /// let policy = IncomingPolicy::builder().length(1..=8).build()?;
     /// assert!(RuntimeId::from_incoming("req-42", &policy).is_ok());
     /// assert!(RuntimeId::from_incoming("req-424242", &policy).is_err());
     /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
@@ -230,7 +230,8 @@ impl RuntimeId {
     /// # Errors
     ///
     /// [`RuntimeIdError::InvalidIncoming`] naming the first rule `value` breaks (checked in
-    /// this order: at most `max_len` bytes, not empty, at least `min_len` bytes, UTF-8, no
+    /// this order: not longer than the policy's [`length`](IncomingPolicyBuilder::length)
+    /// allows, not empty, not shorter, UTF-8, no
     /// character that could break a log line, only allowed characters) and its length; the
     /// error never holds the value.
     ///
@@ -266,20 +267,17 @@ impl RuntimeId {
     }
 }
 
-/// Where a request's root ID came from: what `tower::RuntimeIdLayer` (feature `tower`)
-/// puts in the request's extensions, so a handler can tell.
+/// Where a request's root ID came from.
+#[cfg(feature = "tower")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum IncomingStatus {
+pub(crate) enum IncomingStatus {
     /// The incoming value was accepted and is the ID.
     Adopted,
     /// There was no incoming value; the ID is new.
     Absent,
     /// The incoming value was rejected; the ID is new. The value itself is not kept.
     Rejected {
-        /// The rule it broke.
         reason: IncomingRejection,
-        /// Its length in bytes.
         len: usize,
     },
 }
@@ -292,12 +290,12 @@ pub enum IncomingStatus {
 pub enum IncomingRejection {
     /// The value is empty.
     Empty,
-    /// The value is longer than the policy's `max_len` bytes.
+    /// The value is longer than the policy allows.
     TooLong {
         /// The limit.
         max: usize,
     },
-    /// The value is shorter than the policy's `min_len` bytes.
+    /// The value is shorter than the policy allows.
     TooShort {
         /// The minimum.
         min: usize,
@@ -372,16 +370,19 @@ impl Default for IncomingPolicyBuilder {
 }
 
 impl IncomingPolicyBuilder {
-    /// The longest value accepted, in bytes: 1 to 1024 (default 128).
-    pub fn max_len(mut self, max_len: usize) -> Self {
-        self.max_len = max_len;
-        self
-    }
-
-    /// The shortest value accepted, in bytes: 1 to `max_len` (default 1). A floor keeps
-    /// out IDs too short to be unique, such as `1`.
-    pub fn min_len(mut self, min_len: usize) -> Self {
-        self.min_len = min_len;
+    /// The lengths accepted, in bytes: at most 1 to 1024 (default `1..=128`). A floor above
+    /// 1 keeps out IDs too short to be unique, such as `1`.
+    ///
+    /// ```
+    /// use token_runtime_id::{IncomingPolicy, RuntimeId};
+    ///
+    /// let uuids = IncomingPolicy::builder().length(36..=36).build()?;
+    /// assert!(RuntimeId::from_incoming("3f2a9c1e-77b0-4c6e-9d1a-0b5c2e8f4a61", &uuids).is_ok());
+    /// assert!(RuntimeId::from_incoming("3f2a9c1e", &uuids).is_err());
+    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
+    /// ```
+    pub fn length(mut self, length: RangeInclusive<usize>) -> Self {
+        (self.min_len, self.max_len) = length.into_inner();
         self
     }
 
@@ -411,7 +412,7 @@ impl IncomingPolicyBuilder {
         let invalid = |field, problem| RuntimeIdError::InvalidIncomingPolicy { field, problem };
         if !(1..=MAX_INCOMING_MAX_LEN).contains(&self.max_len) {
             return Err(invalid(
-                "max_len",
+                "length",
                 Problem::OutOfRange {
                     value: self.max_len,
                     min: 1,
@@ -421,7 +422,7 @@ impl IncomingPolicyBuilder {
         }
         if !(1..=self.max_len).contains(&self.min_len) {
             return Err(invalid(
-                "min_len",
+                "length",
                 Problem::OutOfRange {
                     value: self.min_len,
                     min: 1,
@@ -559,17 +560,17 @@ mod tests {
     #[test]
     fn lengths_are_bounded() {
         let b = IncomingPolicy::builder;
-        assert!(b().max_len(0).build().is_err());
-        assert!(b().max_len(MAX_INCOMING_MAX_LEN + 1).build().is_err());
-        assert!(b().max_len(MAX_INCOMING_MAX_LEN).build().is_ok());
-        assert!(b().min_len(0).build().is_err());
-        let err = b().max_len(8).min_len(9).build().unwrap_err();
+        assert!(b().length(RangeInclusive::new(1, 0)).build().is_err());
+        assert!(b().length(1..=MAX_INCOMING_MAX_LEN + 1).build().is_err());
+        assert!(b().length(1..=MAX_INCOMING_MAX_LEN).build().is_ok());
+        assert!(b().length(0..=8).build().is_err());
+        let err = b().length(RangeInclusive::new(9, 8)).build().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid incoming ID policy: `min_len` must be between 1 and 8, got 9"
+            "invalid incoming ID policy: `length` must be between 1 and 8, got 9"
         );
         assert!(b().characters("").build().is_err());
-        let short = b().min_len(4).build().unwrap();
+        let short = b().length(4..=128).build().unwrap();
         assert_eq!(
             short.check(b"abc").unwrap_err().to_string(),
             "rejected an incoming ID of 3 bytes: it is shorter than the minimum of 4 bytes"

@@ -121,14 +121,13 @@ pub mod tracing;
 use token_runtime_id_rules as rules;
 
 pub use config::{
-    DEFAULT_CHARACTERS, DEFAULT_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_SEP, MaxDepthPolicy,
-    RuntimeIdConfig, RuntimeIdConfigBuilder, default_config, set_default_config,
+    MaxDepthPolicy, RuntimeIdConfig, RuntimeIdConfigBuilder, default_config, set_default_config,
 };
-pub use drain::{DEFAULT_KEY, RuntimeIdDrain};
+pub use drain::RuntimeIdDrain;
 pub use error::RuntimeIdError;
 pub use future::{RuntimeIdFutureExt, WithRuntimeId};
 pub use id::RuntimeId;
-pub use incoming::{IncomingPolicy, IncomingPolicyBuilder, IncomingRejection, IncomingStatus};
+pub use incoming::{IncomingPolicy, IncomingPolicyBuilder, IncomingRejection};
 pub use logger::{LoggerExt, with_runtime_id, with_runtime_id_async, with_runtime_id_config};
 pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
 pub use segment::seed_ids;

@@ -1,8 +1,10 @@
 //! Starting tokio tasks that carry the runtime ID over (feature `tokio`).
 //!
 //! A task spawned with `tokio::spawn` starts with no ID, and thread-locals do not follow it
-//! between worker threads. These wrap `tokio::spawn` and `tokio::task::spawn_blocking` so the
-//! task runs in the spawner's current ID, or in a new child of it, on every poll:
+//! between worker threads. These wrap `tokio::spawn` so the task runs in the spawner's
+//! current ID, or in a new child of it, on every poll. (For `tokio::task::spawn_blocking`,
+//! take the ID along, from [`get_runtime_id`](crate::get_runtime_id), and run the closure
+//! in it with [`RuntimeId::scope`].)
 //!
 //! ```
 //! use token_runtime_id::{get_runtime_id, task, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
@@ -17,9 +19,6 @@
 //!     let child = task::spawn_child(async { get_runtime_id() }).unwrap().await.unwrap();
 //!     assert_eq!(child.unwrap().parent(), Some(id.clone()));
 //!
-//!     let blocking = task::spawn_blocking(get_runtime_id).await.unwrap();
-//!     assert_eq!(blocking, Some(id.clone()));
-//!
 //!     // A plain task carries nothing.
 //!     assert_eq!(tokio::spawn(async { get_runtime_id() }).await.unwrap(), None);
 //! }
@@ -33,7 +32,7 @@ use std::future::Future;
 use tokio::task::JoinHandle;
 
 use crate::config::with_default_config;
-use crate::{RuntimeId, RuntimeIdConfig, RuntimeIdError, RuntimeIdFutureExt, scope};
+use crate::{RuntimeId, RuntimeIdError, RuntimeIdFutureExt};
 
 /// Spawns a task that runs in the current ID (with no ID if there is none).
 ///
@@ -64,66 +63,6 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Ok(tokio::spawn(future.in_child_runtime_id()?))
-}
-
-/// As [`spawn_child`], with the new segment made by `config`.
-///
-/// # Errors
-///
-/// As [`spawn_child`].
-pub fn spawn_child_with<F>(
-    config: &RuntimeIdConfig,
-    future: F,
-) -> Result<JoinHandle<F::Output>, RuntimeIdError>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let id = RuntimeId::next(config)?;
-    Ok(tokio::spawn(future.with_runtime_id(id)))
-}
-
-/// Runs blocking `f` on tokio's blocking pool, in the current ID.
-///
-/// # Panics
-///
-/// As [`tokio::task::spawn_blocking`], when called outside a tokio runtime.
-pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    blocking_in(scope::current(), f)
-}
-
-/// Runs blocking `f` on tokio's blocking pool, in a new child of the current ID (a new root
-/// if there is none), made now with the process-wide default config.
-///
-/// # Errors
-///
-/// [`RuntimeIdError::MaxDepthExceeded`] if the child would pass `max_depth`; nothing is
-/// spawned.
-///
-/// # Panics
-///
-/// As [`tokio::task::spawn_blocking`], when called outside a tokio runtime.
-pub fn spawn_blocking_child<F, R>(f: F) -> Result<JoinHandle<R>, RuntimeIdError>
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
     let id = with_default_config(RuntimeId::next)?;
-    Ok(blocking_in(Some(id), f))
-}
-
-fn blocking_in<F, R>(id: Option<RuntimeId>, f: F) -> JoinHandle<R>
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    tokio::task::spawn_blocking(move || {
-        let _guard = scope::enter(id);
-        f()
-    })
+    Ok(tokio::spawn(future.with_runtime_id(id)))
 }

@@ -24,7 +24,7 @@
 use std::thread::JoinHandle;
 
 use crate::config::with_default_config;
-use crate::{RuntimeId, RuntimeIdConfig, RuntimeIdError, scope};
+use crate::{RuntimeId, RuntimeIdError, scope};
 
 /// Spawns a thread that runs `f` in the current ID (with no ID if there is none).
 ///
@@ -56,23 +56,6 @@ where
     T: Send + 'static,
 {
     let id = with_default_config(RuntimeId::next)?;
-    Ok(spawn_in(Some(id), f))
-}
-
-/// As [`spawn_child`], with the new segment made by `config`.
-///
-/// # Errors
-///
-/// As [`spawn_child`].
-pub fn spawn_child_with<F, T>(
-    config: &RuntimeIdConfig,
-    f: F,
-) -> Result<JoinHandle<T>, RuntimeIdError>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    let id = RuntimeId::next(config)?;
     Ok(spawn_in(Some(id), f))
 }
 

@@ -138,11 +138,6 @@ impl SlogLayer {
     pub fn new(logger: Logger) -> Self {
         SlogLayer { logger }
     }
-
-    /// The logger the events are written to.
-    pub fn logger(&self) -> &Logger {
-        &self.logger
-    }
 }
 
 impl<S: Subscriber> Layer<S> for SlogLayer {

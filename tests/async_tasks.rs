@@ -240,14 +240,6 @@ fn spawn_helpers_carry_the_id_and_plain_spawns_carry_nothing() {
             let child = task::spawn_child(async { get_runtime_id() }).unwrap();
             assert_eq!(child.await.unwrap().unwrap().parent(), Some(id.clone()));
 
-            let blocking = task::spawn_blocking(get_runtime_id);
-            assert_eq!(blocking.await.unwrap(), Some(id.clone()));
-            let blocking_child = task::spawn_blocking_child(get_runtime_id).unwrap();
-            assert_eq!(
-                blocking_child.await.unwrap().unwrap().parent(),
-                Some(id.clone())
-            );
-
             assert_eq!(
                 tokio::spawn(async { get_runtime_id() }).await.unwrap(),
                 None

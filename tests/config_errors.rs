@@ -1,5 +1,7 @@
 //! Invalid configs, keys and setup options: an error naming what is wrong, never a panic.
 
+mod common;
+
 use slog::Discard;
 use token_runtime_id::CharClass;
 use token_runtime_id::setup::{self, SetupError};
@@ -357,13 +359,22 @@ fn a_valid_config_keeps_every_value() {
         .sep("-")
         .build()
         .unwrap();
-    assert_eq!(cfg.length(), 5);
-    assert_eq!(cfg.prefix(), Some("API"));
-    assert!(cfg.prefix_process_id());
-    assert_eq!(cfg.characters(), "xyzw");
-    assert_eq!(cfg.max_depth(), 7);
-    assert_eq!(cfg.sep(), "-");
-    assert_eq!(cfg.to_builder().build().unwrap(), cfg);
+    // Every value shows in the IDs it makes: pid, prefix, segment length and pool,
+    // separator, and the depth limit.
+    let pattern = regex::Regex::new(&format!(
+        "^{}-API-[xyzw]{{5}}(-[xyzw]{{5}}){{6}}$",
+        std::process::id()
+    ))
+    .unwrap();
+    let mut id = token_runtime_id::RuntimeId::new_root(&cfg);
+    for _ in 1..7 {
+        id = id.child(&cfg).unwrap();
+    }
+    assert!(pattern.is_match(id.as_str()), "{id}");
+    assert_eq!(
+        id.child(&cfg),
+        Err(RuntimeIdError::MaxDepthExceeded { max_depth: 7 })
+    );
 }
 
 #[test]
@@ -395,7 +406,7 @@ fn keys_that_are_not_identifiers_are_rejected() {
                 assert!(message.contains("key"), "{message}");
             }
             Err(other) => panic!("{key:?}: expected InvalidKey, got {other:?}"),
-            Ok(drain) => panic!("{key:?} was accepted as {:?}", drain.key()),
+            Ok(_) => panic!("{key:?} was accepted"),
         }
     }
     assert!(matches!(
@@ -421,11 +432,13 @@ fn keys_that_are_not_identifiers_are_rejected() {
 fn identifier_keys_are_accepted() {
     let longest = "k".repeat(64);
     for key in ["_x", "request_id", "A1", "_", "runtime_id", "Z_9", &longest] {
-        let drain = RuntimeIdDrain::with_key(Discard, key)
-            .unwrap_or_else(|err| panic!("{key:?} was rejected: {err}"));
-        assert_eq!(drain.key(), key);
+        let written = common::keys_written(|json| {
+            RuntimeIdDrain::with_key(json, key)
+                .unwrap_or_else(|err| panic!("{key:?} was rejected: {err}"))
+        });
+        assert_eq!(written, [key]);
     }
-    assert_eq!(RuntimeIdDrain::new(Discard).key(), "runtime_id");
+    assert_eq!(common::keys_written(RuntimeIdDrain::new), ["runtime_id"]);
 }
 
 #[test]

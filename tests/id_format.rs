@@ -3,9 +3,10 @@
 use std::collections::HashSet;
 
 use regex::Regex;
-use token_runtime_id::{
-    DEFAULT_CHARACTERS, DEFAULT_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_SEP, RuntimeId, RuntimeIdConfig,
-};
+use token_runtime_id::{RuntimeId, RuntimeIdConfig};
+
+/// The seed's default pool.
+const DEFAULT_CHARACTERS: &str = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 const DRAWS: usize = 1_000;
 
@@ -41,16 +42,22 @@ fn characters_used(ids: &[RuntimeId]) -> HashSet<char> {
 #[test]
 fn the_defaults_are_the_seeds() {
     let cfg = default_cfg();
-    assert_eq!(DEFAULT_LENGTH, 8);
-    assert_eq!(DEFAULT_MAX_DEPTH, 3);
-    assert_eq!(DEFAULT_SEP, ":");
-    assert_eq!(DEFAULT_CHARACTERS, "0123456789abcdefghijklmnopqrstuvwxyz");
-    assert_eq!(cfg.length(), DEFAULT_LENGTH);
-    assert_eq!(cfg.max_depth(), DEFAULT_MAX_DEPTH);
-    assert_eq!(cfg.sep(), DEFAULT_SEP);
-    assert_eq!(cfg.characters(), DEFAULT_CHARACTERS);
-    assert_eq!(cfg.prefix(), None);
-    assert!(!cfg.prefix_process_id());
+    // Length 8 from `0-9a-z`, no prefix or pid, `:` between segments, three at most.
+    let id = RuntimeId::new_root(&cfg)
+        .child(&cfg)
+        .unwrap()
+        .child(&cfg)
+        .unwrap();
+    assert!(
+        re("^[0-9a-z]{8}:[0-9a-z]{8}:[0-9a-z]{8}$").is_match(id.as_str()),
+        "{id}"
+    );
+    assert!(id.child(&cfg).is_err());
+    assert!(
+        id.as_str()
+            .chars()
+            .all(|c| c == ':' || DEFAULT_CHARACTERS.contains(c))
+    );
 }
 
 #[test]
@@ -95,7 +102,10 @@ fn depth_three_has_three_segments() {
     assert_all_match(&ids, &re("^[0-9a-z]{8}:[0-9a-z]{8}:[0-9a-z]{8}$"));
     for id in &ids {
         assert_eq!(id.depth(), 3);
-        assert_eq!(id.ancestors().count(), 2);
+        assert_eq!(
+            id.parent().and_then(|p| p.parent()).map(|g| g.depth()),
+            Some(1)
+        );
     }
 }
 
@@ -282,20 +292,31 @@ fn a_child_segment_follows_the_config_that_creates_it() {
 
 #[test]
 fn parent_root_and_depth_agree_with_the_text() {
+    // Each config with the separator, length and pool it was built with.
     let cfgs = [
-        default_cfg(),
-        RuntimeIdConfig::builder()
-            .sep(".")
-            .length(3)
-            .max_depth(64)
-            .build()
-            .unwrap(),
-        RuntimeIdConfig::builder()
-            .characters("αβγδ")
-            .sep("--")
-            .max_depth(64)
-            .build()
-            .unwrap(),
+        (default_cfg(), ":", 8, DEFAULT_CHARACTERS),
+        (
+            RuntimeIdConfig::builder()
+                .sep(".")
+                .length(3)
+                .max_depth(64)
+                .build()
+                .unwrap(),
+            ".",
+            3,
+            DEFAULT_CHARACTERS,
+        ),
+        (
+            RuntimeIdConfig::builder()
+                .characters("αβγδ")
+                .sep("--")
+                .max_depth(64)
+                .build()
+                .unwrap(),
+            "--",
+            8,
+            "αβγδ",
+        ),
     ];
     let root_cfg = RuntimeIdConfig::builder()
         .prefix("ROOT")
@@ -306,7 +327,7 @@ fn parent_root_and_depth_agree_with_the_text() {
         let root = RuntimeId::new_root(&root_cfg);
         let mut id = root.clone();
         for depth in 2..=12 {
-            let cfg = if depth <= 3 {
+            let (cfg, sep, length, pool) = if depth <= 3 {
                 &cfgs[depth % cfgs.len()]
             } else {
                 &cfgs[1 + depth % 2]
@@ -314,17 +335,17 @@ fn parent_root_and_depth_agree_with_the_text() {
             let child = id.child(cfg).unwrap();
             let segment = child
                 .as_str()
-                .strip_prefix(&format!("{id}{}", cfg.sep()))
+                .strip_prefix(&format!("{id}{sep}"))
                 .unwrap_or_else(|| panic!("{child} does not extend {id}"));
-            assert_eq!(segment.chars().count(), cfg.length());
-            assert!(segment.chars().all(|c| cfg.characters().contains(c)));
+            assert_eq!(segment.chars().count(), *length);
+            assert!(segment.chars().all(|c| pool.contains(c)));
             assert_eq!(child.depth(), depth);
             assert_eq!(child.parent(), Some(id.clone()));
             assert_eq!(child.root(), root);
-            assert!(child.is_within(&root));
-            assert!(!root.is_within(&child));
-            assert_eq!(child.ancestors().count(), depth - 1);
-            assert_eq!(child.ancestors().last(), Some(root.clone()));
+            let ancestors: Vec<RuntimeId> =
+                std::iter::successors(child.parent(), RuntimeId::parent).collect();
+            assert_eq!(ancestors.len(), depth - 1);
+            assert_eq!(ancestors.last(), Some(&root));
             id = child;
         }
     }

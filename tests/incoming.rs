@@ -96,7 +96,7 @@ fn each_hostile_character_is_named_by_its_class_and_position() {
 #[test]
 fn the_length_limit_is_in_bytes_and_checked_first() {
     let policy = IncomingPolicy::builder()
-        .max_len(8)
+        .length(1..=8)
         .characters("aé")
         .build()
         .unwrap();
@@ -227,8 +227,7 @@ async fn tasks_run_every_poll_in_their_incoming_id() {
 #[test]
 fn a_custom_policy_with_a_floor_and_a_narrow_set() {
     let policy = IncomingPolicy::builder()
-        .min_len(8)
-        .max_len(36)
+        .length(8..=36)
         .characters("0123456789abcdef-")
         .build()
         .unwrap();

@@ -8,6 +8,8 @@
 
 mod oracle;
 
+mod common;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,8 +20,8 @@ use proptest::prelude::*;
 use proptest::sample::{Index, select, subsequence};
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use token_runtime_id::{
-    MaxDepthPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdError, RuntimeIdFutureExt, RuntimeIdGuard,
-    WithRuntimeId, get_runtime_id,
+    RuntimeId, RuntimeIdConfig, RuntimeIdError, RuntimeIdFutureExt, RuntimeIdGuard, WithRuntimeId,
+    get_runtime_id,
 };
 
 const SEED: u64 = 0x7275_6e74_696d_6531;
@@ -195,18 +197,11 @@ fn a_config_is_accepted_exactly_when_the_documented_rules_hold() {
         match spec.build() {
             Ok(cfg) => {
                 prop_assert!(violations.is_empty(), "accepted, breaks {violations:?}");
-                prop_assert_eq!(cfg.length(), spec.length);
-                prop_assert_eq!(cfg.prefix(), spec.prefix.as_deref());
-                prop_assert_eq!(cfg.prefix_process_id(), spec.prefix_process_id);
-                prop_assert_eq!(cfg.characters(), spec.characters.as_str());
-                prop_assert_eq!(cfg.max_depth(), spec.max_depth);
-                prop_assert_eq!(cfg.sep(), spec.sep.as_str());
-                let policy = match spec.reuse {
-                    true => MaxDepthPolicy::Reuse,
-                    false => MaxDepthPolicy::Error,
-                };
-                prop_assert_eq!(cfg.on_max_depth(), policy);
-                prop_assert_eq!(cfg.to_builder().build(), Ok(cfg));
+                // The config keeps every value: its IDs are those the spec describes, and
+                // building the spec again gives an equal config.
+                let root = RuntimeId::new_root(&cfg);
+                oracle::check_id(&root, &[&spec]).map_err(TestCaseError::fail)?;
+                prop_assert_eq!(spec.build(), Ok(cfg));
                 ACCEPTED.fetch_add(1, Ordering::Relaxed);
             }
             Err(err @ RuntimeIdError::InvalidConfig { .. }) => {
@@ -311,16 +306,16 @@ fn every_id_of_an_accepted_config_splits_back_into_exactly_its_parts() {
             return Ok(());
         };
         ACCEPTED.fetch_add(1, Ordering::Relaxed);
-        let sep = cfg.sep();
+        let sep = spec.sep.as_str();
         let last_segment = |id: &RuntimeId| -> String {
             let chars: Vec<char> = id.as_str().chars().collect();
-            chars[chars.len() - cfg.length()..].iter().collect()
+            chars[chars.len() - spec.length..].iter().collect()
         };
         let mut parts: Vec<String> = Vec::new();
-        if cfg.prefix_process_id() {
+        if spec.prefix_process_id {
             parts.push(std::process::id().to_string());
         }
-        parts.extend(cfg.prefix().map(str::to_owned));
+        parts.extend(spec.prefix.clone());
         let mut id = RuntimeId::new_root(&cfg);
         parts.push(last_segment(&id));
         loop {
@@ -337,7 +332,7 @@ fn every_id_of_an_accepted_config_splits_back_into_exactly_its_parts() {
                 text,
                 sep
             );
-            if id.depth() >= cfg.max_depth() {
+            if id.depth() >= spec.max_depth {
                 break;
             }
             id = id
@@ -609,7 +604,12 @@ fn keys_and_placeholders_are_accepted_exactly_when_the_documented_rules_hold() {
             drain.as_ref().err()
         );
         match drain {
-            Ok(drain) => prop_assert_eq!(drain.key(), key.as_str()),
+            Ok(_) => {
+                let written = common::keys_written(|json| {
+                    token_runtime_id::RuntimeIdDrain::with_key(json, &key).unwrap()
+                });
+                prop_assert_eq!(written, [key.clone()]);
+            }
             Err(err) => {
                 let is_invalid_key = matches!(err, RuntimeIdError::InvalidKey { .. });
                 prop_assert!(is_invalid_key, "{err:?}");
@@ -680,8 +680,7 @@ fn an_incoming_id_is_adopted_exactly_when_its_policy_allows_it() {
     static ADOPTED: AtomicUsize = AtomicUsize::new(0);
     check(4096, policy_and_value(), |(spec, value)| {
         let built = token_runtime_id::IncomingPolicy::builder()
-            .max_len(spec.max_len)
-            .min_len(spec.min_len)
+            .length(spec.min_len..=spec.max_len)
             .characters(&spec.characters)
             .build();
         let policy = match built {

@@ -21,15 +21,16 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use slog::{Logger, info};
-use token_runtime_id::tower::{
-    DEFAULT_HEADER, PropagateRuntimeIdLayer, RuntimeIdLayer, outgoing_request_id,
-};
+use token_runtime_id::tower::{PropagateRuntimeIdLayer, RuntimeIdLayer, outgoing_request_id};
 use token_runtime_id::tracing::SlogLayer;
 use token_runtime_id::{
     IncomingPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, get_runtime_id,
 };
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tracing_subscriber::prelude::*;
+
+/// The header the runtime-ID layers read and write by default.
+const DEFAULT_HEADER: &str = "x-request-id";
 
 /// The process's logger: slog lines and, through `SlogLayer`, every `tracing` event.
 fn logger() -> &'static (Logger, Captured) {
@@ -131,8 +132,10 @@ async fn each_call_runs_in_a_new_child_of_the_callers_id_which_is_the_called_ser
             .collect();
         assert_eq!(lines.len(), 1, "{root}: {records:?}");
     }
-    // hyper-util's own lines about the connection it opened carry the first call's ID,
-    // and none of its lines about this server carries another ID.
+    // hyper-util's own line about the connection it opens carries the first call's ID, and
+    // none of its lines about this server carries another ID. (How many lines it writes
+    // depends on its pool's timing: a connection that finishes opening after a call took
+    // another one from the pool is finished in a task of hyper-util's own, with no ID.)
     let port = format!(":{}", addr.port());
     let library: Vec<_> = records
         .iter()
@@ -141,11 +144,22 @@ async fn each_call_runs_in_a_new_child_of_the_callers_id_which_is_the_called_ser
         .collect();
     let connecting: Vec<_> = library
         .iter()
-        .filter(|r| r["msg"].as_str().unwrap().starts_with("connect"))
+        .filter(|r| r["msg"].as_str().unwrap().starts_with("connecting"))
         .collect();
-    assert_eq!(connecting.len(), 2, "connecting, connected: {library:?}");
-    for line in connecting {
-        assert_eq!(line["runtime_id"], first.as_str(), "{line}");
+    // The first call opens a connection; the second reuses it, or opens its own if the
+    // first one is not back in the pool yet.
+    assert!(!connecting.is_empty(), "connecting: {library:?}");
+    assert_eq!(
+        connecting[0]["runtime_id"],
+        first.as_str(),
+        "{}",
+        connecting[0]
+    );
+    for line in &connecting {
+        assert!(
+            line["runtime_id"] == first.as_str() || line["runtime_id"] == second.as_str(),
+            "{line}"
+        );
     }
     for line in library {
         if let Some(id) = line.get("runtime_id") {

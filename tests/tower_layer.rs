@@ -13,8 +13,7 @@ use axum::routing::get;
 use slog::{Logger, info};
 use token_runtime_id::tower::RuntimeIdLayer;
 use token_runtime_id::{
-    IncomingPolicy, IncomingStatus, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, get_runtime_id,
-    with_runtime_id,
+    IncomingPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, get_runtime_id, with_runtime_id,
 };
 use tower::ServiceExt;
 
@@ -25,9 +24,7 @@ fn app(log: Logger, layer: RuntimeIdLayer) -> Router {
         .route(
             "/",
             get(
-                move |Extension(id): Extension<RuntimeId>,
-                      Extension(status): Extension<IncomingStatus>,
-                      request: Request<Body>| async move {
+                move |Extension(id): Extension<RuntimeId>, request: Request<Body>| async move {
                     let log = handler_log;
                     info!(log, "handler start");
                     assert_eq!(get_runtime_id().as_ref(), Some(&id));
@@ -44,11 +41,7 @@ fn app(log: Logger, layer: RuntimeIdLayer) -> Router {
                         .headers()
                         .get("x-request-id")
                         .map(|v| v.to_str().unwrap().to_owned());
-                    format!(
-                        "{id} {} {}",
-                        seen.unwrap_or_default(),
-                        matches!(status, IncomingStatus::Adopted)
-                    )
+                    format!("{id} {}", seen.unwrap_or_default())
                 },
             ),
         )
@@ -89,7 +82,7 @@ async fn a_valid_header_becomes_the_root_of_every_line_of_the_request() {
         response.extensions().get::<RuntimeId>().unwrap().as_str(),
         "gateway-7f3a"
     );
-    assert_eq!(body_text(response).await, "gateway-7f3a gateway-7f3a true");
+    assert_eq!(body_text(response).await, "gateway-7f3a gateway-7f3a");
     assert_eq!(out.id_of("handler start").as_deref(), Some("gateway-7f3a"));
     assert_eq!(out.id_of("in a task").as_deref(), Some("gateway-7f3a"));
     assert_eq!(out.id_of("handler end").as_deref(), Some("gateway-7f3a"));
@@ -108,7 +101,7 @@ async fn without_a_header_each_request_gets_its_own_new_root() {
         let response = send(app.clone(), None).await;
         let id = header(&response);
         assert_eq!(id.len(), 8);
-        assert_eq!(body_text(response).await, format!("{id} {id} false"));
+        assert_eq!(body_text(response).await, format!("{id} {id}"));
         assert!(roots.insert(id));
     }
     for id in out.ids() {
@@ -161,11 +154,7 @@ async fn a_hostile_header_is_replaced_reported_by_length_and_never_echoed_or_log
         let id = header(&response);
         assert_eq!(id.len(), 8, "{name}: {id}");
         // The handler saw the new ID in the header too, not the hostile value.
-        assert_eq!(
-            body_text(response).await,
-            format!("{id} {id} false"),
-            "{name}"
-        );
+        assert_eq!(body_text(response).await, format!("{id} {id}"), "{name}");
 
         let records = out.records();
         let warnings: Vec<_> = records.iter().filter(|r| r["level"] == "WARN").collect();
@@ -207,18 +196,22 @@ async fn a_repeated_header_is_rejected_as_ambiguous() {
 }
 
 #[tokio::test]
-async fn without_a_logger_a_rejection_is_silent_but_visible_to_the_handler() {
+async fn without_a_logger_a_rejection_is_silent_and_the_handler_sees_only_the_new_id() {
     let (log, out) = common::json_logger();
     let seen = Router::new()
         .route(
             "/",
-            get(|Extension(status): Extension<IncomingStatus>| async move {
-                format!("{}", status == IncomingStatus::Adopted)
-            }),
+            get(
+                |Extension(id): Extension<RuntimeId>, request: Request<Body>| async move {
+                    format!("{id} {:?}", request.headers()["x-request-id"])
+                },
+            ),
         )
         .layer(RuntimeIdLayer::new());
     let response = send(seen, Some(b"a b")).await;
-    assert_eq!(body_text(response).await, "false");
+    let id = header(&response);
+    assert_eq!(id.len(), 8);
+    assert_eq!(body_text(response).await, format!("{id} {id:?}"));
     drop(log);
     assert!(out.lines().is_empty());
 }
@@ -228,7 +221,7 @@ async fn header_name_policy_and_config_are_configurable() {
     let (log, out) = common::json_logger();
     let layer = RuntimeIdLayer::new()
         .header(HeaderName::from_static("x-correlation-id"))
-        .policy(IncomingPolicy::builder().min_len(6).build().unwrap())
+        .policy(IncomingPolicy::builder().length(6..=128).build().unwrap())
         .config(
             RuntimeIdConfig::builder()
                 .prefix("API")

@@ -18,12 +18,14 @@ use axum::http::Request;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use token_runtime_id::tower::DEFAULT_HEADER;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::time::timeout;
 
 use crate::service::{LISTENING, Name, ServeArgs, log_file};
+
+/// The header the runtime-ID layers read and write by default.
+const DEFAULT_HEADER: &str = "x-request-id";
 
 /// How long a service may take to say where it listens.
 const START_LIMIT: Duration = Duration::from_secs(30);

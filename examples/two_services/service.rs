@@ -32,7 +32,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use slog::{Logger, error, info, o};
-use token_runtime_id::tower::{DEFAULT_HEADER, PropagateRuntimeIdLayer, RuntimeIdLayer};
+use token_runtime_id::tower::{PropagateRuntimeIdLayer, RuntimeIdLayer};
 use token_runtime_id::tracing::SlogLayer;
 use token_runtime_id::{task, with_runtime_id, with_runtime_id_async};
 use tower::util::BoxCloneSyncService;
@@ -41,6 +41,9 @@ use tower_http::trace::TraceLayer;
 use tracing::Level;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
+
+/// The header the runtime-ID layers read and write by default.
+const DEFAULT_HEADER: &str = "x-request-id";
 
 /// The first line a service process prints on standard output, followed by its address.
 pub(crate) const LISTENING: &str = "listening on ";

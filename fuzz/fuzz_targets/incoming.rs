@@ -41,8 +41,7 @@ fuzz_target!(|input: Input| {
                 characters,
             };
             let built = IncomingPolicy::builder()
-                .max_len(spec.max_len)
-                .min_len(spec.min_len)
+                .length(spec.min_len..=spec.max_len)
                 .characters(&spec.characters)
                 .build();
             match built {

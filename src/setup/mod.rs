@@ -3,7 +3,7 @@
 //!
 //! - [`json_file`]: JSON lines appended to a file, optionally rotated; [`json_writer`]:
 //!   the same lines to any writer.
-//! - [`terminal`]: human-readable lines on stderr (or stdout), with the ID in brackets
+//! - [`terminal`]: human-readable lines on stderr (or any writer), with the ID in brackets
 //!   before the message, as the seed's formatter prints it.
 //!
 //! Both build the same chain:

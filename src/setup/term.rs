@@ -44,7 +44,6 @@ pub fn terminal() -> Builder<Terminal> {
 
 enum Output {
     Stderr,
-    Stdout,
     Writer(Box<dyn Write + Send>),
 }
 
@@ -54,13 +53,8 @@ pub struct Terminal {
 }
 
 impl Builder<Terminal> {
-    /// Prints on standard output instead of standard error.
-    pub fn stdout(mut self) -> Self {
-        self.target.output = Output::Stdout;
-        self
-    }
-
-    /// Prints plain text (no colours) to `writer`: a file, a pipe, a buffer in a test.
+    /// Prints plain text (no colours) to `writer` instead of standard error: standard
+    /// output, a file, a pipe, a buffer in a test.
     pub fn writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.target.output = Output::Writer(Box::new(writer));
         self
@@ -72,7 +66,6 @@ impl sealed::Target for Terminal {
         let checked = common.check(&[])?;
         let (out, color): (Box<dyn Write + Send>, bool) = match self.output {
             Output::Stderr => (Box::new(io::stderr()), io::stderr().is_terminal()),
-            Output::Stdout => (Box::new(io::stdout()), io::stdout().is_terminal()),
             Output::Writer(writer) => (writer, false),
         };
         let format = TermFormat {
@@ -89,7 +82,6 @@ impl fmt::Debug for Terminal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let output = match &self.output {
             Output::Stderr => "stderr",
-            Output::Stdout => "stdout",
             Output::Writer(_) => "<writer>",
         };
         f.debug_struct("Terminal").field("output", &output).finish()

@@ -104,10 +104,33 @@ impl PropagateRuntimeIdLayer {
     /// default config.
     ///
     /// ```
+    /// use std::convert::Infallible;
+    /// use axum::http::{Request, Response};
     /// use token_runtime_id::tower::PropagateRuntimeIdLayer;
+    /// use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
     ///
-    /// let layer = PropagateRuntimeIdLayer::new();
-    /// assert_eq!(layer.header_name(), "x-request-id");
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// # rt.block_on(async {
+    /// // A stand-in for an HTTP client: it answers with the header it would send, and the
+    /// // ID current while it handles the call.
+    /// let client = ServiceBuilder::new()
+    ///     .layer(PropagateRuntimeIdLayer::new())
+    ///     .service(service_fn(|request: Request<()>| async move {
+    ///         let sent = request.headers()["x-request-id"].to_str().unwrap().to_owned();
+    ///         Ok::<_, Infallible>(Response::new((sent, get_runtime_id().unwrap())))
+    ///     }));
+    /// let request_id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    /// let response = client
+    ///     .oneshot(Request::get("http://orders.internal/").body(())?)
+    ///     .with_runtime_id(request_id.clone())
+    ///     .await?;
+    /// let (sent, current) = response.into_body();
+    /// assert_eq!(sent, current.as_str());
+    /// assert_eq!(current.parent(), Some(request_id));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new() -> Self {
         PropagateRuntimeIdLayer {
@@ -125,7 +148,7 @@ impl PropagateRuntimeIdLayer {
     /// use token_runtime_id::tower::PropagateRuntimeIdLayer;
     ///
     /// let layer = PropagateRuntimeIdLayer::new().header(HeaderName::from_static("x-correlation-id"));
-    /// assert_eq!(layer.header_name(), "x-correlation-id");
+    /// # drop(layer);
     /// ```
     pub fn header(mut self, header: HeaderName) -> Self {
         Arc::make_mut(&mut self.settings).header = header;
@@ -147,11 +170,6 @@ impl PropagateRuntimeIdLayer {
     pub fn config(mut self, config: RuntimeIdConfig) -> Self {
         Arc::make_mut(&mut self.settings).config = Some(Arc::new(config));
         self
-    }
-
-    /// The header written.
-    pub fn header_name(&self) -> &HeaderName {
-        &self.settings.header
     }
 }
 
@@ -183,27 +201,7 @@ pub struct PropagateRuntimeIdService<S> {
     settings: Arc<Settings>,
 }
 
-impl<S> PropagateRuntimeIdService<S> {
-    /// Wraps `inner` with the settings of `layer`.
-    pub fn new(inner: S, layer: &PropagateRuntimeIdLayer) -> Self {
-        ::tower::Layer::layer(layer, inner)
-    }
-
-    /// The wrapped service.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn inner_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+impl<S> PropagateRuntimeIdService<S> {}
 
 impl<S: fmt::Debug> fmt::Debug for PropagateRuntimeIdService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -258,15 +256,14 @@ fn outgoing_id(config: &RuntimeIdConfig) -> RuntimeId {
 /// none; the current ID itself at the depth limit), made with the process-wide default
 /// config.
 ///
-/// Send the value in the header ([`DEFAULT_HEADER`] unless the service called reads
-/// another), and run the call in the ID so the client library's lines carry it too. With
-/// reqwest:
+/// Send the value in the header (`x-request-id` unless the service called reads another),
+/// and run the call in the ID so the client library's lines carry it too. With reqwest:
 ///
 /// ```text
 /// let (id, value) = token_runtime_id::tower::outgoing_request_id();
 /// let response = client
 ///     .get(url)
-///     .header(token_runtime_id::tower::DEFAULT_HEADER, value)
+///     .header("x-request-id", value)
 ///     .send()
 ///     .with_runtime_id(id)
 ///     .await?;
@@ -276,13 +273,13 @@ fn outgoing_id(config: &RuntimeIdConfig) -> RuntimeId {
 ///
 /// ```
 /// use axum::http::Request;
-/// use token_runtime_id::tower::{outgoing_request_id, DEFAULT_HEADER};
+/// use token_runtime_id::tower::outgoing_request_id;
 /// use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
 ///
 /// let request_id = RuntimeId::new_root(&RuntimeIdConfig::default());
 /// let (call_id, value) = request_id.scope(outgoing_request_id);
-/// let request = Request::get("http://orders.internal/").header(DEFAULT_HEADER, value).body(())?;
-/// assert_eq!(request.headers()[DEFAULT_HEADER], call_id.as_str());
+/// let request = Request::get("http://orders.internal/").header("x-request-id", value).body(())?;
+/// assert_eq!(request.headers()["x-request-id"], call_id.as_str());
 /// assert_eq!(call_id.parent(), Some(request_id));
 ///
 /// let send = async { get_runtime_id() }; // stands for `.send()`

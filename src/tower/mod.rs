@@ -55,8 +55,8 @@ mod server;
 pub use client::{PropagateRuntimeIdLayer, PropagateRuntimeIdService, outgoing_request_id};
 pub use server::{ResponseFuture, RuntimeIdLayer, RuntimeIdService};
 
-/// The header both layers read and write unless told otherwise: `x-request-id`.
-pub const DEFAULT_HEADER: &str = "x-request-id";
+/// The header both layers read and write unless told otherwise.
+const DEFAULT_HEADER: &str = "x-request-id";
 
 /// The header value of `id`: its text, as bytes.
 fn header_value(id: &RuntimeId) -> HeaderValue {

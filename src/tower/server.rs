@@ -14,7 +14,8 @@ use slog::Logger;
 use super::{DEFAULT_HEADER, header_value};
 use crate::RuntimeIdFutureExt;
 use crate::config::with_default_config;
-use crate::{IncomingPolicy, IncomingRejection, IncomingStatus, RuntimeId, RuntimeIdConfig};
+use crate::incoming::IncomingStatus;
+use crate::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig};
 use crate::{WithRuntimeId, scope};
 
 /// A tower [`Layer`](::tower::Layer) that runs each request in a root runtime ID, adopted
@@ -60,16 +61,14 @@ use crate::{WithRuntimeId, scope};
 /// mistake; the response carries the new ID. When the layer has a
 /// [logger](RuntimeIdLayer::logger), it writes one warning for the rejection, in the new
 /// ID, with the header's name, the value's length and the rule it broke; without one, it
-/// logs nothing, and the handler can still read the
-/// [`IncomingStatus`](crate::IncomingStatus) from the request's extensions.
+/// logs nothing.
 ///
 /// # What the handler sees
 ///
 /// Besides the current ID ([`get_runtime_id`](crate::get_runtime_id)), the request's
 /// header holds the ID's text, and its extensions hold the [`RuntimeId`] (axum:
-/// `Extension<RuntimeId>`) and the [`IncomingStatus`](crate::IncomingStatus); the
-/// response's extensions hold the `RuntimeId` too, for layers outside this one (an access
-/// log, say).
+/// `Extension<RuntimeId>`); the response's extensions hold the `RuntimeId` too, for
+/// layers outside this one (an access log, say).
 ///
 /// Cheap to clone: the settings are shared.
 #[derive(Clone)]
@@ -96,10 +95,25 @@ impl RuntimeIdLayer {
     /// new roots made with the process-wide default config, and no logger.
     ///
     /// ```
-    /// use token_runtime_id::tower::RuntimeIdLayer;
+    /// use std::convert::Infallible;
+    /// use axum::http::{Request, Response};
+    /// use token_runtime_id::{get_runtime_id, tower::RuntimeIdLayer};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
     ///
-    /// let layer = RuntimeIdLayer::new();
-    /// assert_eq!(layer.header_name(), "x-request-id");
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// # rt.block_on(async {
+    /// let server = ServiceBuilder::new()
+    ///     .layer(RuntimeIdLayer::new())
+    ///     .service(service_fn(|_: Request<()>| async {
+    ///         Ok::<_, Infallible>(Response::new(get_runtime_id().unwrap().to_string()))
+    ///     }));
+    /// let request = Request::get("/").header("x-request-id", "gateway-7f3a").body(())?;
+    /// let response = server.oneshot(request).await?;
+    /// assert_eq!(response.body(), "gateway-7f3a");
+    /// assert_eq!(response.headers()["x-request-id"], "gateway-7f3a");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new() -> Self {
         RuntimeIdLayer {
@@ -119,7 +133,7 @@ impl RuntimeIdLayer {
     /// use token_runtime_id::tower::RuntimeIdLayer;
     ///
     /// let layer = RuntimeIdLayer::new().header(HeaderName::from_static("x-correlation-id"));
-    /// assert_eq!(layer.header_name(), "x-correlation-id");
+    /// # drop(layer);
     /// ```
     pub fn header(mut self, header: HeaderName) -> Self {
         Arc::make_mut(&mut self.settings).header = header;
@@ -131,7 +145,7 @@ impl RuntimeIdLayer {
     /// ```
     /// use token_runtime_id::{tower::RuntimeIdLayer, IncomingPolicy};
     ///
-    /// let policy = IncomingPolicy::builder().max_len(36).min_len(8).build()?;
+    /// let policy = IncomingPolicy::builder().length(8..=36).build()?;
     /// let layer = RuntimeIdLayer::new().policy(policy);
     /// # drop(layer);
     /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
@@ -171,11 +185,6 @@ impl RuntimeIdLayer {
         Arc::make_mut(&mut self.settings).logger = Some(logger);
         self
     }
-
-    /// The header read and written.
-    pub fn header_name(&self) -> &HeaderName {
-        &self.settings.header
-    }
 }
 
 impl fmt::Debug for RuntimeIdLayer {
@@ -213,27 +222,7 @@ pub struct RuntimeIdService<S> {
     settings: Arc<Settings>,
 }
 
-impl<S> RuntimeIdService<S> {
-    /// Wraps `inner` with the settings of `layer`.
-    pub fn new(inner: S, layer: &RuntimeIdLayer) -> Self {
-        ::tower::Layer::layer(layer, inner)
-    }
-
-    /// The wrapped service.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn inner_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+impl<S> RuntimeIdService<S> {}
 
 impl<S: fmt::Debug> fmt::Debug for RuntimeIdService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -294,7 +283,6 @@ where
             .headers_mut()
             .insert(settings.header.clone(), value.clone());
         request.extensions_mut().insert(id.clone());
-        request.extensions_mut().insert(status);
         // The call itself runs in the ID too: services often log or spawn there.
         let future = self.inner.call(request);
         ResponseFuture {
@@ -402,7 +390,7 @@ mod tests {
 
     fn run(request: Request<()>) -> (Response<()>, Option<RuntimeId>, Option<String>) {
         let spy = Spy::default();
-        let mut service = RuntimeIdService::new(spy.clone(), &RuntimeIdLayer::new());
+        let mut service = ::tower::Layer::layer(&RuntimeIdLayer::new(), spy.clone());
         let response = block_on(::tower::Service::call(&mut service, request)).unwrap();
         let (id, header) = spy.seen.lock().unwrap().pop().unwrap();
         (response, id, header)

@@ -223,3 +223,28 @@ pub(crate) fn within<T: Send + 'static>(seconds: u64, f: impl FnOnce() -> T + Se
         }
     }
 }
+
+/// The keys of the one line `drain` writes for a record logged in a scope, besides the line's
+/// own `ts`, `level` and `msg`: what a `RuntimeIdDrain` made by `make` writes the ID under.
+pub(crate) fn keys_written(
+    make: impl FnOnce(slog::Fuse<JsonLines>) -> RuntimeIdDrain<slog::Fuse<JsonLines>>,
+) -> Vec<String> {
+    let (json, out) = json_drain();
+    let logger = Logger::root(make(json).fuse(), o!());
+    let id = token_runtime_id::RuntimeId::new_root(&token_runtime_id::RuntimeIdConfig::default());
+    id.scope(|| slog::info!(logger, "one record"));
+    let records = out.records();
+    assert_eq!(records.len(), 1);
+    let mut keys: Vec<String> = records[0]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(key, _)| !["ts", "level", "msg"].contains(&key.as_str()))
+        .map(|(key, value)| {
+            assert_eq!(value, id.as_str(), "{key}");
+            key.clone()
+        })
+        .collect();
+    keys.sort();
+    keys
+}

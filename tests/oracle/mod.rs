@@ -213,12 +213,12 @@ pub(crate) fn check_id(id: &RuntimeId, levels: &[&Spec]) -> Result<(), String> {
     if root.as_str() != &text[..ends[0]] || root.depth() != 1 || root.parent().is_some() {
         return Err(format!("{text:?}: root {root:?}"));
     }
-    let ancestors: Vec<RuntimeId> = id.ancestors().collect();
+    let ancestors: Vec<RuntimeId> = std::iter::successors(id.parent(), RuntimeId::parent).collect();
     if ancestors.len() != levels.len() - 1 {
         return Err(format!("{text:?}: {} ancestors", ancestors.len()));
     }
     for (ancestor, &end) in ancestors.iter().zip(ends.iter().rev().skip(1)) {
-        if ancestor.as_str() != &text[..end] || !id.is_within(ancestor) {
+        if ancestor.as_str() != &text[..end] || id.root() != ancestors[ancestors.len() - 1] {
             return Err(format!("{text:?}: ancestor {ancestor:?}"));
         }
     }
@@ -255,7 +255,7 @@ pub(crate) struct PolicySpec {
 }
 
 impl PolicySpec {
-    /// The documented rules: `max_len` 1 to 1024, `min_len` 1 to `max_len`, 1 to 1024
+    /// The documented rules: a length range whose end is 1 to 1024 and start 1 to its end, 1 to 1024
     /// allowed characters, none of them forbidden.
     pub(crate) fn valid(&self) -> bool {
         (1..=1024).contains(&self.max_len)
