@@ -83,7 +83,7 @@ impl Found {
     pub(crate) fn bind(self, logger: &Logger, id: RuntimeId) -> Logger {
         let binding = match self.binding {
             // Nothing would change: the same ID, and `logger`'s own pairs.
-            Some(binding) if binding.id.same_object(&id) => return logger.clone(),
+            Some(binding) if binding.id == id => return logger.clone(),
             Some(binding) => Binding {
                 values: match (has_pairs(logger.list()), binding.values) {
                     (false, values) => values,
