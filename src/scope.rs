@@ -46,11 +46,19 @@ struct Entry {
     /// `None` is a scope with no ID: a future captured outside any scope keeps seeing none,
     /// whichever thread polls it. Always `None` once the entry is closed.
     id: Option<RuntimeId>,
-    /// Unique on this thread: how a guard knows its entry is still its own.
+    /// Unique on this thread: how a guard knows its entry is still its own. [`CLOSED`] once
+    /// its guard is gone: a guard dropped out of order closes its entry where it is, and the
+    /// entry leaves the stack once the entries above it are gone.
     token: u64,
-    /// Whether the scope is open: a guard dropped out of order closes its entry where it is,
-    /// and the entry leaves the stack once the entries above it are gone.
-    open: bool,
+}
+
+/// The token of a closed entry; no guard has it (tokens count up from 0).
+const CLOSED: u64 = u64::MAX;
+
+impl Entry {
+    fn is_open(&self) -> bool {
+        self.token != CLOSED
+    }
 }
 
 /// The entries of this thread's scopes: `slots[..len]`, innermost last; the innermost
@@ -73,7 +81,7 @@ impl Frames {
     /// Drops the closed entries at the top, and gives memory back after a deep burst.
     #[cold]
     fn settle(&mut self) {
-        while self.len > 0 && !self.slots[self.len - 1].open {
+        while self.len > 0 && !self.slots[self.len - 1].is_open() {
             self.len -= 1;
         }
         if self.slots.len() > SHRINK_ABOVE && self.len < self.slots.len() / 4 {
@@ -111,6 +119,14 @@ const SHRINK_ABOVE: usize = 1024;
 struct Place {
     index: usize,
     token: u64,
+}
+
+impl Place {
+    /// No entry: the scope could not be entered (this thread's storage is torn down).
+    const NONE: Place = Place {
+        index: usize::MAX,
+        token: CLOSED,
+    };
 }
 
 /// The current ID of this thread (or of the wrapped future being polled on it), if any.
@@ -163,10 +179,11 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RuntimeId>) -> R) -> R {
 /// returns where its entry is. If this thread's storage is being torn down, `slot` is left
 /// as it was.
 #[inline]
-fn push(slot: &mut Option<RuntimeId>) -> Option<Place> {
+fn push(slot: &mut Option<RuntimeId>) -> Place {
     STACK
         .try_with(|stack| {
             let mut frames = stack.frames.try_borrow_mut().ok()?;
+            // Counting up from 0, a thread would need 2^64 scopes to reach `CLOSED`.
             let token = stack.next_token.get();
             stack.next_token.set(token.wrapping_add(1));
             let index = frames.len;
@@ -174,21 +191,17 @@ fn push(slot: &mut Option<RuntimeId>) -> Option<Place> {
                 if frames.slots.capacity() == 0 {
                     frames.slots.reserve(INITIAL_CAPACITY);
                 }
-                frames.slots.push(Entry {
-                    id: None,
-                    token,
-                    open: false,
-                });
+                frames.slots.push(Entry { id: None, token });
             }
             let entry = &mut frames.slots[index];
             entry.token = token;
-            entry.open = true;
             std::mem::swap(&mut entry.id, slot);
             frames.len = index + 1;
             Some(Place { index, token })
         })
         .ok()
         .flatten()
+        .unwrap_or(Place::NONE)
 }
 
 /// Closes the entry at `place`, swapping its ID into `out` (which should be empty): constant
@@ -200,27 +213,57 @@ fn remove(place: Place, out: &mut Option<RuntimeId>) -> bool {
             let Ok(mut frames) = stack.frames.try_borrow_mut() else {
                 return false;
             };
-            let frames = &mut *frames;
             let len = frames.len;
-            let Some(entry) = frames.slots[..len]
-                .get_mut(place.index)
-                .filter(|entry| entry.open && entry.token == place.token)
-            else {
-                return false;
-            };
-            std::mem::swap(&mut entry.id, out);
-            entry.open = false;
-            if place.index + 1 == len {
-                frames.len = place.index;
-                // Rare: closed entries below the top, or a stack to shrink.
-                let below_closed = frames.len > 0 && !frames.slots[frames.len - 1].open;
-                if below_closed || frames.slots.len() > SHRINK_ABOVE {
+            let Place { index, token } = place;
+            if index + 1 == len && frames.slots[index].token == token {
+                // The innermost scope, as nearly always: a plain pop.
+                std::mem::swap(&mut frames.slots[index].id, out);
+                frames.len = index;
+                // Rare: closed entries below it, or a stack to shrink.
+                if (index > 0 && !frames.slots[index - 1].is_open())
+                    || frames.slots.len() > SHRINK_ABOVE
+                {
                     frames.settle();
                 }
+                return true;
             }
-            true
+            match frames.slots[..len].get_mut(index) {
+                Some(entry) if entry.token == token => {
+                    std::mem::swap(&mut entry.id, out);
+                    entry.token = CLOSED;
+                    true
+                }
+                _ => false,
+            }
         })
         .unwrap_or(false)
+}
+
+/// As [`remove`], knowing only the entry's token: the innermost entry at once (a lent
+/// scope's nearly always is), any other by a search from the top.
+#[inline]
+fn remove_by_token(token: u64, out: &mut Option<RuntimeId>) {
+    let _ = STACK.try_with(|stack| {
+        let Ok(mut frames) = stack.frames.try_borrow_mut() else {
+            return;
+        };
+        let len = frames.len;
+        if len > 0 && frames.slots[len - 1].token == token {
+            std::mem::swap(&mut frames.slots[len - 1].id, out);
+            frames.len = len - 1;
+            // Rare: closed entries below it, or a stack to shrink.
+            if (len > 1 && !frames.slots[len - 2].is_open()) || frames.slots.len() > SHRINK_ABOVE {
+                frames.settle();
+            }
+        } else if let Some(entry) = frames.slots[..len]
+            .iter_mut()
+            .rev()
+            .find(|e| e.token == token)
+        {
+            std::mem::swap(&mut entry.id, out);
+            entry.token = CLOSED;
+        }
+    });
 }
 
 /// Pushes `id` (or a scope with no ID); the returned guard removes it.
@@ -239,25 +282,23 @@ pub(crate) fn enter(id: Option<RuntimeId>) -> RuntimeIdGuard {
 /// held across an `.await` in a future that must be `Send`.
 #[must_use = "the ID stops being current as soon as the guard is dropped"]
 pub struct RuntimeIdGuard {
-    place: Option<Place>,
+    place: Place,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Drop for RuntimeIdGuard {
     fn drop(&mut self) {
-        if let Some(place) = self.place {
-            let mut removed = None;
-            remove(place, &mut removed);
-            // Dropped here, after the stack's borrow has ended.
-            drop(removed);
-        }
+        let mut removed = None;
+        remove(self.place, &mut removed);
+        // Dropped here, after the stack's borrow has ended.
+        drop(removed);
     }
 }
 
 impl fmt::Debug for RuntimeIdGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RuntimeIdGuard")
-            .field("active", &self.place.is_some())
+            .field("active", &(self.place.token != CLOSED))
             .finish()
     }
 }
@@ -266,16 +307,16 @@ impl fmt::Debug for RuntimeIdGuard {
 /// touching the ID's reference count, for a wrapped future's every poll.
 pub(crate) struct LentScope<'a> {
     slot: &'a mut Option<RuntimeId>,
-    place: Option<Place>,
+    token: u64,
     _not_send: PhantomData<*const ()>,
 }
 
 #[inline]
 pub(crate) fn lend(slot: &mut Option<RuntimeId>) -> LentScope<'_> {
-    let place = push(slot);
+    let token = push(slot).token;
     LentScope {
         slot,
-        place,
+        token,
         _not_send: PhantomData,
     }
 }
@@ -285,9 +326,7 @@ impl Drop for LentScope<'_> {
     fn drop(&mut self) {
         // Nothing else removes this entry (each guard removes only its own), so the ID
         // always comes back.
-        if let Some(place) = self.place {
-            remove(place, self.slot);
-        }
+        remove_by_token(self.token, self.slot);
     }
 }
 
@@ -296,7 +335,10 @@ impl Drop for LentScope<'_> {
 pub(crate) fn stack_len() -> usize {
     STACK.with(|stack| {
         let frames = stack.frames.borrow();
-        frames.slots[..frames.len].iter().filter(|e| e.open).count()
+        frames.slots[..frames.len]
+            .iter()
+            .filter(|e| e.is_open())
+            .count()
     })
 }
 

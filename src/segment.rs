@@ -8,6 +8,12 @@
 //! values more likely than others. The words come from
 //! rand's ChaCha12 [`StdRng`], one per thread, seeded from the operating system; on a thread
 //! whose thread-locals are already torn down, from one seeded from the OS for that draw.
+//!
+//! A forked child would otherwise draw what its parent draws (fork copies the generator,
+//! and rand's own thread generator makes no attempt either): each draw first asks
+//! `forkguard` (its `atfork` flavour, a counter a `pthread_atfork` child handler raises; one
+//! relaxed load per draw) whether the process forked since the generator was seeded, and
+//! a child reseeds from the OS, as Python's `random` does in a forked child.
 
 use std::cell::RefCell;
 
@@ -197,8 +203,32 @@ const MAX_LENGTH: usize = crate::rules::MAX_LENGTH;
 #[repr(align(16))]
 struct Drawn([u8; MAX_LENGTH]);
 
+/// A thread's generator, and what tells it the process forked since it was seeded.
+struct ThreadRng {
+    rng: StdRng,
+    forks: forkguard::Guard,
+}
+
+impl ThreadRng {
+    fn new(rng: StdRng) -> ThreadRng {
+        ThreadRng {
+            rng,
+            forks: forkguard::new(),
+        }
+    }
+
+    /// The generator, reseeded from the OS first in a child forked since it was seeded.
+    #[inline]
+    fn get(&mut self) -> &mut StdRng {
+        if self.forks.detected_fork() {
+            self.rng = seeded_rng();
+        }
+        &mut self.rng
+    }
+}
+
 thread_local! {
-    static RNG: RefCell<Option<StdRng>> = const { RefCell::new(None) };
+    static RNG: RefCell<Option<ThreadRng>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` with this thread's generator. No user code runs while it is borrowed.
@@ -206,7 +236,9 @@ fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
     let mut f = Some(f);
     let from_thread = RNG.try_with(|cell| {
         let mut slot = cell.try_borrow_mut().ok()?;
-        let rng = slot.get_or_insert_with(seeded_rng);
+        let rng = slot
+            .get_or_insert_with(|| ThreadRng::new(seeded_rng()))
+            .get();
         let f = f.take()?;
         Some(f(rng))
     });
@@ -226,7 +258,8 @@ fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
 ///
 /// The sequence for a seed is the same from run to run and machine to machine with the same
 /// version of this crate; a new version may change it (it follows rand's `StdRng`, which
-/// makes that reservation).
+/// makes that reservation). A process forked after the call draws fresh IDs in the child,
+/// seeded from the OS, as Python's `random` does.
 ///
 /// ```
 /// use token_runtime_id::{seed_ids, RuntimeId, RuntimeIdConfig};
@@ -238,7 +271,7 @@ fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
 /// assert_eq!(RuntimeId::new_root(&cfg), first);
 /// ```
 pub fn seed_ids(seed: u64) {
-    let seeded = StdRng::seed_from_u64(seed);
+    let seeded = ThreadRng::new(StdRng::seed_from_u64(seed));
     let replaced = RNG
         .try_with(|cell| {
             cell.try_borrow_mut()

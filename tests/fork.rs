@@ -1,5 +1,7 @@
 //! A config built before `fork()` writes the child's own process ID: the roots a forked
-//! child makes start with its pid, not its parent's.
+//! child makes start with its pid, not its parent's. And the child's segments are its own:
+//! fork copies the parent's generator, which the child reseeds, so parent and child do not
+//! make the same IDs.
 //!
 //! This is its own test binary, without the test harness (`harness = false` in
 //! Cargo.toml), so the process has a single thread when it forks. After `fork` in a
@@ -31,10 +33,12 @@ fn main() {
     /// them, one per line, to `out`. Returns the exit status.
     fn child(cfg: &RuntimeIdConfig, out: &Path) -> i32 {
         let made = std::panic::catch_unwind(|| {
+            // The first draw after the fork, as the parent's first below.
+            let plain = RuntimeId::new_root(&RuntimeIdConfig::default());
             let explicit = RuntimeId::new_root(cfg);
             // The process-wide default, set before the fork, used where no config is passed.
             let default = RuntimeId::next(&default_config()).unwrap();
-            format!("{}\n{explicit}\n{default}\n", std::process::id())
+            format!("{}\n{plain}\n{explicit}\n{default}\n", std::process::id())
         });
         match made.map(|text| std::fs::write(out, text)) {
             Ok(Ok(())) => 0,
@@ -78,6 +82,7 @@ fn main() {
         unsafe { libc::_exit(status) };
     }
 
+    let parent_plain = RuntimeId::new_root(&RuntimeIdConfig::default());
     let mut status = 0;
     // SAFETY: `pid` is our child and `status` a valid place for its exit status.
     let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
@@ -89,7 +94,7 @@ fn main() {
 
     let text = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    let [own, explicit, default] = lines[..] else {
+    let [own, plain, explicit, default] = lines[..] else {
         panic!("the child wrote {text:?}");
     };
     let child_pid = pid.to_string();
@@ -108,6 +113,14 @@ fn main() {
         pid_part(default, ":"),
         child_pid,
         "the default config set before the fork wrote {default:?} in process {child_pid}"
+    );
+
+    // Both drew right after the fork from copies of one generator: the child reseeded its
+    // own (equal 8-character segments by chance: 36^-8, about 3e-13).
+    assert_ne!(
+        plain,
+        parent_plain.as_str(),
+        "the child drew what the parent drew"
     );
 
     // The parent keeps writing its own.

@@ -2,8 +2,8 @@
 //! matches the grammar its configs define, and the scope stack behaves like its model
 //! whatever order guards are entered, dropped, leaked or lent to futures in.
 //!
-//! The oracle (`tests/oracle/mod.rs`) restates the rules from DESIGN.md and the crate's
-//! docs without using the `rules` crate. The runs are deterministic: a fixed seed, unless
+//! The oracle (`tests/oracle/mod.rs`) restates the rules from the crate's docs without
+//! using the `rules` crate. The runs are deterministic: a fixed seed, unless
 //! `PROPTEST_RNG_SEED` is set; `PROPTEST_CASES` overrides the number of cases.
 
 mod oracle;

@@ -1,6 +1,6 @@
 //! The documented rules, restated independently of the `rules` crate: what a valid config
-//! is (DESIGN.md, plus the bounds and the invisible formatting characters the crate
-//! documents), what an ID made from one looks like, and what an incoming policy accepts.
+//! is (the crate's documented rules, bounds and invisible formatting characters), what an
+//! ID made from one looks like, and what an incoming policy accepts.
 //!
 //! The property tests (`tests/properties.rs`) and the fuzz targets (`fuzz/`) compare the
 //! crate against this module; it is written from the documents, not from the code, so a
