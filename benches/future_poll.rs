@@ -67,7 +67,7 @@ fn report() {
             group: "future_poll",
             ours: "with_runtime_id",
             baseline: "tracing_instrumented",
-            target: Target::RatioAtMost(1.0),
+            target: Target::RatioAtMost(0.85),
         },
         Comparison {
             what: "future polled 1,001 times, vs the bare future",
