@@ -3,8 +3,9 @@
 
 #![cfg(feature = "macros")]
 
+mod common;
+
 use std::collections::HashSet;
-use std::io;
 use std::sync::{Arc, Mutex, RwLock};
 
 use slog::{Drain, Logger, info, o};
@@ -28,27 +29,12 @@ fn current() -> RuntimeId {
 
 /// A logger writing JSON lines to memory, and the `runtime_id` of each line written.
 fn json_logger() -> (Logger, impl Fn() -> Vec<Option<String>>) {
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-    impl io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let lines = Lines::default();
-    let json = Mutex::new(slog_json::Json::default(lines.clone())).map(slog::Fuse);
+    let (json, out) = common::mutex_json();
     let logger = Logger::root(RuntimeIdDrain::new(json).fuse(), o!());
     let ids = move || {
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-        text.lines()
-            .map(|line| {
-                let record: serde_json::Value = serde_json::from_str(line).unwrap();
-                record["runtime_id"].as_str().map(str::to_owned)
-            })
+        out.records()
+            .iter()
+            .map(|record| record["runtime_id"].as_str().map(str::to_owned))
             .collect()
     };
     (logger, ids)

@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{SharedWriter, mutex_json, within};
+use common::{Recorder, SharedWriter, mutex_json, within};
 use slog::{Drain, Logger, OwnedKVList, Record, info, o};
 use token_runtime_id::{
     LoggerExt, MaxDepthPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdDrain, get_runtime_id,
@@ -84,47 +83,11 @@ fn a_value_asking_for_ids_under_mutex_json_does_not_deadlock() {
     assert!(text.contains("\"value\":\"asked\""), "{text}");
 }
 
-/// A drain that counts `is_enabled` calls and answers "no", but writes every record: what
-/// slog's default `is_enabled` (the compile-time maximum level) does in slog-async and
-/// slog-stdlog for records below that level.
-#[derive(Clone, Default)]
-struct SaysNoButWrites {
-    asked: Arc<AtomicUsize>,
-    out: Arc<Mutex<Vec<Option<String>>>>,
-}
-
-impl Drain for SaysNoButWrites {
-    type Ok = ();
-    type Err = slog::Never;
-
-    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
-        use slog::KV;
-        struct Find(Option<String>);
-        impl slog::Serializer for Find {
-            fn emit_arguments(&mut self, key: slog::Key, val: &fmt::Arguments<'_>) -> slog::Result {
-                if key == "runtime_id" {
-                    assert!(self.0.is_none(), "the key twice");
-                    self.0 = Some(val.to_string());
-                }
-                Ok(())
-            }
-        }
-        let mut find = Find(None);
-        record.kv().serialize(record, &mut find).unwrap();
-        values.serialize(record, &mut find).unwrap();
-        self.out.lock().unwrap().push(find.0);
-        Ok(())
-    }
-
-    fn is_enabled(&self, _: slog::Level) -> bool {
-        self.asked.fetch_add(1, Ordering::Relaxed);
-        false
-    }
-}
-
 #[test]
 fn records_keep_their_id_when_the_inner_drain_says_it_is_not_enabled() {
-    let inner = SaysNoButWrites::default();
+    // What slog's default `is_enabled` (the compile-time maximum level) does in slog-async
+    // and slog-stdlog for records below that level: "no", and the record is written.
+    let inner = Recorder::saying_no();
     let log = Logger::root(RuntimeIdDrain::new(inner.clone()).fuse(), o!());
     let a = root_id();
     a.scope(|| slog::debug!(log, "a library's debug line"));
@@ -132,8 +95,7 @@ fn records_keep_their_id_when_the_inner_drain_says_it_is_not_enabled() {
     std::thread::spawn(move || slog::warn!(bound, "bound, on another thread"))
         .join()
         .unwrap();
-    let ids = inner.out.lock().unwrap().clone();
-    assert_eq!(ids, [Some(a.to_string()), Some(a.to_string())]);
+    assert_eq!(inner.ids(), [Some(a.to_string()), Some(a.to_string())]);
 }
 
 #[test]
@@ -162,7 +124,7 @@ fn trace_records_through_slog_async_keep_their_id() {
 
 #[test]
 fn finding_a_loggers_id_never_asks_the_drains_below_the_runtime_id_drain() {
-    let inner = SaysNoButWrites::default();
+    let inner = Recorder::saying_no();
     let root = Logger::root(RuntimeIdDrain::new(inner.clone()).fuse(), o!());
     let bound = root.bind_runtime_id(root_id());
     with_runtime_id(&root, |log| with_runtime_id(log, |_| ()).unwrap()).unwrap();
@@ -172,10 +134,10 @@ fn finding_a_loggers_id_never_asks_the_drains_below_the_runtime_id_drain() {
     assert!(bound.runtime_id().is_some());
     let rebound = bound.bind_runtime_id(root_id());
     assert_ne!(rebound.runtime_id(), bound.runtime_id());
-    assert_eq!(inner.asked.load(Ordering::Relaxed), 0);
+    assert_eq!(inner.asked(), 0);
     // A real question still reaches it.
     assert!(!bound.is_enabled(slog::Level::Info));
-    assert_eq!(inner.asked.load(Ordering::Relaxed), 1);
+    assert_eq!(inner.asked(), 1);
 }
 
 /// A drain that panics in `is_enabled` once.

@@ -558,41 +558,6 @@ fn threads_that_exit_with_a_scope_open_disturb_no_other_thread() {
     assert_eq!(get_runtime_id(), Some(mine));
 }
 
-/// Records each message with its runtime ID, using no thread-local of its own (slog-json
-/// formatting on the logging thread does: its buffer is a thread-local, which a late
-/// destructor cannot use).
-#[derive(Clone, Default)]
-struct Plain(Arc<Mutex<Vec<Logged>>>);
-
-/// A record's message and runtime ID.
-type Logged = (String, Option<String>);
-
-struct FindId<'a>(&'a mut Option<String>);
-
-impl slog::Serializer for FindId<'_> {
-    fn emit_arguments(&mut self, key: slog::Key, val: &std::fmt::Arguments<'_>) -> slog::Result {
-        if key == "runtime_id" {
-            assert!(self.0.is_none(), "a second runtime_id");
-            *self.0 = Some(val.to_string());
-        }
-        Ok(())
-    }
-}
-
-impl Drain for Plain {
-    type Ok = ();
-    type Err = slog::Never;
-
-    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
-        use slog::KV;
-        let mut id = None;
-        record.kv().serialize(record, &mut FindId(&mut id)).unwrap();
-        values.serialize(record, &mut FindId(&mut id)).unwrap();
-        self.0.lock().unwrap().push((record.msg().to_string(), id));
-        Ok(())
-    }
-}
-
 /// What a thread-local destructor saw: the current ID, and the IDs it made.
 #[derive(Debug, Default)]
 struct Exit {
@@ -666,7 +631,7 @@ const EXIT_MESSAGES: [&str; 5] = [
 /// Checks what a destructor saw and logged. An early destructor runs in the thread's open
 /// scope, like any code; a late one finds the crate's storage gone: no current ID, and
 /// scopes that cannot be entered, so its records carry no ID, but everything runs.
-fn check_exit(late: bool, seen: &Exit, scope: &RuntimeId, records: &[Logged]) {
+fn check_exit(late: bool, seen: &Exit, scope: &RuntimeId, records: &[common::Logged]) {
     let messages: Vec<&str> = records.iter().map(|(m, _)| m.as_str()).collect();
     assert_eq!(messages, EXIT_MESSAGES, "late: {late}");
     let pattern = regex::Regex::new("^[0-9a-z]{8}(:[0-9a-z]{8})?$").unwrap();
@@ -697,10 +662,10 @@ fn check_exit(late: bool, seen: &Exit, scope: &RuntimeId, records: &[Logged]) {
 #[test]
 fn logging_and_making_ids_in_a_thread_local_destructor_never_panics() {
     for late in [true, false] {
-        let plain = Plain::default();
+        let plain = common::Recorder::default();
         let log = Logger::root(RuntimeIdDrain::new(plain.clone()).fuse(), o!());
         let (seen, scope) = log_on_thread_exit(log, late);
-        let records = plain.0.lock().unwrap().clone();
+        let records = plain.logged();
         check_exit(late, &seen, &scope, &records);
     }
 }
@@ -717,7 +682,7 @@ fn logging_to_the_json_file_setup_from_a_thread_local_destructor_never_panics() 
         let (seen, scope) = log_on_thread_exit(log, late);
         guard.finish().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        let records: Vec<Logged> = text
+        let records: Vec<common::Logged> = text
             .lines()
             .map(|line| {
                 assert!(Captured::key_count(line, "runtime_id") <= 1, "{line}");

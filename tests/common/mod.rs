@@ -248,3 +248,92 @@ pub(crate) fn keys_written(
     keys.sort();
     keys
 }
+
+/// A record's message and its `runtime_id`, as [`Recorder`] saw them.
+pub(crate) type Logged = (String, Option<String>);
+
+/// The shared capturing drain for tests that need no JSON: each record's message and
+/// `runtime_id` (failing on a second one), kept in memory with no thread-local of its own
+/// (slog-json's formatting keeps one, which a late thread-local destructor cannot use). It
+/// answers `is_enabled` with `enabled`, counting the questions.
+#[derive(Clone)]
+pub(crate) struct Recorder {
+    pub(crate) records: Arc<Mutex<Vec<Logged>>>,
+    pub(crate) enabled: bool,
+    pub(crate) asked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            records: Arc::default(),
+            enabled: true,
+            asked: Arc::default(),
+        }
+    }
+}
+
+impl Recorder {
+    /// A recorder that says it is not enabled (as slog's default `is_enabled` does for
+    /// records below the compile-time level), and writes every record all the same.
+    pub(crate) fn saying_no() -> Self {
+        Recorder {
+            enabled: false,
+            ..Recorder::default()
+        }
+    }
+
+    /// The `runtime_id` of each record, in order.
+    pub(crate) fn ids(&self) -> Vec<Option<String>> {
+        self.logged().into_iter().map(|(_, id)| id).collect()
+    }
+
+    pub(crate) fn logged(&self) -> Vec<Logged> {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How many times `is_enabled` was asked.
+    pub(crate) fn asked(&self) -> usize {
+        self.asked.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drain for Recorder {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        use slog::KV;
+        struct FindId<'a>(&'a mut Option<String>);
+        impl slog::Serializer for FindId<'_> {
+            fn emit_arguments(
+                &mut self,
+                key: slog::Key,
+                val: &std::fmt::Arguments<'_>,
+            ) -> slog::Result {
+                if key == "runtime_id" {
+                    assert!(self.0.is_none(), "a second runtime_id");
+                    *self.0 = Some(val.to_string());
+                }
+                Ok(())
+            }
+        }
+        let mut id = None;
+        record.kv().serialize(record, &mut FindId(&mut id)).unwrap();
+        values.serialize(record, &mut FindId(&mut id)).unwrap();
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((record.msg().to_string(), id));
+        Ok(())
+    }
+
+    fn is_enabled(&self, _: slog::Level) -> bool {
+        self.asked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.enabled
+    }
+}
