@@ -49,22 +49,22 @@
 //! - The current ID: [`get_runtime_id`], [`require_runtime_id`], [`RuntimeId::scope`],
 //!   [`RuntimeId::enter`]; a per-thread stack that panics cannot corrupt.
 //! - [`RuntimeIdDrain`]: writes the current ID into each record, under one validated key.
-//! - [`with_runtime_id`] and [`LoggerExt`]: loggers bound to an ID, which keep it wherever
-//!   they go.
+//! - [`with_runtime_id`], [`with_runtime_id_async`] and [`LoggerExt`]: loggers bound to an
+//!   ID, which keep it wherever they go.
 //! - [`RuntimeIdFutureExt`]: futures that carry their ID into every poll, whichever thread
 //!   runs them; [`thread`] and `task` start threads and tasks in the current ID or a child.
 //! - [`setup`]: JSON lines to a file and terminal output, assembled in the right order,
 //!   losing nothing.
 //! - [`IncomingPolicy`] and [`RuntimeId::from_incoming`]: IDs from other services (an
 //!   `x-request-id` header), checked before they are adopted as roots.
+//! - [`seed_ids`]: reproducible IDs on one thread, for tests and examples.
 //!
 //! # Crate feature flags
 //!
 //! - `macros` (on by default): the [`#[runtime_id]`](runtime_id) attribute, which runs
 //!   each call of a `fn` or `async fn` in a new child ID, its arguments checked at
 //!   compile time.
-//! - `tokio` (off by default): `task`, spawning tokio tasks and blocking jobs that carry
-//!   the ID over. The rest of the crate is runtime-agnostic: [`RuntimeIdFutureExt`] works
+//! - `tokio` (off by default): `task`, spawning tokio tasks that carry the ID over. The rest of the crate is runtime-agnostic: [`RuntimeIdFutureExt`] works
 //!   on any executor.
 //! - `tower` (off by default): the `tower` module, for HTTP services and clients built
 //!   on tower (axum, tonic, hyper-util): `RuntimeIdLayer` runs each request in a root ID,
