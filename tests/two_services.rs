@@ -3,8 +3,10 @@
 //! the two files after both stopped cleanly: every line logged while handling an order
 //! carries an ID of that order's tree (the application's slog lines, its libraries' `log`
 //! and `tracing` lines, tower-http's and hyper-util's), no application line is lost or
-//! written twice, and B's root for each call is the ID A had at the call site. The viewer
-//! then shows B's lines nested under A's call in one tree.
+//! written twice, B's root for each call is the ID A had at the call site, and B's first
+//! line for a call is never stamped before A's line that made it (`ts` is taken during the
+//! log call, not when the line is written). The viewer then shows B's lines nested under
+//! A's call in one tree.
 //!
 //! This binary has its own `main` (`harness = false`): run with `--serve`, it is one of
 //! the services, which the test starts by running itself again. The services' children
@@ -106,6 +108,7 @@ fn run() {
     assert_eq!((counts.lost, counts.duplicated), (0, 0), "{counts}");
     assert_eq!(counts.linked_calls, 2 * ORDERS as usize, "{counts}");
     assert_eq!(counts.linked_orders, ORDERS as usize, "{counts}");
+    assert_eq!(counts.stamped_before_the_call, 0, "{counts}");
     assert_eq!(counts.repeated_key, 0, "{counts}");
     assert!(counts.problems.is_empty(), "{counts}");
 
@@ -127,6 +130,12 @@ impl Line {
 
     fn msg(&self) -> &str {
         self.json.get("msg").and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The line's `ts`, which the setup takes on the logging thread during the log call.
+    fn ts(&self) -> Option<time::OffsetDateTime> {
+        let ts = self.json.get("ts").and_then(Value::as_str)?;
+        time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()
     }
 
     fn target(&self) -> Option<&str> {
@@ -286,6 +295,8 @@ struct Counts {
     linked_calls: usize,
     /// Orders whose two calls are linked.
     linked_orders: usize,
+    /// Calls whose first line in B is stamped before A's line at the call site.
+    stamped_before_the_call: usize,
     repeated_key: usize,
     problems: Vec<String>,
 }
@@ -360,6 +371,7 @@ impl Counts {
         let mut calls: HashSet<&str> = HashSet::new();
         let mut relations = Vec::new();
         let mut linked = Vec::new();
+        let mut stamped_before_the_call = 0;
         for order in 0..ORDERS {
             let root = roots.get(&order).copied();
             let a = |what| (Name::A, what, order, None);
@@ -390,6 +402,14 @@ impl Counts {
                 checks.push(("call in its own ID", call != stock && call != receipt));
                 let b = |what| (Name::B, what, order, Some(item));
                 let b_root = one(b("pricing item"));
+                let stamp = |key: AppKey| app.get(&key).and_then(|found| found[0].ts());
+                match (stamp(key), stamp(b("pricing item"))) {
+                    (Some(called), Some(served)) if served < called => {
+                        stamped_before_the_call += 1;
+                    }
+                    (Some(_), Some(_)) => {}
+                    _ => checks.push(("both ends stamped", false)),
+                }
                 let lookup = one(b("looking up the price list"));
                 let hit = one(b("price list hit"));
                 let discount = one(b("discount applied"));
@@ -411,6 +431,7 @@ impl Counts {
             .map(|&(_, _, per_item, _)| if per_item { 2 } else { 1 })
             .sum::<usize>()
             * ORDERS as usize;
+        counts.stamped_before_the_call = stamped_before_the_call;
         counts.linked_calls = linked.iter().filter(|&&ok| ok).count();
         counts.linked_orders = linked
             .chunks(2)
@@ -490,6 +511,7 @@ impl std::fmt::Display for Counts {
             duplicated,
             linked_calls,
             linked_orders,
+            stamped_before_the_call,
             repeated_key,
             ..
         } = self;
@@ -515,6 +537,8 @@ tower-http {tower_http}; hyper-util {hyper_util})
   application lines: {app} of {expected_app} expected, lost {lost}, written twice {duplicated}
   B's root = the ID A had at the call site: {linked_calls} of {calls} calls, \
 {linked_orders} of {ORDERS} orders
+  calls whose first line in B is stamped before A's line at the call site: \
+{stamped_before_the_call} of {calls}
   lines with the runtime_id key more than once: {repeated_key}
   outside any request, without an ID: {lifecycle} lines before and after serving; \
 from hyper-util's own tasks, {connected} \"connected to\", {pooling} \"pooling idle connection\"
