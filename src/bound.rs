@@ -151,11 +151,18 @@ impl Drain for BoundDrain {
         // The base logger passes its own values; this logger's (`values`, added with
         // `Logger::new`) and those of the loggers rebound on the way ride along as record
         // pairs, without allocating.
-        let kv = (record.kv(), (values, OptionalPairs(&self.binding.values)));
         let _effective = enter_effective(&self.binding.id);
-        self.binding
-            .base
-            .log(&Record::new(&rstatic, record.msg(), BorrowedKV(&kv)));
+        let base = &self.binding.base;
+        match &self.binding.values {
+            None => {
+                let kv = (record.kv(), values);
+                base.log(&Record::new(&rstatic, record.msg(), BorrowedKV(&kv)));
+            }
+            Some(rebound) => {
+                let kv = (record.kv(), (values, rebound));
+                base.log(&Record::new(&rstatic, record.msg(), BorrowedKV(&kv)));
+            }
+        }
         Ok(())
     }
 
@@ -171,22 +178,6 @@ impl Drain for BoundDrain {
 
     fn flush(&self) -> Result<(), slog::FlushError> {
         self.binding.base.flush()
-    }
-}
-
-/// The pairs of the loggers rebound on the way, if any.
-struct OptionalPairs<'a>(&'a Option<OwnedKVList>);
-
-impl KV for OptionalPairs<'_> {
-    fn serialize(
-        &self,
-        record: &Record<'_>,
-        serializer: &mut dyn slog::Serializer,
-    ) -> slog::Result {
-        match self.0 {
-            Some(values) => values.serialize(record, serializer),
-            None => Ok(()),
-        }
     }
 }
 
