@@ -1,5 +1,5 @@
-//! The root-span comparisons of `benches/scope.rs` and `benches/segment.rs`, timed in
-//! alternating rounds: each round runs ours, then the baseline, 200,000 calls each, and the
+//! The root-span comparisons of `benches/scope.rs` and `benches/segment.rs`, and the
+//! record comparisons of `benches/record.rs`, timed in alternating rounds: each round runs ours, then the baseline, 200,000 calls each, and the
 //! ratio printed is the median over 11 rounds. Criterion times one benchmark after another,
 //! which on a shared machine lets the baseline's time drift between the two; this checks the
 //! ratios against that.
@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use rand::distr::{Alphanumeric, SampleString};
-use slog::{Discard, Drain, Logger, o};
-use token_runtime_id::{RuntimeId, RuntimeIdConfig, RuntimeIdDrain, with_runtime_id};
+use slog::{Discard, Drain, Logger, info, o};
+use token_runtime_id::{LoggerExt, RuntimeId, RuntimeIdConfig, RuntimeIdDrain, with_runtime_id};
 
 const CALLS: u32 = 200_000;
 const ROUNDS: usize = 11;
@@ -50,6 +50,19 @@ fn compare(what: &str, target: f64, mut ours: impl FnMut(), mut baseline: impl F
         median(ours_ns),
         median(baseline_ns)
     );
+}
+
+/// As in `benches/record.rs`: slog-json with its default keys into `io::sink()`.
+fn json_drain() -> impl Drain<Ok = (), Err = slog::Never> + Send + Sync + 'static {
+    let json = slog_json::Json::new(std::io::sink())
+        .add_default_keys()
+        .build();
+    std::sync::Mutex::new(json)
+        .map_err(|err| match err {
+            slog::MutexDrainError::Mutex => std::io::Error::other("poisoned"),
+            slog::MutexDrainError::Drain(err) => err,
+        })
+        .fuse()
 }
 
 fn main() {
@@ -90,4 +103,22 @@ fn main() {
             black_box(Alphanumeric.sample_string(&mut rand::rng(), 8));
         },
     );
+    let id = RuntimeId::new_root(&cfg);
+    let plain = Logger::root(json_drain(), o!()).new(o!("runtime_id" => id.to_string()));
+    let ours = Logger::root(RuntimeIdDrain::new(json_drain()).fuse(), o!());
+    let bound = ours.bind_runtime_id(id.clone());
+    id.scope(|| {
+        compare(
+            "record to slog-json, current ID, against the ID as a plain pair",
+            1.05,
+            || info!(ours, "request"; "n" => 1),
+            || info!(plain, "request"; "n" => 1),
+        );
+        compare(
+            "record to slog-json, bound logger, against the ID as a plain pair",
+            1.05,
+            || info!(bound, "request"; "n" => 1),
+            || info!(plain, "request"; "n" => 1),
+        );
+    });
 }
