@@ -8,11 +8,14 @@
 //! cargo bench --bench alternating
 //! ```
 
+mod support;
+
 use std::hint::black_box;
 use std::time::Instant;
 
 use rand::distr::{Alphanumeric, SampleString};
 use slog::{Discard, Drain, Logger, info, o};
+use support::json_drain;
 use token_runtime_id::{LoggerExt, RuntimeId, RuntimeIdConfig, RuntimeIdDrain, with_runtime_id};
 
 const CALLS: u32 = 200_000;
@@ -50,19 +53,6 @@ fn compare(what: &str, target: f64, mut ours: impl FnMut(), mut baseline: impl F
         median(ours_ns),
         median(baseline_ns)
     );
-}
-
-/// As in `benches/record.rs`: slog-json with its default keys into `io::sink()`.
-fn json_drain() -> impl Drain<Ok = (), Err = slog::Never> + Send + Sync + 'static {
-    let json = slog_json::Json::new(std::io::sink())
-        .add_default_keys()
-        .build();
-    std::sync::Mutex::new(json)
-        .map_err(|err| match err {
-            slog::MutexDrainError::Mutex => std::io::Error::other("poisoned"),
-            slog::MutexDrainError::Drain(err) => err,
-        })
-        .fuse()
 }
 
 fn main() {

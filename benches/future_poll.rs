@@ -5,33 +5,15 @@
 mod support;
 
 use std::future::Future;
-use std::hint::black_box;
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll, Waker};
+use std::pin::pin;
+use std::task::{Context, Waker};
 
 use criterion::{Criterion, criterion_group};
-use support::{Comparison, Target};
+use support::{Comparison, PendingTimes, Target};
 use token_runtime_id::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
 use tracing::Instrument;
 
 const PENDINGS: u32 = 1_000;
-
-/// Returns `Pending` `left` times, then `Ready`.
-struct PendingTimes {
-    left: u32,
-}
-
-impl Future for PendingTimes {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-        if self.left == 0 {
-            Poll::Ready(())
-        } else {
-            self.left = black_box(self.left - 1);
-            Poll::Pending
-        }
-    }
-}
 
 fn poll_to_end<F: Future>(fut: F) {
     let mut fut = pin!(fut);

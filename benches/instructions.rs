@@ -12,15 +12,17 @@
 //! takes the difference between 1,000 and 11,000 calls, so start-up and first-call costs
 //! cancel out. Without valgrind on the `PATH` it says so and does nothing.
 
+mod support;
+
 use std::future::Future;
 use std::hint::black_box;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::process::Command;
-use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 use rand::distr::{Alphanumeric, SampleString};
 use slog::{Discard, Drain, Logger, info, o};
+use support::{PendingTimes, json_drain};
 use token_runtime_id::{
     LoggerExt, RuntimeId, RuntimeIdConfig, RuntimeIdDrain, RuntimeIdFutureExt, with_runtime_id,
 };
@@ -148,39 +150,11 @@ fn count(case: &str) -> f64 {
     (many.saturating_sub(few)) as f64 / f64::from(MANY - FEW)
 }
 
-/// As in `benches/record.rs`: slog-json with its default keys into `io::sink()`.
-fn json_drain() -> impl Drain<Ok = (), Err = slog::Never> + Send + Sync + 'static {
-    let json = slog_json::Json::new(std::io::sink())
-        .add_default_keys()
-        .build();
-    Mutex::new(json)
-        .map_err(|err| match err {
-            slog::MutexDrainError::Mutex => std::io::Error::other("poisoned"),
-            slog::MutexDrainError::Drain(err) => err,
-        })
-        .fuse()
-}
-
 /// Polls a future that is pending `calls` times, then ready.
 fn poll_times<F: Future>(calls: u32, make: impl FnOnce(PendingTimes) -> F) {
-    let mut fut = pin!(make(PendingTimes(calls)));
+    let mut fut = pin!(make(PendingTimes { left: calls }));
     let mut cx = Context::from_waker(Waker::noop());
     while fut.as_mut().poll(&mut cx).is_pending() {}
-}
-
-/// Returns `Pending` the given number of times, then `Ready`.
-struct PendingTimes(u32);
-
-impl Future for PendingTimes {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-        if self.0 == 0 {
-            Poll::Ready(())
-        } else {
-            self.0 = black_box(self.0 - 1);
-            Poll::Pending
-        }
-    }
 }
 
 fn run(case: &str, calls: u32) {

@@ -8,25 +8,11 @@
 mod support;
 
 use std::hint::black_box;
-use std::sync::Mutex;
 
 use criterion::{Criterion, criterion_group};
 use slog::{Discard, Drain, Logger, OwnedKVList, Record, info, o};
-use support::{Comparison, Target};
+use support::{Comparison, Target, json_drain};
 use token_runtime_id::{LoggerExt, RuntimeId, RuntimeIdConfig, RuntimeIdDrain};
-
-fn json_drain() -> slog::Fuse<slog::MapError<Mutex<slog_json::Json<std::io::Sink>>, std::io::Error>>
-{
-    let json = slog_json::Json::new(std::io::sink())
-        .add_default_keys()
-        .build();
-    Mutex::new(json)
-        .map_err(|err| match err {
-            slog::MutexDrainError::Mutex => std::io::Error::other("poisoned"),
-            slog::MutexDrainError::Drain(err) => err,
-        })
-        .fuse()
-}
 
 /// Does nothing, but says it is enabled, so a `RuntimeIdDrain` above it does all its work.
 struct Enabled;

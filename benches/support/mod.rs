@@ -5,7 +5,45 @@
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
+use std::future::Future;
+use std::hint::black_box;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+/// slog-json with its default keys (timestamp, level, message) into `io::sink()`, behind a
+/// mutex: the JSON drain the record benches log to.
+pub(crate) fn json_drain()
+-> slog::Fuse<slog::MapError<Mutex<slog_json::Json<std::io::Sink>>, std::io::Error>> {
+    use slog::Drain as _;
+    let json = slog_json::Json::new(std::io::sink())
+        .add_default_keys()
+        .build();
+    Mutex::new(json)
+        .map_err(|err| match err {
+            slog::MutexDrainError::Mutex => std::io::Error::other("poisoned"),
+            slog::MutexDrainError::Drain(err) => err,
+        })
+        .fuse()
+}
+
+/// A future that returns `Pending` `left` times, then `Ready`.
+pub(crate) struct PendingTimes {
+    pub(crate) left: u32,
+}
+
+impl Future for PendingTimes {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.left == 0 {
+            Poll::Ready(())
+        } else {
+            self.left = black_box(self.left - 1);
+            Poll::Pending
+        }
+    }
+}
 
 /// Where criterion keeps its results for this run.
 fn criterion_dir() -> PathBuf {
