@@ -10,7 +10,9 @@
 use slog::{Logger, info, warn};
 use token_runtime_id::{LoggerExt, RuntimeIdError, with_runtime_id};
 
-fn handle_order(log: &Logger, order: u32) -> Result<(), RuntimeIdError> {
+/// One order: its lines, a nested scope, and a receipt sent from another thread. (The
+/// viewer's tests run it too, to view what it logs.)
+pub(crate) fn handle_order(log: &Logger, order: u32) -> Result<(), RuntimeIdError> {
     info!(log, "Order received"; "order" => order);
     with_runtime_id(log, |log| {
         info!(log, "Charging card"; "order" => order);

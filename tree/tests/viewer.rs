@@ -7,25 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{head_id, stdout, trees, view};
-use slog::{Logger, info, warn};
-use token_runtime_id::{LoggerExt, RuntimeIdError, with_runtime_id};
+use token_runtime_id::with_runtime_id;
 
-/// What `examples/json_file.rs` logs for one order.
-fn handle_order(log: &Logger, order: u32) -> Result<(), RuntimeIdError> {
-    info!(log, "Order received"; "order" => order);
-    with_runtime_id(log, |log| {
-        info!(log, "Charging card"; "order" => order);
-        if order % 2 == 0 {
-            warn!(log, "Card needs a second attempt"; "order" => order);
-        }
-    })?;
-    let job = log.new_child()?;
-    std::thread::spawn(move || info!(job, "Sending receipt"; "order" => order))
-        .join()
-        .unwrap();
-    info!(log, "Order done"; "order" => order);
-    Ok(())
-}
+/// The `json_file` example itself: its `handle_order` makes the lines these tests view.
+#[path = "../../examples/json_file.rs"]
+#[allow(dead_code)] // The example's `main`.
+mod json_file_example;
+
+use json_file_example::handle_order;
 
 fn check_json_file_trees(text: &str, file: &str) {
     let blocks = trees(text);
