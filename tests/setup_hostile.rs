@@ -6,29 +6,14 @@ mod common;
 
 use std::io::{BufRead, Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
-use common::{Captured, SharedWriter};
+use common::{Captured, SharedWriter, within};
 use slog::{FnValue, Record, info, o};
 use token_runtime_id::setup::{self, SetupError};
+use token_runtime_id::{get_runtime_id, with_runtime_id};
 
 /// The largest channel size the setups document.
 const MAX_CHANNEL_SIZE: usize = 1 << 20;
-use token_runtime_id::{get_runtime_id, with_runtime_id};
-
-/// Runs `body` on a thread and fails the test if it does not end within `secs` seconds.
-fn within<T: Send + 'static>(secs: u64, body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (done, result) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(body());
-    });
-    match result.recv_timeout(Duration::from_secs(secs)) {
-        Ok(value) => value,
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("still running after {secs} s: a deadlock"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the body panicked"),
-    }
-}
 
 /// Panics when serialized.
 struct Panics;

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{Captured, SharedWriter};
+use common::{Captured, SharedWriter, json_lines};
 use slog::{Level, debug, info, o, warn};
 use token_runtime_id::setup::{self, SetupError};
 use token_runtime_id::{LoggerExt, RuntimeId, RuntimeIdConfig, get_runtime_id, with_runtime_id};
@@ -170,10 +170,7 @@ fn module_is_written_when_asked_and_target_for_records_that_carry_one() {
     info!(log, # "my_lib", "tagged");
     guard.finish().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    let records: Vec<serde_json::Value> = text
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let records = json_lines(&text);
     assert_eq!(records[0]["module"], module_path!());
     assert!(records[0].get("target").is_none(), "{text}");
     assert_eq!(records[1]["module"], module_path!());

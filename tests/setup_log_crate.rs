@@ -3,6 +3,9 @@
 //! `target` written so they can be told from the application's. One test: the `log`
 //! logger is process-wide.
 
+mod common;
+
+use common::json_lines;
 use slog::info;
 use token_runtime_id::{get_runtime_id, setup, with_runtime_id};
 
@@ -31,10 +34,7 @@ fn log_crate_records_carry_the_id_their_target_and_pass_the_level_filter() {
     guard.finish().unwrap();
 
     let text = std::fs::read_to_string(&path).unwrap();
-    let records: Vec<serde_json::Value> = text
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let records = json_lines(&text);
     assert_eq!(records.len(), 3, "{text}");
     for record in &records {
         assert_eq!(record["runtime_id"], id.as_str(), "{record}");

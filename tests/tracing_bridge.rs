@@ -17,7 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::routing::get;
-use common::{Captured, SharedWriter};
+use common::{Captured, SharedWriter, json_lines};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -48,12 +48,6 @@ fn mutex_json_logger() -> (Logger, SharedWriter) {
     let writer = SharedWriter::default();
     let json = Mutex::new(slog_json::Json::default(writer.clone())).map(slog::Fuse);
     (Logger::root(RuntimeIdDrain::new(json).fuse(), o!()), writer)
-}
-
-fn parse_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))
-        .collect()
 }
 
 /// Emits one event with a field of each type, and returns the ID current then.
@@ -103,7 +97,7 @@ fn typed_fields_keep_their_json_types_through_mutex_json_and_carry_the_scopes_id
         with_runtime_id(&logger, |_| typed_event()).unwrap()
     })
     .unwrap();
-    let lines = parse_lines(&writer.text());
+    let lines = json_lines(&writer.text());
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0]["msg"], "outside any scope");
     assert!(lines[0].get("runtime_id").is_none(), "{}", lines[0]);
@@ -129,7 +123,7 @@ fn typed_fields_keep_their_json_types_through_the_json_file_setup() {
     .unwrap();
     drop(logger);
     guard.finish().unwrap();
-    let lines = parse_lines(&std::fs::read_to_string(&path).unwrap());
+    let lines = json_lines(&std::fs::read_to_string(&path).unwrap());
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_typed_line(&lines[0], &outer);
     assert_typed_line(&lines[1], &inner);
@@ -147,7 +141,7 @@ fn levels_map_one_to_one_and_critical_never_occurs() {
         tracing::warn!("w");
         tracing::error!("e");
     });
-    let levels: Vec<_> = parse_lines(&writer.text())
+    let levels: Vec<_> = json_lines(&writer.text())
         .iter()
         .map(|line| line["level"].as_str().unwrap().to_owned())
         .collect();
@@ -167,7 +161,7 @@ fn spans_write_no_records_and_their_fields_are_not_copied() {
         span.in_scope(|| tracing::info!(n = 2, "in scope"));
         drop(span);
     });
-    let lines = parse_lines(&writer.text());
+    let lines = json_lines(&writer.text());
     let messages: Vec<_> = lines.iter().map(|line| line["msg"].clone()).collect();
     assert_eq!(messages, ["inside the span", "in scope"]);
     for line in &lines {
@@ -199,7 +193,7 @@ fn tracing_filters_keep_library_debug_noise_out() {
     drop(logger);
 
     let messages = |text: &str| -> Vec<Value> {
-        parse_lines(text)
+        json_lines(text)
             .iter()
             .map(|line| line["msg"].clone())
             .collect()
@@ -209,7 +203,7 @@ fn tracing_filters_keep_library_debug_noise_out() {
         ["application debug", "library warning"]
     );
     assert_eq!(messages(&writer2.text()), ["kept"]);
-    let targets: Vec<_> = parse_lines(&writer.text())
+    let targets: Vec<_> = json_lines(&writer.text())
         .iter()
         .map(|line| line["target"].clone())
         .collect();

@@ -206,6 +206,13 @@ impl SharedWriter {
     }
 }
 
+/// Each line of `text` parsed as JSON; a line that is not fails the test, naming it.
+pub(crate) fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))
+        .collect()
+}
+
 /// Runs `f` on a thread and returns its result, or fails the test after `seconds`: for
 /// tests whose failure would be a hang.
 pub(crate) fn within<T: Send + 'static>(seconds: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
