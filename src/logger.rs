@@ -148,7 +148,7 @@ impl LoggerExt for Logger {
     }
 }
 
-/// A new ID made from `logger` (see the [module docs](self#which-id-a-record-carries)) with
+/// A new ID made from `logger` (see the [rule](LoggerExt#which-id-a-record-carries)) with
 /// `config`, else the logger's config, else the process-wide default; and a logger bound
 /// to it.
 fn open(

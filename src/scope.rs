@@ -78,6 +78,32 @@ impl Frames {
         self.len.checked_sub(1).and_then(|i| self.slots.get(i))
     }
 
+    /// Closes the open entry at `index`, swapping its ID into `out`: the innermost one, as
+    /// nearly always, is popped; one further down stays, closed, until the entries above it
+    /// are gone.
+    #[inline]
+    fn close(&mut self, index: usize, out: &mut Option<RuntimeId>) {
+        if index + 1 == self.len {
+            self.pop(out);
+        } else {
+            let entry = &mut self.slots[index];
+            std::mem::swap(&mut entry.id, out);
+            entry.token = CLOSED;
+        }
+    }
+
+    /// Removes the innermost entry (there is one), swapping its ID into `out`.
+    #[inline]
+    fn pop(&mut self, out: &mut Option<RuntimeId>) {
+        let index = self.len - 1;
+        std::mem::swap(&mut self.slots[index].id, out);
+        self.len = index;
+        // Rare: closed entries below it, or a stack to shrink.
+        if (index > 0 && !self.slots[index - 1].is_open()) || self.slots.len() > SHRINK_ABOVE {
+            self.settle();
+        }
+    }
+
     /// Drops the closed entries at the top, and gives memory back after a deep burst.
     #[cold]
     fn settle(&mut self) {
@@ -204,64 +230,41 @@ fn push(slot: &mut Option<RuntimeId>) -> Place {
         .unwrap_or(Place::NONE)
 }
 
-/// Closes the entry at `place`, swapping its ID into `out` (which should be empty): constant
-/// time wherever the entry is. Returns whether the entry was still there.
+/// Closes the entry at `place`, if it is still its guard's, swapping its ID into `out`
+/// (which should be empty): constant time wherever the entry is.
 #[inline]
-fn remove(place: Place, out: &mut Option<RuntimeId>) -> bool {
-    STACK
-        .try_with(|stack| {
-            let Ok(mut frames) = stack.frames.try_borrow_mut() else {
-                return false;
-            };
-            let len = frames.len;
-            let Place { index, token } = place;
-            if index + 1 == len && frames.slots[index].token == token {
-                // The innermost scope, as nearly always: a plain pop.
-                std::mem::swap(&mut frames.slots[index].id, out);
-                frames.len = index;
-                // Rare: closed entries below it, or a stack to shrink.
-                if (index > 0 && !frames.slots[index - 1].is_open())
-                    || frames.slots.len() > SHRINK_ABOVE
-                {
-                    frames.settle();
-                }
-                return true;
-            }
-            match frames.slots[..len].get_mut(index) {
-                Some(entry) if entry.token == token => {
-                    std::mem::swap(&mut entry.id, out);
-                    entry.token = CLOSED;
-                    true
-                }
-                _ => false,
-            }
-        })
-        .unwrap_or(false)
+fn remove(place: Place, out: &mut Option<RuntimeId>) {
+    with_frames(|frames| {
+        let Place { index, token } = place;
+        if frames.slots[..frames.len]
+            .get(index)
+            .is_some_and(|entry| entry.token == token)
+        {
+            frames.close(index, out);
+        }
+    });
 }
 
 /// As [`remove`], knowing only the entry's token: the innermost entry at once (a lent
 /// scope's nearly always is), any other by a search from the top.
 #[inline]
 fn remove_by_token(token: u64, out: &mut Option<RuntimeId>) {
+    with_frames(|frames| {
+        let open = &frames.slots[..frames.len];
+        if open.last().is_some_and(|top| top.token == token) {
+            frames.pop(out);
+        } else if let Some(index) = open.iter().rposition(|entry| entry.token == token) {
+            frames.close(index, out);
+        }
+    });
+}
+
+/// Runs `f` on this thread's stack, unless its storage is torn down.
+#[inline]
+fn with_frames(f: impl FnOnce(&mut Frames)) {
     let _ = STACK.try_with(|stack| {
-        let Ok(mut frames) = stack.frames.try_borrow_mut() else {
-            return;
-        };
-        let len = frames.len;
-        if len > 0 && frames.slots[len - 1].token == token {
-            std::mem::swap(&mut frames.slots[len - 1].id, out);
-            frames.len = len - 1;
-            // Rare: closed entries below it, or a stack to shrink.
-            if (len > 1 && !frames.slots[len - 2].is_open()) || frames.slots.len() > SHRINK_ABOVE {
-                frames.settle();
-            }
-        } else if let Some(entry) = frames.slots[..len]
-            .iter_mut()
-            .rev()
-            .find(|e| e.token == token)
-        {
-            std::mem::swap(&mut entry.id, out);
-            entry.token = CLOSED;
+        if let Ok(mut frames) = stack.frames.try_borrow_mut() {
+            f(&mut frames);
         }
     });
 }
