@@ -94,18 +94,9 @@ impl Alphabet {
     /// Appends `length` characters drawn uniformly from the pool.
     pub(crate) fn push_segment(&self, length: usize, out: &mut TextBuf) {
         with_rng(|rng| match &self.symbols {
-            Symbols::Ascii(bytes) => out.push_ascii_with(length, |drawn| {
-                let mut slots = drawn.iter_mut();
-                self.draw_indices(
-                    length,
-                    || rng.next_u64(),
-                    |index| {
-                        if let Some(slot) = slots.next() {
-                            *slot = bytes[index];
-                        }
-                    },
-                );
-            }),
+            Symbols::Ascii(bytes) => {
+                out.push_ascii_with(length, |drawn| fill_ascii(self, bytes, drawn, rng));
+            }
             Symbols::Unicode(chars) => {
                 self.draw_indices(length, || rng.next_u64(), |index| out.push(chars[index]));
             }
@@ -125,30 +116,7 @@ impl Alphabet {
         };
         let mut drawn = Drawn([0; MAX_LENGTH]);
         let length = length.min(MAX_LENGTH);
-        with_rng(|rng| match self.digits.get(length.wrapping_sub(1)) {
-            // The common case, one word for the whole segment: its digits in one loop.
-            Some(&WordSpan { span, threshold }) => {
-                let n = u128::from(self.len() as u64);
-                let mut fraction = draw_word(span, threshold, || rng.next_u64());
-                for slot in &mut drawn.0[..length] {
-                    let product = u128::from(fraction) * n;
-                    *slot = bytes[(product >> 64) as usize];
-                    fraction = product as u64;
-                }
-            }
-            None => {
-                let mut slots = drawn.0[..length].iter_mut();
-                self.draw_indices(
-                    length,
-                    || rng.next_u64(),
-                    |index| {
-                        if let Some(slot) = slots.next() {
-                            *slot = bytes[index];
-                        }
-                    },
-                );
-            }
-        });
+        with_rng(|rng| fill_ascii(self, bytes, &mut drawn.0[..length], rng));
         // Checked as whole 16-byte blocks (the zero padding is ASCII too), which `from_utf8`
         // takes faster than a short odd length.
         let padded = length.next_multiple_of(16).min(MAX_LENGTH);
@@ -178,6 +146,36 @@ impl Alphabet {
                 fraction = product as u64;
             }
             left -= k;
+        }
+    }
+}
+
+/// Fills `out` with characters of the ASCII pool `bytes` (the symbols of `alphabet`), each
+/// drawn uniformly, as [`Alphabet::draw_indices`] draws them.
+#[inline]
+fn fill_ascii(alphabet: &Alphabet, bytes: &[u8], out: &mut [u8], rng: &mut StdRng) {
+    match alphabet.digits.get(out.len().wrapping_sub(1)) {
+        // The common case, one word for the whole segment: its digits in one loop.
+        Some(&WordSpan { span, threshold }) => {
+            let n = u128::from(bytes.len() as u64);
+            let mut fraction = draw_word(span, threshold, || rng.next_u64());
+            for slot in out {
+                let product = u128::from(fraction) * n;
+                *slot = bytes[(product >> 64) as usize];
+                fraction = product as u64;
+            }
+        }
+        None => {
+            let mut slots = out.iter_mut();
+            alphabet.draw_indices(
+                slots.len(),
+                || rng.next_u64(),
+                |index| {
+                    if let Some(slot) = slots.next() {
+                        *slot = bytes[index];
+                    }
+                },
+            );
         }
     }
 }
