@@ -49,3 +49,24 @@ fn a_record_through_the_json_file_setup_allocates_once_its_line() {
         assert_eq!(lines, 3 * (WARM_UP + RECORDS));
     }
 }
+
+#[test]
+fn the_record_that_starts_a_new_second_allocates_only_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, guard) = setup::json_file(dir.path().join("second.jsonl"))
+        .build()
+        .unwrap();
+    let second = || std::time::UNIX_EPOCH.elapsed().unwrap().as_secs();
+    for i in 0..WARM_UP {
+        info!(log, "counted"; "i" => i, "text" => "a str pair");
+    }
+    // The setup formats the date and time of day once a second, for the first record of
+    // each: wait for the clock to pass the warm-up's last second, then log that record.
+    let warm_up_ended = second();
+    while second() == warm_up_ended {
+        std::hint::spin_loop();
+    }
+    let allocations = measure(|| info!(log, "counted"; "i" => WARM_UP, "text" => "a str pair"));
+    guard.finish().unwrap();
+    assert_eq!(allocations.count_total, 1);
+}

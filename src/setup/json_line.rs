@@ -110,19 +110,28 @@ fn write_ts(line: &mut Vec<u8>, now: SystemTime, ts_secs: &mut u64, ts_prefix: &
     line.extend_from_slice(&nanos);
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` of `secs` after the epoch, by the time crate.
+/// `YYYY-MM-DDTHH:MM:SS` of `secs` after the epoch (the calendar from the time crate), on
+/// the stack: it runs on the logging thread once a second, so it must not allocate.
 pub(crate) fn date_time(secs: u64) -> [u8; 19] {
-    let mut out = *b"9999-12-31T23:59:59";
-    let formatted = i64::try_from(secs)
+    let Some(t) = i64::try_from(secs)
         .ok()
         .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        });
-    if let Some(text) = formatted {
-        if let Some(prefix) = text.as_bytes().get(..19) {
-            out.copy_from_slice(prefix);
+    else {
+        return *b"9999-12-31T23:59:59";
+    };
+    let mut out = *b"0000-00-00T00:00:00";
+    let fields = [
+        (0..4, u32::try_from(t.year()).unwrap_or(0)),
+        (5..7, u32::from(u8::from(t.month()))),
+        (8..10, u32::from(t.day())),
+        (11..13, u32::from(t.hour())),
+        (14..16, u32::from(t.minute())),
+        (17..19, u32::from(t.second())),
+    ];
+    for (range, mut value) in fields {
+        for digit in out[range].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
         }
     }
     out
@@ -209,6 +218,30 @@ impl slog::Serializer for Pairs<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_time_is_the_time_crates_rfc_3339_to_the_second() {
+        let rfc3339 = time::format_description::well_known::Rfc3339;
+        for secs in [
+            0,
+            59,
+            951_782_400,
+            1_705_314_645,
+            4_102_444_799,
+            253_402_300_799,
+        ] {
+            let t = time::OffsetDateTime::from_unix_timestamp(secs).unwrap();
+            let expected = t.format(&rfc3339).unwrap();
+            let got = date_time(secs as u64);
+            assert_eq!(
+                std::str::from_utf8(&got).unwrap(),
+                &expected[..19],
+                "{secs}"
+            );
+        }
+        // Past what the time crate represents: the last second it does.
+        assert_eq!(&date_time(u64::MAX), b"9999-12-31T23:59:59");
+    }
     use slog::{Logger, o};
     use std::sync::{Arc, Mutex};
 
