@@ -135,6 +135,36 @@ fn the_file_is_appended_to_unless_truncated() {
 }
 
 #[test]
+fn after_an_outside_truncation_lines_start_the_file_anew() {
+    // What logrotate's `copytruncate` does while the service runs, with or without the
+    // setup's own truncation at start.
+    let dir = tempfile::tempdir().unwrap();
+    for truncate in [false, true] {
+        let path = dir.path().join(format!("copytruncate-{truncate}.jsonl"));
+        let (logger, guard) = setup::json_file(&path).truncate(truncate).build().unwrap();
+        for n in 0..100 {
+            info!(logger, "before"; "n" => n);
+        }
+        logger.flush().unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        info!(logger, "after");
+        guard.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains('\0'),
+            "truncate({truncate}): a hole before the line"
+        );
+        assert_eq!(text.lines().count(), 1, "truncate({truncate}): {text:?}");
+        assert!(text.contains("\"msg\":\"after\""), "{text}");
+    }
+}
+
+#[test]
 fn the_terminal_prints_the_id_in_brackets_before_the_message() {
     let out = SharedWriter::default();
     let (logger, guard) = setup::terminal().writer(out.clone()).build().unwrap();

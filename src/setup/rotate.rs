@@ -146,15 +146,15 @@ impl LogFile {
     }
 }
 
+/// Opens the file for appending, also when it is truncated first: every write goes to the
+/// file's end, so after an outside truncation (logrotate's `copytruncate`) lines start the
+/// file anew instead of leaving a hole up to the old offset.
 fn open(path: &Path, truncate: bool) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.create(true);
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
     if truncate {
-        options.write(true).truncate(true);
-    } else {
-        options.append(true);
+        file.set_len(0)?;
     }
-    options.open(path)
+    Ok(file)
 }
 
 impl Output for LogFile {
