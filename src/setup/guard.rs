@@ -93,8 +93,9 @@ impl WriteStatus {
 ///
 /// Every record that did not reach the output is counted in `lost_records`, whatever the
 /// cause: a value that failed or panicked while the line was formatted, a write that
-/// failed, a record logged after the guard stopped the writer. A record is never written
-/// in part: it is in the output whole, or counted here.
+/// failed, a record logged after the guard stopped the writer. A line the output took in
+/// part is finished by the next write; if the output then fails for good (or panics), that
+/// line stays partial and its record is counted here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WriteError {

@@ -18,7 +18,7 @@
 //! a value that fails, panics or logs a record of its own does so on the caller's thread.
 //! The writer thread runs no user code: it only writes bytes.
 //!
-//! # Nothing lost, nothing torn
+//! # Nothing lost in silence
 //!
 //! - The queue holds [`channel_size`](Builder::channel_size) lines (default 1024); when it
 //!   is full, the logging thread waits. A record is
