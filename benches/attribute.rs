@@ -164,6 +164,7 @@ fn ratio_summary() {
 }
 
 fn main() {
+    support::start();
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))

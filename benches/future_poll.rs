@@ -4,22 +4,12 @@
 
 mod support;
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Waker};
-
 use criterion::{Criterion, criterion_group};
-use support::{Comparison, PendingTimes, Target};
+use support::{Comparison, PendingTimes, Target, poll_to_end};
 use token_runtime_id::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
 use tracing::Instrument;
 
 const PENDINGS: u32 = 1_000;
-
-fn poll_to_end<F: Future>(fut: F) {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    while fut.as_mut().poll(&mut cx).is_pending() {}
-}
 
 fn future_poll(c: &mut Criterion) {
     let subscriber = tracing_subscriber::registry();
@@ -64,6 +54,7 @@ fn report() {
 criterion_group!(benches, future_poll);
 
 fn main() {
+    support::start();
     benches();
     Criterion::default().configure_from_args().final_summary();
     report();

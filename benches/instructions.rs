@@ -14,15 +14,12 @@
 
 mod support;
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::process::Command;
-use std::task::{Context, Waker};
 
 use rand::distr::{Alphanumeric, SampleString};
 use slog::{Discard, Drain, Logger, info, o};
-use support::{PendingTimes, json_drain};
+use support::{PendingTimes, json_drain, poll_to_end};
 use token_runtime_id::{
     LoggerExt, RuntimeId, RuntimeIdConfig, RuntimeIdDrain, RuntimeIdFutureExt, with_runtime_id,
 };
@@ -150,13 +147,6 @@ fn count(case: &str) -> f64 {
     (many.saturating_sub(few)) as f64 / f64::from(MANY - FEW)
 }
 
-/// Polls a future that is pending `calls` times, then ready.
-fn poll_times<F: Future>(calls: u32, make: impl FnOnce(PendingTimes) -> F) {
-    let mut fut = pin!(make(PendingTimes { left: calls }));
-    let mut cx = Context::from_waker(Waker::noop());
-    while fut.as_mut().poll(&mut cx).is_pending() {}
-}
-
 fn run(case: &str, calls: u32) {
     let cfg = RuntimeIdConfig::default();
     let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
@@ -213,13 +203,13 @@ fn run(case: &str, calls: u32) {
         }
         "poll_with_runtime_id" => {
             let id = RuntimeId::new_root(&cfg);
-            poll_times(calls, |fut| fut.with_runtime_id(id));
+            poll_to_end(PendingTimes { left: calls }.with_runtime_id(id));
         }
         "poll_instrumented" => {
             let span = tracing::info_span!("request");
-            poll_times(calls, |fut| fut.instrument(span));
+            poll_to_end(PendingTimes { left: calls }.instrument(span));
         }
-        "poll_bare" => poll_times(calls, |fut| fut),
+        "poll_bare" => poll_to_end(PendingTimes { left: calls }),
         _ => panic!("no case {case}"),
     }
 }

@@ -217,6 +217,7 @@ fn report() {
 criterion_group!(benches, json_file);
 
 fn main() {
+    support::start();
     benches();
     Criterion::default().configure_from_args().final_summary();
     report();

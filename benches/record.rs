@@ -106,6 +106,7 @@ fn report() {
 criterion_group!(benches, record);
 
 fn main() {
+    support::start();
     benches();
     Criterion::default().configure_from_args().final_summary();
     report();

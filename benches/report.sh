@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark with short measurement times and prints one table of ratios: ours
-# against each baseline, measured in the same run. Takes about two minutes; set
-# MEASURE=5 (seconds per benchmark) for steadier figures in about five.
+# against each baseline, measured in the same run. Takes about four minutes; set
+# MEASURE=5 (seconds per benchmark) for steadier figures in about twelve.
 #
 #     benches/report.sh
 set -euo pipefail

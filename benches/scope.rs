@@ -15,12 +15,12 @@
 mod support;
 
 use std::hint::black_box;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
 use slog::{Discard, Drain, Logger, o};
-use support::{Comparison, Target};
+use support::{Comparison, Target, json_drain};
 use token_runtime_id::{RuntimeId, RuntimeIdConfig, RuntimeIdDrain, with_runtime_id};
 
 fn root(c: &mut Criterion) {
@@ -29,7 +29,11 @@ fn root(c: &mut Criterion) {
     let _default = tracing::subscriber::set_default(tracing_subscriber::registry());
     let mut group = c.benchmark_group("root");
     group.bench_function("with_runtime_id", |b| {
-        b.iter(|| with_runtime_id(&logger, |log| black_box(log).is_enabled(slog::Level::Info)))
+        b.iter(|| {
+            with_runtime_id(&logger, |log| {
+                black_box(log);
+            })
+        })
     });
     group.bench_function("next_and_scope", |b| {
         b.iter(|| RuntimeId::next(&cfg).map(|id| id.scope(|| black_box(1))))
@@ -48,7 +52,11 @@ fn nested(c: &mut Criterion) {
     let mut group = c.benchmark_group("nested");
     request.scope(|| {
         group.bench_function("with_runtime_id", |b| {
-            b.iter(|| with_runtime_id(&logger, |log| black_box(log).is_enabled(slog::Level::Info)))
+            b.iter(|| {
+                with_runtime_id(&logger, |log| {
+                    black_box(log);
+                })
+            })
         });
         group.bench_function("next_and_scope", |b| {
             b.iter(|| RuntimeId::next(&cfg).map(|id| id.scope(|| black_box(1))))
@@ -122,10 +130,7 @@ fn with_runtime_id_on_threads(logger: &Logger, threads: usize, iters: u64) -> Du
 }
 
 fn threads(c: &mut Criterion) {
-    let json = slog_json::Json::new(std::io::sink())
-        .add_default_keys()
-        .build();
-    let logger = Logger::root(RuntimeIdDrain::new(Mutex::new(json).fuse()).fuse(), o!());
+    let logger = Logger::root(RuntimeIdDrain::new(json_drain()).fuse(), o!());
     let mut group = c.benchmark_group("threads");
     for threads in [1, 2] {
         group.bench_function(format!("mutex_json_{threads}"), |b| {
@@ -232,6 +237,7 @@ fn report() {
 criterion_group!(benches, root, nested, depth, threads, guards);
 
 fn main() {
+    support::start();
     benches();
     Criterion::default().configure_from_args().final_summary();
     report();

@@ -61,6 +61,7 @@ fn report() {
 criterion_group!(benches, segment);
 
 fn main() {
+    support::start();
     benches();
     Criterion::default().configure_from_args().final_summary();
     report();

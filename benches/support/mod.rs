@@ -8,9 +8,10 @@ use std::fmt::Write as _;
 use std::future::Future;
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::Mutex;
-use std::task::{Context, Poll};
+use std::pin::{Pin, pin};
+use std::sync::{LazyLock, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::SystemTime;
 
 /// slog-json with its default keys (timestamp, level, message) into `io::sink()`, behind a
 /// mutex: the JSON drain the record benches log to.
@@ -53,13 +54,25 @@ fn criterion_dir() -> PathBuf {
     target.join("criterion")
 }
 
-/// The mean time of one benchmark, in nanoseconds, from this run.
+/// When this bench started: estimates written before are another run's.
+static STARTED: LazyLock<SystemTime> = LazyLock::new(SystemTime::now);
+
+/// Marks the start of this bench's run; call it first in `main`.
+pub(crate) fn start() {
+    LazyLock::force(&STARTED);
+}
+
+/// The mean time of one benchmark, in nanoseconds, from this run (`None` if this run did
+/// not measure it, as under a filter: an older run's figure is never paired with a new one).
 pub(crate) fn mean_ns(group: &str, name: &str) -> Option<f64> {
     let path = criterion_dir()
         .join(group)
         .join(name)
         .join("new")
         .join("estimates.json");
+    if std::fs::metadata(&path).ok()?.modified().ok()? < *STARTED {
+        return None;
+    }
     let text = std::fs::read_to_string(path).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
     json["mean"]["point_estimate"].as_f64()
@@ -93,7 +106,7 @@ pub(crate) fn report(comparisons: &[Comparison<'_>]) {
         let (Some(ours), Some(base)) = (mean_ns(c.group, c.ours), mean_ns(c.group, c.baseline))
         else {
             println!(
-                "REPORT | {} | (no estimates: run without a filter) |",
+                "REPORT | {} | (not measured in this run: run without a filter) |",
                 c.what
             );
             continue;
@@ -145,4 +158,11 @@ fn format_ns(ns: f64) -> String {
     } else {
         format!("{ns:.2} ns")
     }
+}
+
+/// Polls `fut` to completion with a waker that does nothing.
+pub(crate) fn poll_to_end<F: Future>(fut: F) {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    while fut.as_mut().poll(&mut cx).is_pending() {}
 }
