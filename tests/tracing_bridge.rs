@@ -131,6 +131,36 @@ fn typed_fields_keep_their_json_types_through_the_json_file_setup() {
 }
 
 #[test]
+fn with_module_true_the_setups_write_the_events_module_and_its_target_once() {
+    let writer = SharedWriter::default();
+    let (logger, guard) = token_runtime_id::setup::json_writer(writer.clone())
+        .module(true)
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(SlogLayer::new(logger.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("application");
+        tracing::info!(target: "a_library", "library");
+        tracing::info!(target = "own field", "own field");
+    });
+    drop(logger);
+    guard.finish().unwrap();
+    for line in writer.text().lines() {
+        assert_eq!(Captured::key_count(line, "target"), 1, "{line}");
+    }
+    let lines = writer.records();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for line in &lines {
+        assert_eq!(line["module"], module_path!(), "{line}");
+    }
+    assert_eq!(lines[0]["target"], "tracing_bridge");
+    assert_eq!(lines[1]["target"], "a_library");
+    // The tag is written first: the event's own `target` field gives way to it, as any
+    // pair under a key the line already holds.
+    assert_eq!(lines[2]["target"], "tracing_bridge");
+}
+
+#[test]
 fn levels_map_one_to_one_and_critical_never_occurs() {
     let (logger, writer) = mutex_json_logger();
     let subscriber = tracing_subscriber::registry().with(SlogLayer::new(logger));
