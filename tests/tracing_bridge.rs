@@ -50,9 +50,25 @@ fn mutex_json_logger() -> (Logger, SharedWriter) {
     (Logger::root(RuntimeIdDrain::new(json).fuse(), o!()), writer)
 }
 
+/// An error caused by another: a line shows its message and its source's.
+#[derive(Debug)]
+struct NotStored(std::io::Error);
+
+impl std::fmt::Display for NotStored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("order not stored")
+    }
+}
+
+impl std::error::Error for NotStored {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
 /// Emits one event with a field of each type, and returns the ID current then.
 fn typed_event() -> Option<RuntimeId> {
-    let err = std::io::Error::other("disk full");
+    let err = NotStored(std::io::Error::other("disk full"));
     tracing::info!(
         count = -3i64,
         size = 7u64,
@@ -84,7 +100,7 @@ fn assert_typed_line(line: &Value, id: &RuntimeId) {
     assert_eq!(line["name"], "alice");
     assert_eq!(line["items"], "[1, 2]");
     assert_eq!(line["shown"], "as text");
-    assert_eq!(line["error"], "disk full");
+    assert_eq!(line["error"], "order not stored: disk full");
     assert!(line.get("message").is_none(), "{line}");
 }
 
