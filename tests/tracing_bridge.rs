@@ -513,8 +513,10 @@ fn an_event_becomes_a_record_without_allocating() {
     let logger = Logger::root(drain.fuse(), o!("service" => "alloc-test"));
     let subscriber = tracing_subscriber::registry().with(SlogLayer::new(logger));
     let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    let err = NotStored(std::io::Error::other("disk full"));
+    let error = &err as &(dyn std::error::Error + 'static);
     let emit = |n: u64| {
-        tracing::info!(n, size = -1i64, ratio = 0.5, ok = true, name = "alice", shown = %n, "order {} stored", n);
+        tracing::info!(n, size = -1i64, ratio = 0.5, ok = true, name = "alice", shown = %n, error, "order {} stored", n);
     };
     let allocations = tracing::subscriber::with_default(subscriber, || {
         id.scope(|| {
@@ -529,8 +531,11 @@ fn an_event_becomes_a_record_without_allocating() {
             .count_total
         })
     });
-    // Every record was serialized whole, the ID included.
-    let per_record = "order 0 stored".len() + "runtime_id".len() + id.as_str().len();
+    // Every record was serialized whole, the error's source and the ID included.
+    let per_record = "order 0 stored".len()
+        + "order not stored: disk full".len()
+        + "runtime_id".len()
+        + id.as_str().len();
     assert!(bytes.load(std::sync::atomic::Ordering::Relaxed) > 1100 * per_record);
     assert_eq!(allocations, 0, "1000 events cost {allocations} allocations");
 }
