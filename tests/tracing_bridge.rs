@@ -11,7 +11,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::Router;
@@ -45,8 +45,7 @@ fn global() -> &'static Captured {
 
 /// The chain the crate's docs show: `RuntimeIdDrain -> Mutex<slog_json::Json>`.
 fn mutex_json_logger() -> (Logger, SharedWriter) {
-    let writer = SharedWriter::default();
-    let json = Mutex::new(slog_json::Json::default(writer.clone())).map(slog::Fuse);
+    let (json, writer) = common::mutex_json();
     (Logger::root(RuntimeIdDrain::new(json).fuse(), o!()), writer)
 }
 
@@ -113,7 +112,7 @@ fn typed_fields_keep_their_json_types_through_mutex_json_and_carry_the_scopes_id
         with_runtime_id(&logger, |_| typed_event()).unwrap()
     })
     .unwrap();
-    let lines = json_lines(&writer.text());
+    let lines = writer.records();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0]["msg"], "outside any scope");
     assert!(lines[0].get("runtime_id").is_none(), "{}", lines[0]);
@@ -187,7 +186,8 @@ fn levels_map_one_to_one_and_critical_never_occurs() {
         tracing::warn!("w");
         tracing::error!("e");
     });
-    let levels: Vec<_> = json_lines(&writer.text())
+    let levels: Vec<_> = writer
+        .records()
         .iter()
         .map(|line| line["level"].as_str().unwrap().to_owned())
         .collect();
@@ -207,7 +207,7 @@ fn spans_write_no_records_and_their_fields_are_not_copied() {
         span.in_scope(|| tracing::info!(n = 2, "in scope"));
         drop(span);
     });
-    let lines = json_lines(&writer.text());
+    let lines = writer.records();
     let messages: Vec<_> = lines.iter().map(|line| line["msg"].clone()).collect();
     assert_eq!(messages, ["inside the span", "in scope"]);
     for line in &lines {
@@ -238,18 +238,17 @@ fn tracing_filters_keep_library_debug_noise_out() {
     });
     drop(logger);
 
-    let messages = |text: &str| -> Vec<Value> {
-        json_lines(text)
+    let messages = |writer: &SharedWriter| -> Vec<Value> {
+        writer
+            .records()
             .iter()
             .map(|line| line["msg"].clone())
             .collect()
     };
-    assert_eq!(
-        messages(&writer.text()),
-        ["application debug", "library warning"]
-    );
-    assert_eq!(messages(&writer2.text()), ["kept"]);
-    let targets: Vec<_> = json_lines(&writer.text())
+    assert_eq!(messages(&writer), ["application debug", "library warning"]);
+    assert_eq!(messages(&writer2), ["kept"]);
+    let targets: Vec<_> = writer
+        .records()
         .iter()
         .map(|line| line["target"].clone())
         .collect();
