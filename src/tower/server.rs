@@ -222,8 +222,6 @@ pub struct RuntimeIdService<S> {
     settings: Arc<Settings>,
 }
 
-impl<S> RuntimeIdService<S> {}
-
 impl<S: fmt::Debug> fmt::Debug for RuntimeIdService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RuntimeIdService")
