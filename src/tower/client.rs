@@ -8,7 +8,7 @@ use ::http::Request;
 use ::http::header::{HeaderName, HeaderValue};
 
 use super::{DEFAULT_HEADER, header_value};
-use crate::config::with_default_config;
+use crate::config::{with_config_or_default, with_default_config};
 use crate::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, WithRuntimeId, scope};
 
 /// A tower [`Layer`](::tower::Layer) for HTTP clients: each request goes out in a new child
@@ -204,10 +204,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> WithRuntimeId<S::Future> {
-        let id = match &self.settings.config {
-            Some(config) => outgoing_id(config),
-            None => with_default_config(outgoing_id),
-        };
+        let id = with_config_or_default(self.settings.config.as_deref(), outgoing_id);
         let headers = request.headers_mut();
         if !headers.contains_key(&self.settings.header) {
             headers.insert(self.settings.header.clone(), header_value(&id));
