@@ -1,6 +1,6 @@
 //! What the code `#[runtime_id]` generates calls: a new child ID per call.
 
-use crate::config::with_default_config;
+use crate::config::with_config_or_default;
 use crate::{RuntimeId, RuntimeIdConfig, RuntimeIdGuard, scope};
 
 /// A new child of the current ID (or a new root) for a call to `function`, made with
@@ -12,12 +12,9 @@ use crate::{RuntimeId, RuntimeIdConfig, RuntimeIdGuard, scope};
 /// limit, as the attribute documents.
 #[inline]
 pub fn child_id(config: Option<&RuntimeIdConfig>, function: &'static str) -> RuntimeId {
-    let made = match config {
-        Some(config) => RuntimeId::next(config).map_err(|_| config.max_depth()),
-        None => {
-            with_default_config(|config| RuntimeId::next(config).map_err(|_| config.max_depth()))
-        }
-    };
+    let made = with_config_or_default(config, |config| {
+        RuntimeId::next(config).map_err(|_| config.max_depth())
+    });
     match made {
         Ok(id) => id,
         Err(max_depth) => too_deep(function, max_depth),

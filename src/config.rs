@@ -334,6 +334,17 @@ pub(crate) fn with_default_config<R>(f: impl FnOnce(&RuntimeIdConfig) -> R) -> R
     f(&DEFAULT_CONFIG.load())
 }
 
+/// Runs `f` with `config`, or with the default config when there is none.
+pub(crate) fn with_config_or_default<R>(
+    config: Option<&RuntimeIdConfig>,
+    f: impl FnOnce(&RuntimeIdConfig) -> R,
+) -> R {
+    match config {
+        Some(config) => f(config),
+        None => with_default_config(f),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::future::Future;
 use slog::Logger;
 
 use crate::bound::probe;
-use crate::config::{RuntimeIdConfig, with_default_config};
+use crate::config::{RuntimeIdConfig, with_config_or_default};
 use crate::{RuntimeId, RuntimeIdError, RuntimeIdFutureExt, scope};
 
 mod sealed {
@@ -156,10 +156,7 @@ fn open(
     config: Option<&RuntimeIdConfig>,
 ) -> Result<(RuntimeId, Logger), RuntimeIdError> {
     let found = probe(logger);
-    let id = match config.or(found.config()) {
-        Some(config) => found.next_id(config)?,
-        None => with_default_config(|config| found.next_id(config))?,
-    };
+    let id = with_config_or_default(config.or(found.config()), |config| found.next_id(config))?;
     Ok((id.clone(), found.bind(logger, id)))
 }
 

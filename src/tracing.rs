@@ -50,10 +50,15 @@
 //! - One pair per field, its type kept: integers, floats and booleans stay numbers and
 //!   booleans in JSON, `&str` stays a string; `?value` and `%value` fields are written as
 //!   their `Debug` or `Display` text, an error as its message and its sources.
-//! - The event's target under the key `target` (`tower_http::trace::on_response`, say), so
-//!   every line says which library wrote it; the record's module, file and line are the
+//! - The event's target (`tower_http::trace::on_response`, say), so every line says which
+//!   library wrote it: as the record's tag, where slog-stdlog puts a `log` record's target,
+//!   so the [`setup`](crate::setup) builders with [`module(true)`](crate::setup::Builder::module)
+//!   write it as `target` just as they do for `log` lines; and as a pair under the key
+//!   `target`, for drains that write no tag (slog-json, slog-term), which the setups leave
+//!   out when they have written the tag. The record's module, file and line are the
 //!   event's too, for drains that filter on them. An event with a field of its own named
-//!   `target` keeps that field instead.
+//!   `target` keeps that field in place of the pair (under `module(true)` the tag comes
+//!   first and the field gives way, as a `log` record's would).
 //! - The level, one to one: `TRACE` is `Trace`, `DEBUG` `Debug`, `INFO` `Info`, `WARN`
 //!   `Warning`, `ERROR` `Error` (slog's `Critical` is never produced).
 //!
@@ -154,7 +159,9 @@ impl<S: Subscriber> Layer<S> for SlogLayer {
         };
         let rstatic = RecordStatic {
             location: &location,
-            tag: "",
+            // Where slog-stdlog puts a `log` record's target, so drains (and the setups'
+            // `module(true)`) treat both alike.
+            tag: metadata.target(),
             level: slog_level(*metadata.level()),
         };
         let fields = EventFields(event);
@@ -214,6 +221,9 @@ struct EventFields<'a>(&'a Event<'a>);
 impl slog::KV for EventFields<'_> {
     fn serialize(&self, _: &Record<'_>, serializer: &mut dyn Serializer) -> slog::Result {
         let metadata = self.0.metadata();
+        // The target is the record's tag too, but slog-json and slog-term never write the
+        // tag: without this pair their lines would not say which library wrote them. The
+        // setups that write the tag as `target` skip this pair as a repeated key.
         if metadata.fields().field(TARGET_KEY).is_none() {
             serializer.emit_str(TARGET_KEY, metadata.target())?;
         }
@@ -294,8 +304,11 @@ mod tests {
     /// A pair as the serializer saw it: key, type, text.
     type Pair = (String, &'static str, String);
 
-    /// A record as the drain saw it: level, message, pairs.
-    type Captured = (slog::Level, String, Vec<Pair>);
+    /// Where a record says it was made: tag, module, file, line.
+    type Place = (String, &'static str, &'static str, u32);
+
+    /// A record as the drain saw it: level, message, pairs, place.
+    type Captured = (slog::Level, String, Vec<Pair>, Place);
 
     #[derive(Clone, Default)]
     struct Capture(Arc<Mutex<Vec<Captured>>>);
@@ -344,7 +357,16 @@ mod tests {
                 .serialize(record, &mut Typed(&mut pairs))
                 .unwrap();
             let msg = record.msg().to_string();
-            self.0.lock().unwrap().push((record.level(), msg, pairs));
+            let place = (
+                record.tag().to_owned(),
+                record.module(),
+                record.file(),
+                record.line(),
+            );
+            self.0
+                .lock()
+                .unwrap()
+                .push((record.level(), msg, pairs, place));
             Ok(())
         }
     }
@@ -373,7 +395,7 @@ mod tests {
             );
         });
         assert_eq!(records.len(), 1, "{records:?}");
-        let (level, msg, pairs) = &records[0];
+        let (level, msg, pairs, _) = &records[0];
         assert_eq!(*level, slog::Level::Warning);
         assert_eq!(msg, "hello world");
         let pairs: Vec<_> = pairs
@@ -402,6 +424,26 @@ mod tests {
         let keys: Vec<_> = records[0].2.iter().map(|(k, ..)| k.as_str()).collect();
         assert_eq!(keys, ["target"]);
         assert_eq!(records[0].2[0].2, "mine");
+        // The tag is still the event's target.
+        assert_eq!(records[0].3.0, module_path!());
+    }
+
+    #[test]
+    fn the_records_tag_is_the_target_and_its_module_file_and_line_the_events() {
+        let (here, there) = (line!() + 2, line!() + 3);
+        let records = capture(|| {
+            tracing::info!("here");
+            tracing::info!(target: "elsewhere", "there");
+        });
+        assert_eq!(records.len(), 2, "{records:?}");
+        let places: Vec<_> = records.iter().map(|record| &record.3).collect();
+        let module = module_path!();
+        assert_eq!(*places[0], (module.to_owned(), module, file!(), here));
+        assert_eq!(*places[1], ("elsewhere".to_owned(), module, file!(), there));
+        assert_eq!(
+            records[1].2[0],
+            ("target".to_owned(), "str", "elsewhere".to_owned())
+        );
     }
 
     #[test]

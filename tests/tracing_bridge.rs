@@ -11,7 +11,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::Router;
@@ -45,14 +45,29 @@ fn global() -> &'static Captured {
 
 /// The chain the crate's docs show: `RuntimeIdDrain -> Mutex<slog_json::Json>`.
 fn mutex_json_logger() -> (Logger, SharedWriter) {
-    let writer = SharedWriter::default();
-    let json = Mutex::new(slog_json::Json::default(writer.clone())).map(slog::Fuse);
+    let (json, writer) = common::mutex_json();
     (Logger::root(RuntimeIdDrain::new(json).fuse(), o!()), writer)
+}
+
+/// An error caused by another: a line shows its message and its source's.
+#[derive(Debug)]
+struct NotStored(std::io::Error);
+
+impl std::fmt::Display for NotStored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("order not stored")
+    }
+}
+
+impl std::error::Error for NotStored {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
 }
 
 /// Emits one event with a field of each type, and returns the ID current then.
 fn typed_event() -> Option<RuntimeId> {
-    let err = std::io::Error::other("disk full");
+    let err = NotStored(std::io::Error::other("disk full"));
     tracing::info!(
         count = -3i64,
         size = 7u64,
@@ -84,7 +99,7 @@ fn assert_typed_line(line: &Value, id: &RuntimeId) {
     assert_eq!(line["name"], "alice");
     assert_eq!(line["items"], "[1, 2]");
     assert_eq!(line["shown"], "as text");
-    assert_eq!(line["error"], "disk full");
+    assert_eq!(line["error"], "order not stored: disk full");
     assert!(line.get("message").is_none(), "{line}");
 }
 
@@ -97,7 +112,7 @@ fn typed_fields_keep_their_json_types_through_mutex_json_and_carry_the_scopes_id
         with_runtime_id(&logger, |_| typed_event()).unwrap()
     })
     .unwrap();
-    let lines = json_lines(&writer.text());
+    let lines = writer.records();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0]["msg"], "outside any scope");
     assert!(lines[0].get("runtime_id").is_none(), "{}", lines[0]);
@@ -131,6 +146,36 @@ fn typed_fields_keep_their_json_types_through_the_json_file_setup() {
 }
 
 #[test]
+fn with_module_true_the_setups_write_the_events_module_and_its_target_once() {
+    let writer = SharedWriter::default();
+    let (logger, guard) = token_runtime_id::setup::json_writer(writer.clone())
+        .module(true)
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(SlogLayer::new(logger.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("application");
+        tracing::info!(target: "a_library", "library");
+        tracing::info!(target = "own field", "own field");
+    });
+    drop(logger);
+    guard.finish().unwrap();
+    for line in writer.text().lines() {
+        assert_eq!(Captured::key_count(line, "target"), 1, "{line}");
+    }
+    let lines = writer.records();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for line in &lines {
+        assert_eq!(line["module"], module_path!(), "{line}");
+    }
+    assert_eq!(lines[0]["target"], "tracing_bridge");
+    assert_eq!(lines[1]["target"], "a_library");
+    // The tag is written first: the event's own `target` field gives way to it, as any
+    // pair under a key the line already holds.
+    assert_eq!(lines[2]["target"], "tracing_bridge");
+}
+
+#[test]
 fn levels_map_one_to_one_and_critical_never_occurs() {
     let (logger, writer) = mutex_json_logger();
     let subscriber = tracing_subscriber::registry().with(SlogLayer::new(logger));
@@ -141,7 +186,8 @@ fn levels_map_one_to_one_and_critical_never_occurs() {
         tracing::warn!("w");
         tracing::error!("e");
     });
-    let levels: Vec<_> = json_lines(&writer.text())
+    let levels: Vec<_> = writer
+        .records()
         .iter()
         .map(|line| line["level"].as_str().unwrap().to_owned())
         .collect();
@@ -161,7 +207,7 @@ fn spans_write_no_records_and_their_fields_are_not_copied() {
         span.in_scope(|| tracing::info!(n = 2, "in scope"));
         drop(span);
     });
-    let lines = json_lines(&writer.text());
+    let lines = writer.records();
     let messages: Vec<_> = lines.iter().map(|line| line["msg"].clone()).collect();
     assert_eq!(messages, ["inside the span", "in scope"]);
     for line in &lines {
@@ -192,18 +238,17 @@ fn tracing_filters_keep_library_debug_noise_out() {
     });
     drop(logger);
 
-    let messages = |text: &str| -> Vec<Value> {
-        json_lines(text)
+    let messages = |writer: &SharedWriter| -> Vec<Value> {
+        writer
+            .records()
             .iter()
             .map(|line| line["msg"].clone())
             .collect()
     };
-    assert_eq!(
-        messages(&writer.text()),
-        ["application debug", "library warning"]
-    );
-    assert_eq!(messages(&writer2.text()), ["kept"]);
-    let targets: Vec<_> = json_lines(&writer.text())
+    assert_eq!(messages(&writer), ["application debug", "library warning"]);
+    assert_eq!(messages(&writer2), ["kept"]);
+    let targets: Vec<_> = writer
+        .records()
         .iter()
         .map(|line| line["target"].clone())
         .collect();
@@ -467,8 +512,10 @@ fn an_event_becomes_a_record_without_allocating() {
     let logger = Logger::root(drain.fuse(), o!("service" => "alloc-test"));
     let subscriber = tracing_subscriber::registry().with(SlogLayer::new(logger));
     let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    let err = NotStored(std::io::Error::other("disk full"));
+    let error = &err as &(dyn std::error::Error + 'static);
     let emit = |n: u64| {
-        tracing::info!(n, size = -1i64, ratio = 0.5, ok = true, name = "alice", shown = %n, "order {} stored", n);
+        tracing::info!(n, size = -1i64, ratio = 0.5, ok = true, name = "alice", shown = %n, error, "order {} stored", n);
     };
     let allocations = tracing::subscriber::with_default(subscriber, || {
         id.scope(|| {
@@ -483,8 +530,11 @@ fn an_event_becomes_a_record_without_allocating() {
             .count_total
         })
     });
-    // Every record was serialized whole, the ID included.
-    let per_record = "order 0 stored".len() + "runtime_id".len() + id.as_str().len();
+    // Every record was serialized whole, the error's source and the ID included.
+    let per_record = "order 0 stored".len()
+        + "order not stored: disk full".len()
+        + "runtime_id".len()
+        + id.as_str().len();
     assert!(bytes.load(std::sync::atomic::Ordering::Relaxed) > 1100 * per_record);
     assert_eq!(allocations, 0, "1000 events cost {allocations} allocations");
 }

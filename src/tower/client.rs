@@ -1,7 +1,6 @@
 //! The client side: [`PropagateRuntimeIdLayer`] sends a new child of the current ID with
 //! each outgoing request, and [`outgoing_request_id`] makes one for other clients.
 
-use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -9,7 +8,7 @@ use ::http::Request;
 use ::http::header::{HeaderName, HeaderValue};
 
 use super::{DEFAULT_HEADER, header_value};
-use crate::config::with_default_config;
+use crate::config::{with_config_or_default, with_default_config};
 use crate::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, WithRuntimeId, scope};
 
 /// A tower [`Layer`](::tower::Layer) for HTTP clients: each request goes out in a new child
@@ -82,7 +81,7 @@ use crate::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, WithRuntimeId, scope
 /// an ID is no reason to fail a call.
 ///
 /// Cheap to clone: the settings are shared.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct PropagateRuntimeIdLayer {
     settings: Arc<Settings>,
 }
@@ -173,15 +172,6 @@ impl PropagateRuntimeIdLayer {
     }
 }
 
-impl fmt::Debug for PropagateRuntimeIdLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PropagateRuntimeIdLayer")
-            .field("header", &self.settings.header)
-            .field("config", &self.settings.config)
-            .finish()
-    }
-}
-
 impl<S> ::tower::Layer<S> for PropagateRuntimeIdLayer {
     type Service = PropagateRuntimeIdService<S>;
 
@@ -195,22 +185,10 @@ impl<S> ::tower::Layer<S> for PropagateRuntimeIdLayer {
 
 /// The service [`PropagateRuntimeIdLayer`] wraps around a client; see
 /// [`PropagateRuntimeIdLayer`].
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct PropagateRuntimeIdService<S> {
     inner: S,
     settings: Arc<Settings>,
-}
-
-impl<S> PropagateRuntimeIdService<S> {}
-
-impl<S: fmt::Debug> fmt::Debug for PropagateRuntimeIdService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PropagateRuntimeIdService")
-            .field("inner", &self.inner)
-            .field("header", &self.settings.header)
-            .field("config", &self.settings.config)
-            .finish()
-    }
 }
 
 impl<S, B> ::tower::Service<Request<B>> for PropagateRuntimeIdService<S>
@@ -226,18 +204,12 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> WithRuntimeId<S::Future> {
-        let id = match &self.settings.config {
-            Some(config) => outgoing_id(config),
-            None => with_default_config(outgoing_id),
-        };
+        let id = with_config_or_default(self.settings.config.as_deref(), outgoing_id);
         let headers = request.headers_mut();
         if !headers.contains_key(&self.settings.header) {
             headers.insert(self.settings.header.clone(), header_value(&id));
         }
-        let future = {
-            let _scope = scope::enter(Some(id.clone()));
-            self.inner.call(request)
-        };
+        let future = id.scope(|| self.inner.call(request));
         future.with_runtime_id(id)
     }
 }
@@ -311,6 +283,19 @@ mod tests {
         let child = root.child(&cfg).unwrap();
         assert_eq!(root.scope(|| outgoing_id(&cfg)).parent(), Some(root));
         assert_eq!(child.scope(|| outgoing_id(&cfg)), child);
+    }
+
+    #[test]
+    fn debug_shows_the_settings_of_the_layer_and_the_service() {
+        let layer = PropagateRuntimeIdLayer::new().header(HeaderName::from_static("x-call"));
+        let service = ::tower::Layer::layer(&layer, "inner");
+        for text in [format!("{layer:?}"), format!("{service:?}")] {
+            assert!(
+                text.contains("\"x-call\"") && text.contains("config: None"),
+                "{text}"
+            );
+        }
+        assert!(format!("{service:?}").contains("inner: \"inner\""));
     }
 
     #[test]

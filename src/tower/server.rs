@@ -13,7 +13,7 @@ use slog::Logger;
 
 use super::{DEFAULT_HEADER, header_value};
 use crate::RuntimeIdFutureExt;
-use crate::config::with_default_config;
+use crate::config::with_config_or_default;
 use crate::incoming::IncomingStatus;
 use crate::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig};
 use crate::{WithRuntimeId, scope};
@@ -222,8 +222,6 @@ pub struct RuntimeIdService<S> {
     settings: Arc<Settings>,
 }
 
-impl<S> RuntimeIdService<S> {}
-
 impl<S: fmt::Debug> fmt::Debug for RuntimeIdService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RuntimeIdService")
@@ -240,10 +238,9 @@ impl Settings {
             .get_all(&self.header)
             .iter()
             .map(HeaderValue::as_bytes);
-        match &self.config {
-            Some(config) => self.policy.adopt(values, config),
-            None => with_default_config(|config| self.policy.adopt(values, config)),
-        }
+        with_config_or_default(self.config.as_deref(), |config| {
+            self.policy.adopt(values, config)
+        })
     }
 
     /// Logs a rejected header by the rule it broke and its length, never its content.
