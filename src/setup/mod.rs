@@ -121,7 +121,8 @@ impl<T> Builder<T> {
     }
 
     /// Writes each record's `module` and, for records that carry a tag, `target`: records
-    /// bridged from the `log` crate by slog-stdlog carry the `log` target there, so library
+    /// bridged from the `log` crate by slog-stdlog carry the `log` target there, and those
+    /// from `tracing` by [`SlogLayer`](crate::tracing::SlogLayer) the event's, so library
     /// lines can be told from the application's (default off).
     pub fn module(mut self, on: bool) -> Self {
         self.common.module = on;
