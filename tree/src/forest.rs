@@ -104,12 +104,8 @@ impl<'a> Forest<'a> {
     /// Sets `first` and `shown` for the subtree: a subtree is placed at its earliest
     /// shown record, which may be a descendant's.
     fn count_shown(&mut self, node: usize) {
-        let tree = self.tree;
-        let own = self.nodes[node]
-            .records
-            .iter()
-            .filter(|&&(_, i)| shown(tree, &tree.records[i]));
-        let mut first = own.clone().map(|&(position, _)| position).min();
+        let own = self.shown_own(node);
+        let mut first = own.clone().map(|(position, _)| position).min();
         let mut count = own.count();
         for child in self.nodes[node].children.clone() {
             self.count_shown(child);
@@ -122,6 +118,17 @@ impl<'a> Forest<'a> {
         }
         self.nodes[node].first = first;
         self.nodes[node].shown = count;
+    }
+
+    /// (position in time order, record index) of the node's own records that the level
+    /// filter lets through, in time order.
+    fn shown_own(&self, node: usize) -> impl Iterator<Item = (usize, usize)> + Clone {
+        let tree = self.tree;
+        self.nodes[node]
+            .records
+            .iter()
+            .copied()
+            .filter(|&(_, i)| shown(tree, &tree.records[i]))
     }
 
     /// Distinct IDs.
@@ -190,13 +197,8 @@ impl<'a> Forest<'a> {
         let mut found: Vec<(usize, usize)> = Vec::new();
         let mut stack = vec![root];
         while let Some(node) = stack.pop() {
-            let node = &self.nodes[node];
-            found.extend(
-                node.records
-                    .iter()
-                    .filter(|&&(_, i)| shown(self.tree, &self.tree.records[i])),
-            );
-            stack.extend(&node.children);
+            found.extend(self.shown_own(node));
+            stack.extend(&self.nodes[node].children);
         }
         found.sort_unstable();
         found.into_iter().map(|(_, i)| i).collect()
@@ -266,20 +268,14 @@ impl<'a> Forest<'a> {
 
     /// The node's shown records and nested IDs, each nested ID at its first shown record.
     fn render_children(&self, node: usize, depth: usize, width: usize, out: &mut String) {
-        let tree = self.tree;
-        let this = &self.nodes[node];
-        let mut records = this
-            .records
-            .iter()
-            .filter(|&&(_, i)| shown(tree, &tree.records[i]))
-            .peekable();
-        let mut children = this
+        let mut records = self.shown_own(node).peekable();
+        let mut children = self.nodes[node]
             .children
             .iter()
             .filter(|&&child| self.nodes[child].shown > 0)
             .peekable();
         loop {
-            let next_record = records.peek().map(|&&(position, _)| position);
+            let next_record = records.peek().map(|&(position, _)| position);
             let next_child = children.peek().and_then(|&&child| self.nodes[child].first);
             let child_first = match (next_record, next_child) {
                 (None, None) => break,
@@ -292,7 +288,7 @@ impl<'a> Forest<'a> {
                     head_line(out, depth, self.nodes[child].id, None);
                     self.render_children(child, depth + 1, width, out);
                 }
-            } else if let Some(&(_, i)) = records.next() {
+            } else if let Some((_, i)) = records.next() {
                 self.render_record(i, depth, width, out);
             }
         }
