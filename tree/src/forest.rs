@@ -1,7 +1,7 @@
 //! The trees found in a [`LogTree`]'s records: each ID under its nearest logged ancestor,
 //! records in time order, and the filters applied.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::render::{Sanitized, TreeSummary, head_line, label_width, record_line};
 use crate::tree::{Entry, LogTree};
@@ -247,10 +247,11 @@ impl<'a> Forest<'a> {
             lines: records.len(),
             ..TreeSummary::default()
         };
-        let mut seen = vec![false; tree.labels.len()];
+        // The labels this tree has, not one flag per label in the input for every tree.
+        let mut seen = HashSet::new();
         for &i in records {
             let label = tree.records[i].label;
-            if !std::mem::replace(&mut seen[label], true) {
+            if seen.insert(label) {
                 summary.services.push(&tree.labels[label]);
             }
         }
