@@ -80,9 +80,10 @@ fn built_example(name: &str) -> Option<PathBuf> {
 
 #[test]
 fn the_json_file_example_output_becomes_one_tree_per_order() {
-    // `cargo test` builds the examples; `cargo test --test tree_viewer` does not.
+    // The example is the root package's: `cargo test --workspace` builds it beside this
+    // test, `cargo test -p token-runtime-id-tree` does not (a build left there is used).
     let Some(example) = built_example("json_file") else {
-        eprintln!("the json_file example is not built: run the whole `cargo test` to check it");
+        eprintln!("the json_file example is not built: run `cargo test --workspace` to check it");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
