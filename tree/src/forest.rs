@@ -1,7 +1,7 @@
 //! The trees found in a [`LogTree`]'s records: each ID under its nearest logged ancestor,
 //! records in time order, and the filters applied.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::render::{Sanitized, TreeSummary, head_line, label_width, record_line};
 use crate::tree::{Entry, LogTree};
@@ -63,13 +63,15 @@ impl<'a> Forest<'a> {
             nodes[node].records.push((position, i));
         }
 
+        let ids: Vec<&str> = nodes.iter().map(|node| node.id).collect();
+        let parents = parents(&ids, &tree.sep);
         // Parents are shorter than their children: visit by length to know each depth.
         let mut by_len: Vec<usize> = (0..nodes.len()).collect();
         by_len.sort_by_key(|&node| nodes[node].id.len());
         let mut depth = vec![0usize; nodes.len()];
         let mut roots = Vec::new();
         for node in by_len {
-            match parent_of(nodes[node].id, &tree.sep, &index) {
+            match parents[node] {
                 // A hostile log could nest without end: deep chains start new trees, so
                 // rendering never recurses deeper than this.
                 Some(parent) if depth[parent] < MAX_NESTING => {
@@ -102,12 +104,8 @@ impl<'a> Forest<'a> {
     /// Sets `first` and `shown` for the subtree: a subtree is placed at its earliest
     /// shown record, which may be a descendant's.
     fn count_shown(&mut self, node: usize) {
-        let tree = self.tree;
-        let own = self.nodes[node]
-            .records
-            .iter()
-            .filter(|&&(_, i)| shown(tree, &tree.records[i]));
-        let mut first = own.clone().map(|&(position, _)| position).min();
+        let own = self.shown_own(node);
+        let mut first = own.clone().map(|(position, _)| position).min();
         let mut count = own.count();
         for child in self.nodes[node].children.clone() {
             self.count_shown(child);
@@ -120,6 +118,17 @@ impl<'a> Forest<'a> {
         }
         self.nodes[node].first = first;
         self.nodes[node].shown = count;
+    }
+
+    /// (position in time order, record index) of the node's own records that the level
+    /// filter lets through, in time order.
+    fn shown_own(&self, node: usize) -> impl Iterator<Item = (usize, usize)> + Clone {
+        let tree = self.tree;
+        self.nodes[node]
+            .records
+            .iter()
+            .copied()
+            .filter(|&(_, i)| shown(tree, &tree.records[i]))
     }
 
     /// Distinct IDs.
@@ -188,13 +197,8 @@ impl<'a> Forest<'a> {
         let mut found: Vec<(usize, usize)> = Vec::new();
         let mut stack = vec![root];
         while let Some(node) = stack.pop() {
-            let node = &self.nodes[node];
-            found.extend(
-                node.records
-                    .iter()
-                    .filter(|&&(_, i)| shown(self.tree, &self.tree.records[i])),
-            );
-            stack.extend(&node.children);
+            found.extend(self.shown_own(node));
+            stack.extend(&self.nodes[node].children);
         }
         found.sort_unstable();
         found.into_iter().map(|(_, i)| i).collect()
@@ -243,10 +247,11 @@ impl<'a> Forest<'a> {
             lines: records.len(),
             ..TreeSummary::default()
         };
-        let mut seen = vec![false; tree.labels.len()];
+        // The labels this tree has, not one flag per label in the input for every tree.
+        let mut seen = HashSet::new();
         for &i in records {
             let label = tree.records[i].label;
-            if !std::mem::replace(&mut seen[label], true) {
+            if seen.insert(label) {
                 summary.services.push(&tree.labels[label]);
             }
         }
@@ -264,20 +269,14 @@ impl<'a> Forest<'a> {
 
     /// The node's shown records and nested IDs, each nested ID at its first shown record.
     fn render_children(&self, node: usize, depth: usize, width: usize, out: &mut String) {
-        let tree = self.tree;
-        let this = &self.nodes[node];
-        let mut records = this
-            .records
-            .iter()
-            .filter(|&&(_, i)| shown(tree, &tree.records[i]))
-            .peekable();
-        let mut children = this
+        let mut records = self.shown_own(node).peekable();
+        let mut children = self.nodes[node]
             .children
             .iter()
             .filter(|&&child| self.nodes[child].shown > 0)
             .peekable();
         loop {
-            let next_record = records.peek().map(|&&(position, _)| position);
+            let next_record = records.peek().map(|&(position, _)| position);
             let next_child = children.peek().and_then(|&&child| self.nodes[child].first);
             let child_first = match (next_record, next_child) {
                 (None, None) => break,
@@ -290,7 +289,7 @@ impl<'a> Forest<'a> {
                     head_line(out, depth, self.nodes[child].id, None);
                     self.render_children(child, depth + 1, width, out);
                 }
-            } else if let Some(&(_, i)) = records.next() {
+            } else if let Some((_, i)) = records.next() {
                 self.render_record(i, depth, width, out);
             }
         }
@@ -311,7 +310,42 @@ fn shown(tree: &LogTree, record: &Entry) -> bool {
     }
 }
 
-/// The nearest ID in the input that `id` extends with the separator.
+/// Each ID's parent: the nearest other ID that it extends with the separator.
+///
+/// In time linear in the IDs' length, however many separators one has (looking each
+/// prefix up would hash a long ID once per separator). The IDs are visited in sorted order
+/// with the IDs that are prefixes of the current one on a stack: whatever sorts between a
+/// prefix and an ID that extends it has that prefix too, so none is popped too early.
+fn parents(ids: &[&str], sep: &str) -> Vec<Option<usize>> {
+    let mut parents = vec![None; ids.len()];
+    if sep.is_empty() {
+        return parents;
+    }
+    let mut sorted: Vec<usize> = (0..ids.len()).collect();
+    sorted.sort_unstable_by_key(|&i| ids[i]);
+    let mut prefixes: Vec<usize> = Vec::new();
+    for node in sorted {
+        let id = ids[node];
+        while prefixes.last().is_some_and(|&p| !id.starts_with(ids[p])) {
+            prefixes.pop();
+        }
+        // The separators and the prefixes, both from the longest: the first separator
+        // that a prefix ends at, as `parent_of` finds it.
+        let mut longer = prefixes.iter().rev().peekable();
+        for (at, _) in id.rmatch_indices(sep).filter(|&(at, _)| at > 0) {
+            while longer.next_if(|&&p| ids[p].len() > at).is_some() {}
+            if let Some(&&p) = longer.peek().filter(|&&&p| ids[p].len() == at) {
+                parents[node] = Some(p);
+                break;
+            }
+        }
+        prefixes.push(node);
+    }
+    parents
+}
+
+/// The nearest ID in the input that `id` extends with the separator: for the roots asked
+/// for, which come from the command line, not from the logs.
 fn parent_of(id: &str, sep: &str, index: &HashMap<&str, usize>) -> Option<usize> {
     if sep.is_empty() {
         return None;
@@ -323,6 +357,8 @@ fn parent_of(id: &str, sep: &str, index: &HashMap<&str, usize>) -> Option<usize>
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use crate::{Level, LogTree};
 
     fn line(ts: &str, level: &str, msg: &str, id: &str) -> String {
@@ -335,6 +371,34 @@ mod tests {
             tree.add_line(l, "t", i + 1);
         }
         tree
+    }
+
+    #[test]
+    fn parents_are_the_prefixes_the_lookup_of_each_prefix_finds() {
+        // IDs of `a`, `b` and `:`, every separator overlapping itself or not.
+        let mut seed = 1u32;
+        let mut ids: Vec<String> = (0..400)
+            .map(|_| {
+                (0..1 + seed % 9)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        ['a', 'b', ':', ':'][(seed >> 16) as usize % 4]
+                    })
+                    .collect()
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        for sep in [":", "::", "a:", "aa", ":a:"] {
+            let found = super::parents(&ids, sep);
+            let nested = found.iter().filter(|p| p.is_some()).count();
+            assert!(nested > 10, "{sep}: {nested}");
+            for (i, &id) in ids.iter().enumerate() {
+                assert_eq!(found[i], super::parent_of(id, sep, &index), "{sep} {id}");
+            }
+        }
     }
 
     #[test]

@@ -105,15 +105,15 @@ fn run(args: Args) -> Result<ExitCode, String> {
         read.map_err(|err| format!("cannot read {}: {err}", file.to_string_lossy()))?;
     }
 
+    let (text, summary) = tree.render_with_summary();
     let mut out = io::stdout().lock();
-    match tree.render(&mut out).and_then(|()| out.flush()) {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         // A reader that stopped early (`| head`) is not an error.
         Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
             return Err(format!("cannot write: {err}"));
         }
         _ => {}
     }
-    let summary = tree.summary();
     if summary.malformed > 0 {
         eprintln!("runtime-id-tree: {summary}");
     }

@@ -322,7 +322,10 @@ impl LogTree {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn summary(&self) -> Summary {
-        let forest = Forest::new(self);
+        self.summary_of(&Forest::new(self))
+    }
+
+    fn summary_of(&self, forest: &Forest<'_>) -> Summary {
         let shown = forest.shown_trees();
         Summary {
             records: self.records.len(),
@@ -352,6 +355,24 @@ impl LogTree {
     /// The trees as text; see [`render`](Self::render).
     pub fn render_to_string(&self) -> String {
         Forest::new(self).render()
+    }
+
+    /// The trees as text and the counts, as [`render_to_string`](Self::render_to_string)
+    /// and [`summary`](Self::summary) return them, sorting and nesting the records once.
+    ///
+    /// ```
+    /// use token_runtime_id_tree::LogTree;
+    ///
+    /// let mut tree = LogTree::new();
+    /// tree.read(&b"{\"runtime_id\":\"a\"}\n{\"runtime_id\":\"a:b\"}\n"[..], "app")?;
+    /// let (text, summary) = tree.render_with_summary();
+    /// assert_eq!(text, tree.render_to_string());
+    /// assert_eq!((summary.ids, summary.roots, summary.shown_trees), (2, 1, 1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn render_with_summary(&self) -> (String, Summary) {
+        let forest = Forest::new(self);
+        (forest.render(), self.summary_of(&forest))
     }
 }
 

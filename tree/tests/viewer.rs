@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{head_id, stdout, trees, view};
+use common::{head_id, stdout, trees, view, within};
 use token_runtime_id::with_runtime_id;
 
 /// The `json_file` example itself: its `handle_order` makes the lines these tests view.
@@ -80,9 +80,10 @@ fn built_example(name: &str) -> Option<PathBuf> {
 
 #[test]
 fn the_json_file_example_output_becomes_one_tree_per_order() {
-    // `cargo test` builds the examples; `cargo test --test tree_viewer` does not.
+    // The example is the root package's: `cargo test --workspace` builds it beside this
+    // test, `cargo test -p token-runtime-id-tree` does not (a build left there is used).
     let Some(example) = built_example("json_file") else {
-        eprintln!("the json_file example is not built: run the whole `cargo test` to check it");
+        eprintln!("the json_file example is not built: run `cargo test --workspace` to check it");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -228,5 +229,26 @@ fn a_chain_a_thousand_deep_does_not_overflow() {
     assert_eq!(
         text.lines().filter(|l| l.ends_with("<stdin> | m")).count(),
         1000
+    );
+}
+
+#[test]
+fn an_id_of_a_mebibyte_nests_in_time_linear_in_its_length() {
+    // Half a million separators, the nearest logged ancestor past all of them: looking
+    // each prefix up took minutes.
+    let long = format!("a{}", ":a".repeat(512 * 1024));
+    let input = format!(
+        "{{\"msg\":\"short\",\"runtime_id\":\"a\"}}\n{{\"msg\":\"long\",\"runtime_id\":\"{long}\"}}\n"
+    );
+    let text = within(60, move || stdout(&view(&[], Some(input.as_bytes()))));
+    let expected = format!(
+        "[a]  2 lines; service: <stdin>; no time\n  <stdin> | short\n  [{long}]\n    \
+         <stdin> | long\n"
+    );
+    assert!(
+        text == expected,
+        "{} bytes, not {}",
+        text.len(),
+        expected.len()
     );
 }

@@ -74,3 +74,21 @@ pub(crate) fn write_log(dir: &Path, name: &str, lines: &[serde_json::Value]) -> 
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Runs `f` on a thread and returns its result, or fails the test after `seconds`: for
+/// tests whose failure would be a run of minutes.
+pub(crate) fn within<T: Send + 'static>(seconds: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(seconds)) {
+        Ok(result) => result,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("did not finish within {seconds} s")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("the test body panicked (its message is above)")
+        }
+    }
+}
