@@ -76,12 +76,6 @@
 //! The minimum supported Rust version is 1.85 (edition 2024).
 
 #![forbid(unsafe_code)]
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    rust_2018_idioms,
-    unreachable_pub
-)]
 #![doc(test(attr(deny(warnings))))]
 
 mod forest;
