@@ -149,32 +149,35 @@ impl IncomingPolicy {
 
     /// Checks `value` against the policy, returning it as text.
     pub(crate) fn check<'a>(&self, value: &'a [u8]) -> Result<&'a str, RuntimeIdError> {
+        self.accept(value)
+            .map_err(|reason| RuntimeIdError::InvalidIncoming {
+                reason,
+                len: value.len(),
+            })
+    }
+
+    /// As [`check`](Self::check), the rule broken alone.
+    fn accept<'a>(&self, value: &'a [u8]) -> Result<&'a str, IncomingRejection> {
         let len = value.len();
-        let reject = |reason| RuntimeIdError::InvalidIncoming { reason, len };
         // The length first: nothing else is done with a value that is too long.
         if len > self.max_len {
-            return Err(reject(IncomingRejection::TooLong { max: self.max_len }));
+            return Err(IncomingRejection::TooLong { max: self.max_len });
         }
         if len == 0 {
-            return Err(reject(IncomingRejection::Empty));
+            return Err(IncomingRejection::Empty);
         }
         if len < self.min_len {
-            return Err(reject(IncomingRejection::TooShort { min: self.min_len }));
+            return Err(IncomingRejection::TooShort { min: self.min_len });
         }
-        let text = std::str::from_utf8(value).map_err(|err| {
-            reject(IncomingRejection::NotUtf8 {
-                position: err.valid_up_to(),
-            })
+        let text = std::str::from_utf8(value).map_err(|err| IncomingRejection::NotUtf8 {
+            position: err.valid_up_to(),
         })?;
         for (position, c) in text.char_indices() {
             if let Some(class) = forbidden_class(c) {
-                return Err(reject(IncomingRejection::ForbiddenCharacter {
-                    class,
-                    position,
-                }));
+                return Err(IncomingRejection::ForbiddenCharacter { class, position });
             }
             if !self.allows(c) {
-                return Err(reject(IncomingRejection::NotAllowed { position }));
+                return Err(IncomingRejection::NotAllowed { position });
             }
         }
         Ok(text)
@@ -189,34 +192,23 @@ impl IncomingPolicy {
 
     /// The root for a request that came with `values` (a header, once per time it was
     /// sent): the value when it came once and the policy accepts it, else a new root made with
-    /// `config`, and which of the two it is.
+    /// `config`, with the rule the value broke and its length when there was one.
     #[cfg(feature = "tower")]
     pub(crate) fn adopt<'a>(
         &self,
         values: impl IntoIterator<Item = &'a [u8]>,
         config: &RuntimeIdConfig,
-    ) -> (RuntimeId, IncomingStatus) {
+    ) -> (RuntimeId, Option<(IncomingRejection, usize)>) {
         let mut values = values.into_iter();
-        let status = match (values.next(), values.next()) {
-            (None, _) => IncomingStatus::Absent,
-            (Some(value), None) => match self.check(value) {
-                Ok(text) => {
-                    return (
-                        RuntimeId::from_parts(None, 1, text),
-                        IncomingStatus::Adopted,
-                    );
-                }
-                Err(RuntimeIdError::InvalidIncoming { reason, len }) => {
-                    IncomingStatus::Rejected { reason, len }
-                }
-                Err(_) => unreachable!("the check only rejects incoming values"),
+        let rejected = match (values.next(), values.next()) {
+            (None, _) => None,
+            (Some(value), None) => match self.accept(value) {
+                Ok(text) => return (RuntimeId::from_parts(None, 1, text), None),
+                Err(reason) => Some((reason, value.len())),
             },
-            (Some(first), Some(_)) => IncomingStatus::Rejected {
-                reason: IncomingRejection::Repeated,
-                len: first.len(),
-            },
+            (Some(first), Some(_)) => Some((IncomingRejection::Repeated, first.len())),
         };
-        (RuntimeId::new_root(config), status)
+        (RuntimeId::new_root(config), rejected)
     }
 }
 
@@ -265,21 +257,6 @@ impl RuntimeId {
         let text = policy.check(value.as_ref())?;
         Ok(RuntimeId::from_parts(None, 1, text))
     }
-}
-
-/// Where a request's root ID came from.
-#[cfg(feature = "tower")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum IncomingStatus {
-    /// The incoming value was accepted and is the ID.
-    Adopted,
-    /// There was no incoming value; the ID is new.
-    Absent,
-    /// The incoming value was rejected; the ID is new. The value itself is not kept.
-    Rejected {
-        reason: IncomingRejection,
-        len: usize,
-    },
 }
 
 /// The rule an incoming ID broke; see [`RuntimeIdError::InvalidIncoming`].
@@ -599,27 +576,19 @@ mod tests {
     fn adopt_falls_back_to_a_new_root_made_with_the_config() {
         let policy = IncomingPolicy::default();
         let cfg = RuntimeIdConfig::builder().prefix("SVC").build().unwrap();
-        let (id, status) = policy.adopt([&b"\xff\xfe"[..]], &cfg);
+        let (id, rejected) = policy.adopt([&b"\xff\xfe"[..]], &cfg);
         assert!(id.as_str().starts_with("SVC:"));
         assert_eq!(
-            status,
-            IncomingStatus::Rejected {
-                reason: IncomingRejection::NotUtf8 { position: 0 },
-                len: 2
-            }
+            rejected,
+            Some((IncomingRejection::NotUtf8 { position: 0 }, 2))
         );
-        let (id, status) = policy.adopt([&b"up-1"[..]], &cfg);
-        assert_eq!((id.as_str(), status), ("up-1", IncomingStatus::Adopted));
-        let (id, status) = policy.adopt([&b"up-1"[..], b"up-2"], &cfg);
+        let (id, rejected) = policy.adopt([&b"up-1"[..]], &cfg);
+        assert_eq!((id.as_str(), rejected), ("up-1", None));
+        let (id, rejected) = policy.adopt([&b"up-1"[..], b"up-2"], &cfg);
         assert!(id.as_str().starts_with("SVC:"));
-        assert_eq!(
-            status,
-            IncomingStatus::Rejected {
-                reason: IncomingRejection::Repeated,
-                len: 4
-            }
-        );
-        let (_, status) = policy.adopt(std::iter::empty(), &cfg);
-        assert_eq!(status, IncomingStatus::Absent);
+        assert_eq!(rejected, Some((IncomingRejection::Repeated, 4)));
+        let (id, rejected) = policy.adopt(std::iter::empty(), &cfg);
+        assert!(id.as_str().starts_with("SVC:"));
+        assert_eq!(rejected, None);
     }
 }

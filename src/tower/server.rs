@@ -14,7 +14,6 @@ use slog::Logger;
 use super::{DEFAULT_HEADER, header_value};
 use crate::RuntimeIdFutureExt;
 use crate::config::with_config_or_default;
-use crate::incoming::IncomingStatus;
 use crate::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig};
 use crate::{WithRuntimeId, scope};
 
@@ -233,7 +232,7 @@ impl<S: fmt::Debug> fmt::Debug for RuntimeIdService<S> {
 
 impl Settings {
     /// The request's root: adopted from the header when it is there once and valid.
-    fn incoming(&self, headers: &HeaderMap) -> (RuntimeId, IncomingStatus) {
+    fn incoming(&self, headers: &HeaderMap) -> (RuntimeId, Option<(IncomingRejection, usize)>) {
         let values = headers
             .get_all(&self.header)
             .iter()
@@ -270,9 +269,9 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> ResponseFuture<S::Future> {
         let settings = &*self.settings;
-        let (id, status) = settings.incoming(request.headers());
+        let (id, rejected) = settings.incoming(request.headers());
         let _scope = scope::enter(Some(id.clone()));
-        if let IncomingStatus::Rejected { reason, len } = status {
+        if let Some((reason, len)) = rejected {
             settings.report(reason, len);
         }
         let value = header_value(&id);
