@@ -274,10 +274,18 @@ where
         if let Some((reason, len)) = rejected {
             settings.report(reason, len);
         }
-        let value = header_value(&id);
-        request
-            .headers_mut()
-            .insert(settings.header.clone(), value.clone());
+        // An adopted ID is the request's header already, one value the response can share.
+        let adopted = match rejected {
+            None => request.headers().get(&settings.header).cloned(),
+            Some(_) => None,
+        };
+        let value = adopted.unwrap_or_else(|| {
+            let value = header_value(&id);
+            request
+                .headers_mut()
+                .insert(settings.header.clone(), value.clone());
+            value
+        });
         request.extensions_mut().insert(id.clone());
         // The call itself runs in the ID too: services often log or spawn there.
         let future = self.inner.call(request);
