@@ -319,3 +319,32 @@ fn flushing_the_logger_waits_until_every_line_before_it_is_written() {
     guard.finish().unwrap();
     assert!(log.flush().is_err(), "the writer is stopped");
 }
+
+/// Counts the flushes it is asked for.
+struct CountingFlushes(Arc<Mutex<usize>>);
+
+impl Write for CountingFlushes {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        *self.0.lock().unwrap() += 1;
+        Ok(())
+    }
+}
+
+#[test]
+fn flushing_each_record_flushes_the_output_once_per_record() {
+    const RECORDS: usize = 100;
+    let flushes = Arc::new(Mutex::new(0));
+    let (log, guard) = setup::json_writer(CountingFlushes(Arc::clone(&flushes)))
+        .flush_each_record(true)
+        .build()
+        .unwrap();
+    for n in 0..RECORDS {
+        info!(log, "flushed"; "n" => n);
+    }
+    guard.finish().unwrap();
+    // One per record, and the one that closes the output.
+    assert_eq!(*flushes.lock().unwrap(), RECORDS + 1);
+}

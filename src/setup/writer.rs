@@ -71,6 +71,8 @@ struct Block<O> {
     flush_each_record: bool,
     /// Set when the output panicked: it is closed, as its state is unknown.
     poisoned: bool,
+    /// Bytes were written since the output was last flushed.
+    unflushed: bool,
     status: Arc<WriteStatus>,
 }
 
@@ -141,6 +143,7 @@ impl<O: Output> Block<O> {
             }
         }
         out.wrote(written);
+        self.unflushed |= written > 0;
         let Some(error) = error else {
             self.bytes.clear();
             self.ends.clear();
@@ -169,7 +172,11 @@ impl<O: Output> Block<O> {
         self.close_if_poisoned();
     }
 
+    /// Flushes the output, if anything was written since it last was.
     fn flush(&mut self) {
+        if !std::mem::take(&mut self.unflushed) {
+            return;
+        }
         if let Some(out) = &mut self.out {
             if let Err(err) = guarded(&self.status, &mut self.poisoned, || out.flush()) {
                 self.status.write_failed(&err);
@@ -227,6 +234,7 @@ pub(crate) fn run<O: Output>(
         ends: Vec::new(),
         flush_each_record,
         poisoned: false,
+        unflushed: false,
         status: Arc::clone(&status),
     };
     let mut stopped = false;
