@@ -109,26 +109,29 @@ fn records_keep_their_id_when_the_inner_drain_says_it_is_not_enabled() {
 
 #[test]
 fn trace_records_through_slog_async_keep_their_id() {
-    // A record built as slog-stdlog builds one for `log::trace!`, past slog's macros and
-    // their compile-time level: `Async` (which keeps slog's default `is_enabled`, the
-    // compile-time maximum level, below Trace in every build) says it is not enabled for
-    // it, and writes it.
-    let (json, out) = mutex_json();
-    let (async_drain, guard) = slog_async::Async::new(json)
-        .overflow_strategy(slog_async::OverflowStrategy::Block)
-        .build_with_guard();
-    assert!(!async_drain.is_enabled(slog::Level::Trace));
-    let log = Logger::root(RuntimeIdDrain::new(async_drain).fuse(), o!());
-    let a = root_id();
-    a.scope(|| {
-        let rstatic = slog::record_static!(slog::Level::Trace, "");
-        log.log(&Record::new(&rstatic, &format_args!("trace"), slog::b!()));
+    // Dropping the guard joins slog-async's worker: a worker that never ends fails the test.
+    within(30, || {
+        // A record built as slog-stdlog builds one for `log::trace!`, past slog's macros and
+        // their compile-time level: `Async` (which keeps slog's default `is_enabled`, the
+        // compile-time maximum level, below Trace in every build) says it is not enabled for
+        // it, and writes it.
+        let (json, out) = mutex_json();
+        let (async_drain, guard) = slog_async::Async::new(json)
+            .overflow_strategy(slog_async::OverflowStrategy::Block)
+            .build_with_guard();
+        assert!(!async_drain.is_enabled(slog::Level::Trace));
+        let log = Logger::root(RuntimeIdDrain::new(async_drain).fuse(), o!());
+        let a = root_id();
+        a.scope(|| {
+            let rstatic = slog::record_static!(slog::Level::Trace, "");
+            log.log(&Record::new(&rstatic, &format_args!("trace"), slog::b!()));
+        });
+        drop(log);
+        drop(guard);
+        let records = out.records();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0]["runtime_id"], a.as_str(), "{}", records[0]);
     });
-    drop(log);
-    drop(guard);
-    let records = out.records();
-    assert_eq!(records.len(), 1);
-    assert_eq!(records[0]["runtime_id"], a.as_str(), "{}", records[0]);
 }
 
 #[test]
