@@ -177,10 +177,20 @@ fn a_drain_panicking_while_a_logger_is_asked_for_its_id_leaves_no_state_behind()
     let asked = std::panic::catch_unwind(|| panicking.runtime_id());
     assert!(asked.is_err());
     // A bound logger over a filter answers `is_enabled` with what the filter says: no
-    // question about IDs is left pending on this thread for it to answer instead.
-    let filtered = slog::LevelFilter::new(slog::Discard, slog::Level::Warning).fuse();
+    // question about IDs is left pending on this thread for it to answer instead. Under the
+    // filter, a drain that says yes, so that "yes" for Warning comes from the chain itself.
+    let inner = Recorder::default();
+    let filtered = slog::LevelFilter::new(inner.clone(), slog::Level::Warning).fuse();
     let bound = Logger::root(filtered, o!()).bind_runtime_id(root_id());
-    assert!(!bound.is_enabled(slog::Level::Debug));
+    // Binding probed the chain for an ID (no drain of this crate below to stop it).
+    let probed = inner.asked();
+    assert!(bound.is_enabled(slog::Level::Warning));
+    assert!(!bound.is_enabled(slog::Level::Info));
+    assert_eq!(
+        inner.asked(),
+        probed + 1,
+        "only the Warning question passes the filter"
+    );
     assert!(bound.runtime_id().is_some());
 }
 
