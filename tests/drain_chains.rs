@@ -317,3 +317,81 @@ fn pairs_added_between_rebinds_are_all_kept() {
         third.runtime_id().unwrap().as_str()
     );
 }
+
+/// The chain the docs recommend in front of slog-async, `RuntimeIdDrain<Async<Json<_>>>`,
+/// writing into memory: its root logger, the guard that stops the worker, and the writer.
+fn async_json() -> (Logger, slog_async::AsyncGuard, SharedWriter) {
+    let out = SharedWriter::default();
+    let json = slog_json::Json::new(out.clone())
+        .add_default_keys()
+        .build()
+        .fuse();
+    let (async_drain, guard) = slog_async::Async::new(json)
+        .overflow_strategy(slog_async::OverflowStrategy::Block)
+        .build_with_guard();
+    let root = Logger::root(RuntimeIdDrain::new(async_drain).fuse(), o!());
+    (root, guard, out)
+}
+
+#[test]
+fn through_async_json_bound_and_child_loggers_on_another_thread_write_their_own_ids() {
+    let (a, child_id, out) = within(30, || {
+        let (root, guard, out) = async_json();
+        let a = root_id();
+        let bound = root.bind_runtime_id(a.clone());
+        let child = bound.new_child().unwrap();
+        let child_id = child.runtime_id().unwrap();
+        // The thread has a scope of its own: the loggers' IDs win over it.
+        let elsewhere = root_id();
+        std::thread::spawn(move || {
+            elsewhere.scope(|| {
+                info!(bound, "bound");
+                info!(child, "child");
+            });
+        })
+        .join()
+        .unwrap();
+        info!(root, "unbound");
+        drop(root);
+        drop(guard);
+        (a, child_id, out)
+    });
+    assert_eq!(out.records().len(), 3, "{}", out.text());
+    assert_eq!(out.id_of("bound"), Some(a.to_string()));
+    assert_eq!(out.id_of("child"), Some(child_id.to_string()));
+    assert_eq!(child_id.parent(), Some(a));
+    assert_eq!(out.id_of("unbound"), None);
+}
+
+#[test]
+fn through_async_json_a_bound_value_logging_while_serialized_writes_both_records() {
+    let (b, c, out) = within(30, || {
+        let (root, guard, out) = async_json();
+        let (b, c) = (root_id(), root_id());
+        let other = root.bind_runtime_id(c.clone());
+        let (ran, value_ran) = std::sync::mpsc::channel();
+        let ran = Mutex::new(ran);
+        // A logger's own values are serialized by the JSON drain on slog-async's worker,
+        // after the record crossed over: the value logs from there, through `other`.
+        let outer = root.bind_runtime_id(b.clone()).new(o!(
+            "probe" => slog::FnValue(move |_: &Record<'_>| {
+                info!(other, "from the value");
+                let _ = ran.lock().unwrap().send(());
+                "probed"
+            })
+        ));
+        info!(outer, "outer");
+        // The record the value logged is queued before the guard stops the worker.
+        value_ran.recv().expect("the value was serialized");
+        drop(outer);
+        drop(root);
+        drop(guard);
+        (b, c, out)
+    });
+    let records = out.records();
+    assert_eq!(records.len(), 2, "{}", out.text());
+    assert_eq!(out.id_of("outer"), Some(b.to_string()));
+    assert_eq!(out.id_of("from the value"), Some(c.to_string()));
+    let outer = records.iter().find(|r| r["msg"] == "outer").unwrap();
+    assert_eq!(outer["probe"], "probed", "{outer}");
+}
