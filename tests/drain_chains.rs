@@ -109,26 +109,29 @@ fn records_keep_their_id_when_the_inner_drain_says_it_is_not_enabled() {
 
 #[test]
 fn trace_records_through_slog_async_keep_their_id() {
-    // A record built as slog-stdlog builds one for `log::trace!`, past slog's macros and
-    // their compile-time level: `Async` (which keeps slog's default `is_enabled`, the
-    // compile-time maximum level, below Trace in every build) says it is not enabled for
-    // it, and writes it.
-    let (json, out) = mutex_json();
-    let (async_drain, guard) = slog_async::Async::new(json)
-        .overflow_strategy(slog_async::OverflowStrategy::Block)
-        .build_with_guard();
-    assert!(!async_drain.is_enabled(slog::Level::Trace));
-    let log = Logger::root(RuntimeIdDrain::new(async_drain).fuse(), o!());
-    let a = root_id();
-    a.scope(|| {
-        let rstatic = slog::record_static!(slog::Level::Trace, "");
-        log.log(&Record::new(&rstatic, &format_args!("trace"), slog::b!()));
+    // Dropping the guard joins slog-async's worker: a worker that never ends fails the test.
+    within(30, || {
+        // A record built as slog-stdlog builds one for `log::trace!`, past slog's macros and
+        // their compile-time level: `Async` (which keeps slog's default `is_enabled`, the
+        // compile-time maximum level, below Trace in every build) says it is not enabled for
+        // it, and writes it.
+        let (json, out) = mutex_json();
+        let (async_drain, guard) = slog_async::Async::new(json)
+            .overflow_strategy(slog_async::OverflowStrategy::Block)
+            .build_with_guard();
+        assert!(!async_drain.is_enabled(slog::Level::Trace));
+        let log = Logger::root(RuntimeIdDrain::new(async_drain).fuse(), o!());
+        let a = root_id();
+        a.scope(|| {
+            let rstatic = slog::record_static!(slog::Level::Trace, "");
+            log.log(&Record::new(&rstatic, &format_args!("trace"), slog::b!()));
+        });
+        drop(log);
+        drop(guard);
+        let records = out.records();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0]["runtime_id"], a.as_str(), "{}", records[0]);
     });
-    drop(log);
-    drop(guard);
-    let records = out.records();
-    assert_eq!(records.len(), 1);
-    assert_eq!(records[0]["runtime_id"], a.as_str(), "{}", records[0]);
 }
 
 #[test]
@@ -174,10 +177,20 @@ fn a_drain_panicking_while_a_logger_is_asked_for_its_id_leaves_no_state_behind()
     let asked = std::panic::catch_unwind(|| panicking.runtime_id());
     assert!(asked.is_err());
     // A bound logger over a filter answers `is_enabled` with what the filter says: no
-    // question about IDs is left pending on this thread for it to answer instead.
-    let filtered = slog::LevelFilter::new(slog::Discard, slog::Level::Warning).fuse();
+    // question about IDs is left pending on this thread for it to answer instead. Under the
+    // filter, a drain that says yes, so that "yes" for Warning comes from the chain itself.
+    let inner = Recorder::default();
+    let filtered = slog::LevelFilter::new(inner.clone(), slog::Level::Warning).fuse();
     let bound = Logger::root(filtered, o!()).bind_runtime_id(root_id());
-    assert!(!bound.is_enabled(slog::Level::Debug));
+    // Binding probed the chain for an ID (no drain of this crate below to stop it).
+    let probed = inner.asked();
+    assert!(bound.is_enabled(slog::Level::Warning));
+    assert!(!bound.is_enabled(slog::Level::Info));
+    assert_eq!(
+        inner.asked(),
+        probed + 1,
+        "only the Warning question passes the filter"
+    );
     assert!(bound.runtime_id().is_some());
 }
 
@@ -303,4 +316,82 @@ fn pairs_added_between_rebinds_are_all_kept() {
         records[0]["runtime_id"],
         third.runtime_id().unwrap().as_str()
     );
+}
+
+/// The chain the docs recommend in front of slog-async, `RuntimeIdDrain<Async<Json<_>>>`,
+/// writing into memory: its root logger, the guard that stops the worker, and the writer.
+fn async_json() -> (Logger, slog_async::AsyncGuard, SharedWriter) {
+    let out = SharedWriter::default();
+    let json = slog_json::Json::new(out.clone())
+        .add_default_keys()
+        .build()
+        .fuse();
+    let (async_drain, guard) = slog_async::Async::new(json)
+        .overflow_strategy(slog_async::OverflowStrategy::Block)
+        .build_with_guard();
+    let root = Logger::root(RuntimeIdDrain::new(async_drain).fuse(), o!());
+    (root, guard, out)
+}
+
+#[test]
+fn through_async_json_bound_and_child_loggers_on_another_thread_write_their_own_ids() {
+    let (a, child_id, out) = within(30, || {
+        let (root, guard, out) = async_json();
+        let a = root_id();
+        let bound = root.bind_runtime_id(a.clone());
+        let child = bound.new_child().unwrap();
+        let child_id = child.runtime_id().unwrap();
+        // The thread has a scope of its own: the loggers' IDs win over it.
+        let elsewhere = root_id();
+        std::thread::spawn(move || {
+            elsewhere.scope(|| {
+                info!(bound, "bound");
+                info!(child, "child");
+            });
+        })
+        .join()
+        .unwrap();
+        info!(root, "unbound");
+        drop(root);
+        drop(guard);
+        (a, child_id, out)
+    });
+    assert_eq!(out.records().len(), 3, "{}", out.text());
+    assert_eq!(out.id_of("bound"), Some(a.to_string()));
+    assert_eq!(out.id_of("child"), Some(child_id.to_string()));
+    assert_eq!(child_id.parent(), Some(a));
+    assert_eq!(out.id_of("unbound"), None);
+}
+
+#[test]
+fn through_async_json_a_bound_value_logging_while_serialized_writes_both_records() {
+    let (b, c, out) = within(30, || {
+        let (root, guard, out) = async_json();
+        let (b, c) = (root_id(), root_id());
+        let other = root.bind_runtime_id(c.clone());
+        let (ran, value_ran) = std::sync::mpsc::channel();
+        let ran = Mutex::new(ran);
+        // A logger's own values are serialized by the JSON drain on slog-async's worker,
+        // after the record crossed over: the value logs from there, through `other`.
+        let outer = root.bind_runtime_id(b.clone()).new(o!(
+            "probe" => slog::FnValue(move |_: &Record<'_>| {
+                info!(other, "from the value");
+                let _ = ran.lock().unwrap().send(());
+                "probed"
+            })
+        ));
+        info!(outer, "outer");
+        // The record the value logged is queued before the guard stops the worker.
+        value_ran.recv().expect("the value was serialized");
+        drop(outer);
+        drop(root);
+        drop(guard);
+        (b, c, out)
+    });
+    let records = out.records();
+    assert_eq!(records.len(), 2, "{}", out.text());
+    assert_eq!(out.id_of("outer"), Some(b.to_string()));
+    assert_eq!(out.id_of("from the value"), Some(c.to_string()));
+    let outer = records.iter().find(|r| r["msg"] == "outer").unwrap();
+    assert_eq!(outer["probe"], "probed", "{outer}");
 }

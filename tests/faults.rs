@@ -6,11 +6,13 @@ mod common;
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use common::{Captured, json_drain, json_logger};
 use slog::{Drain, Logger, OwnedKVList, Record, info, o};
@@ -718,16 +720,7 @@ fn late_thread_local_destructor_logging_to_the_json_setup_does_not_abort() {
         println!("child: {failed:?}, {} lines", text.lines().count());
         return;
     }
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "late_thread_local_destructor_logging_to_the_json_setup_does_not_abort",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("FAULTS_CHILD", "1")
-        .output()
-        .unwrap();
+    let output = run_child("late_thread_local_destructor_logging_to_the_json_setup_does_not_abort");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
@@ -737,14 +730,58 @@ fn late_thread_local_destructor_logging_to_the_json_setup_does_not_abort() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-/// Runs the named test of this file in a child process with `FAULTS_CHILD` set, and
-/// returns its standard error.
-fn stderr_of_child(test: &str) -> String {
-    let output = Command::new(std::env::current_exe().unwrap())
+/// How long a child process these tests start may run: a child that hangs (a guard that
+/// never finishes, say) is killed then, and the test fails.
+const CHILD_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs the named test of this file in a child process with `FAULTS_CHILD` set, and returns
+/// its output; kills it and fails the test if it is still running after `CHILD_DEADLINE`.
+fn run_child(test: &str) -> Output {
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env("FAULTS_CHILD", "1")
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // Both pipes are drained as the child writes, so a full pipe cannot stall it.
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).unwrap();
+            bytes
+        })
+    };
+    let stdout = read_all(Box::new(child.stdout.take().unwrap()));
+    let stderr = read_all(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + CHILD_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            child.kill().unwrap();
+            let killed = child.wait().unwrap();
+            let stderr = stderr.join().unwrap();
+            panic!(
+                "the child running {test} did not exit within {CHILD_DEADLINE:?}, so it was \
+                 killed ({killed}); its stderr:\n{}",
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// Runs the named test of this file in a child process (see [`run_child`]), checks that it
+/// succeeded, and returns its standard error.
+fn stderr_of_child(test: &str) -> String {
+    let output = run_child(test);
     assert!(output.status.success(), "{output:?}");
     String::from_utf8(output.stderr).unwrap()
 }
@@ -757,38 +794,41 @@ const RECORDS: u64 = 50;
 
 #[test]
 fn a_full_disk_is_reported_by_finish_not_swallowed() {
-    for flush_each_record in [true, false] {
-        let (logger, guard) = setup::json_file("/dev/full")
-            .flush_each_record(flush_each_record)
-            .build()
+    // A guard whose writer fails must still finish: a hang here fails the test.
+    common::within(60, || {
+        for flush_each_record in [true, false] {
+            let (logger, guard) = setup::json_file("/dev/full")
+                .flush_each_record(flush_each_record)
+                .build()
+                .unwrap();
+            with_runtime_id(&logger, |log| {
+                for i in 0..RECORDS {
+                    info!(log, "lost"; "i" => i);
+                }
+            })
             .unwrap();
-        with_runtime_id(&logger, |log| {
-            for i in 0..RECORDS {
-                info!(log, "lost"; "i" => i);
+            let err = guard.finish().expect_err("writing to /dev/full fails");
+            assert!(
+                err.first_error.contains("No space left on device"),
+                "{err:?}"
+            );
+            assert!(
+                err.to_string().contains("did not reach the output"),
+                "{err}"
+            );
+            // Every record is counted, once, whether the lines went out one by one or in
+            // blocks; writes are counted as they fail (one per line flushing each record).
+            assert_eq!(err.lost_records, RECORDS, "{err}");
+            if flush_each_record {
+                assert_eq!(err.write_errors, RECORDS, "{err}");
+            } else {
+                assert!((1..=RECORDS).contains(&err.write_errors), "{err}");
             }
-        })
-        .unwrap();
-        let err = guard.finish().expect_err("writing to /dev/full fails");
-        assert!(
-            err.first_error.contains("No space left on device"),
-            "{err:?}"
-        );
-        assert!(
-            err.to_string().contains("did not reach the output"),
-            "{err}"
-        );
-        // Every record is counted, once, whether the lines went out one by one or in
-        // blocks; writes are counted as they fail (one per line flushing each record).
-        assert_eq!(err.lost_records, RECORDS, "{err}");
-        if flush_each_record {
-            assert_eq!(err.write_errors, RECORDS, "{err}");
-        } else {
-            assert!((1..=RECORDS).contains(&err.write_errors), "{err}");
+            println!("flush_each_record({flush_each_record}): {err}");
+            // Logging after the failure neither panics nor blocks.
+            info!(logger, "after finish");
         }
-        println!("flush_each_record({flush_each_record}): {err}");
-        // Logging after the failure neither panics nor blocks.
-        info!(logger, "after finish");
-    }
+    });
 }
 
 #[test]
@@ -858,38 +898,42 @@ const FLAKY_RECORDS: u64 = 2_000;
 /// sequence number, after checking every line is whole, carries the ID, comes in order
 /// and once, and that every record missing is counted.
 fn log_through_flaky_writer(flaky: &Flaky, flush_each_record: bool) -> (WriteError, Vec<u64>) {
-    let (logger, guard) = setup::json_writer(flaky.clone())
-        .flush_each_record(flush_each_record)
-        .build()
-        .unwrap();
-    let id = with_runtime_id(&logger, |log| {
-        for seq in 0..FLAKY_RECORDS {
-            info!(log, "flaky"; "seq" => seq, "pad" => "x".repeat(64));
-        }
-        get_runtime_id().unwrap()
-    })
-    .unwrap();
-    let err = guard.finish().expect_err("the errors are reported");
-    assert!(err.first_error.contains("injected write error"), "{err}");
-    assert!(err.write_errors >= 1, "{err}");
-    let text = String::from_utf8(flaky.out.lock().unwrap().clone()).unwrap();
-    assert!(text.ends_with('\n'));
-    let seqs: Vec<u64> = text
-        .lines()
-        .map(|line| {
-            let record: serde_json::Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-            assert_eq!(record["runtime_id"], id.as_str());
-            record["seq"].as_u64().unwrap()
+    // Finishing a guard over a failing writer must not hang: a hang fails the test.
+    let flaky = flaky.clone();
+    common::within(60, move || {
+        let (logger, guard) = setup::json_writer(flaky.clone())
+            .flush_each_record(flush_each_record)
+            .build()
+            .unwrap();
+        let id = with_runtime_id(&logger, |log| {
+            for seq in 0..FLAKY_RECORDS {
+                info!(log, "flaky"; "seq" => seq, "pad" => "x".repeat(64));
+            }
+            get_runtime_id().unwrap()
         })
-        .collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order, none twice");
-    assert_eq!(seqs.len() as u64 + err.lost_records, FLAKY_RECORDS, "{err}");
-    println!(
-        "flush_each_record({flush_each_record}): {} of {FLAKY_RECORDS} lines written; {err}",
-        seqs.len()
-    );
-    (err, seqs)
+        .unwrap();
+        let err = guard.finish().expect_err("the errors are reported");
+        assert!(err.first_error.contains("injected write error"), "{err}");
+        assert!(err.write_errors >= 1, "{err}");
+        let text = String::from_utf8(flaky.out.lock().unwrap().clone()).unwrap();
+        assert!(text.ends_with('\n'));
+        let seqs: Vec<u64> = text
+            .lines()
+            .map(|line| {
+                let record: serde_json::Value =
+                    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                assert_eq!(record["runtime_id"], id.as_str());
+                record["seq"].as_u64().unwrap()
+            })
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order, none twice");
+        assert_eq!(seqs.len() as u64 + err.lost_records, FLAKY_RECORDS, "{err}");
+        println!(
+            "flush_each_record({flush_each_record}): {} of {FLAKY_RECORDS} lines written; {err}",
+            seqs.len()
+        );
+        (err, seqs)
+    })
 }
 
 #[test]

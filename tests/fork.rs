@@ -83,10 +83,30 @@ fn main() {
     }
 
     let parent_plain = RuntimeId::new_root(&RuntimeIdConfig::default());
+    // The child may hang (on a lock copied held, say): wait for it until a deadline, then
+    // kill it and fail rather than block the test run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut status = 0;
-    // SAFETY: `pid` is our child and `status` a valid place for its exit status.
-    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(waited, pid, "waitpid: {}", std::io::Error::last_os_error());
+    loop {
+        // SAFETY: `pid` is our child and `status` a valid place for its exit status.
+        let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        assert!(
+            waited == pid || waited == 0,
+            "waitpid: {}",
+            std::io::Error::last_os_error()
+        );
+        if waited == pid {
+            break;
+        }
+        if std::time::Instant::now() >= deadline {
+            // SAFETY: `pid` is our child, not yet reaped, so the signal reaches it alone.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // SAFETY: as above; this reaps the killed child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            panic!("the forked child did not exit within 30 s, so it was killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "the child failed: status {status}"

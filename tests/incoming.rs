@@ -170,19 +170,13 @@ fn an_adopted_id_is_the_root_of_the_scopes_nested_below_it() {
 }
 
 #[test]
-fn a_rejected_or_absent_id_falls_back_to_a_new_root() {
-    let policy = IncomingPolicy::default();
-    assert_eq!(incoming_root(None, &policy).depth(), 1);
-    let fresh = incoming_root(Some("a\nb"), &policy);
-    assert_eq!(fresh.as_str().len(), 8);
-    assert!(matches!(
-        RuntimeId::from_incoming("a\nb", &policy),
-        Err(RuntimeIdError::InvalidIncoming { len: 3, .. })
-    ));
-    // A new root even inside another scope: an incoming request starts a tree.
+fn a_new_root_made_inside_a_scope_starts_a_tree_of_its_own() {
+    // What an incoming request without a usable ID gets, even when the code that takes it
+    // runs inside another scope.
     let outer = RuntimeId::new_root(&RuntimeIdConfig::default());
-    let inside = outer.scope(|| incoming_root(None, &policy));
+    let inside = outer.scope(|| RuntimeId::new_root(&RuntimeIdConfig::default()));
     assert_eq!(inside.parent(), None);
+    assert_eq!(inside.depth(), 1);
     assert_ne!(inside, outer);
 }
 

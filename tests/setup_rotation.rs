@@ -54,24 +54,40 @@ fn files_by_name(dir: &Path, current: &Path) -> Vec<PathBuf> {
 /// Each line of each file, as (thread, seq), after checking it is a whole JSON line with
 /// its thread's ID once, and that the file is within the size.
 fn read_lines(files: &[PathBuf], ids: &[String]) -> Vec<Vec<(u64, u64)>> {
+    let texts: Vec<String> = files
+        .iter()
+        .map(|file| std::fs::read_to_string(file).unwrap())
+        .collect();
+    // A file rotates only when the next line would take it past the size, so no file is
+    // rotated early: each rotated file with the first line of the next one is over it.
+    for (file, pair) in files.iter().zip(texts.windows(2)) {
+        let next_line = pair[1]
+            .lines()
+            .next()
+            .map_or(0, |line| line.len() as u64 + 1);
+        assert!(
+            pair[0].len() as u64 + next_line > MIB,
+            "{} was rotated at {} bytes, before a line of {next_line}",
+            file.display(),
+            pair[0].len()
+        );
+    }
     files
         .iter()
-        .map(|file| {
-            let text = std::fs::read_to_string(file).unwrap();
+        .zip(&texts)
+        .map(|(file, text)| {
             assert!(
                 text.is_empty() || text.ends_with('\n'),
                 "{}",
                 file.display()
             );
             let lines: Vec<&str> = text.lines().collect();
-            let longest = lines.iter().map(|l| l.len() as u64 + 1).max().unwrap_or(0);
             assert!(
                 text.len() as u64 <= MIB || lines.len() == 1,
                 "{}: {} bytes",
                 file.display(),
                 text.len()
             );
-            assert!(text.len() as u64 <= MIB + longest);
             lines
                 .iter()
                 .map(|line| {

@@ -195,9 +195,10 @@ async fn a_repeated_header_is_rejected_as_ambiguous() {
     assert_eq!(warning["len"], 7);
 }
 
+// Without a logger the layer has nothing to log a rejection to (it uses no global logger and
+// emits no tracing events), so there is no silence to check: what can fail is the header.
 #[tokio::test]
-async fn without_a_logger_a_rejection_is_silent_and_the_handler_sees_only_the_new_id() {
-    let (log, out) = common::json_logger();
+async fn without_a_logger_a_rejected_header_is_still_replaced_by_the_new_id() {
     let seen = Router::new()
         .route(
             "/",
@@ -212,8 +213,6 @@ async fn without_a_logger_a_rejection_is_silent_and_the_handler_sees_only_the_ne
     let id = header(&response);
     assert_eq!(id.len(), 8);
     assert_eq!(body_text(response).await, format!("{id} {id:?}"));
-    drop(log);
-    assert!(out.lines().is_empty());
 }
 
 #[tokio::test]

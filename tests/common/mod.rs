@@ -27,7 +27,11 @@ impl Captured {
     pub(crate) fn records(&self) -> Vec<serde_json::Value> {
         self.lines()
             .iter()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))
+            .map(|line| {
+                let parsed: Result<[serde_json::Value; 1], _> = json_lines(line).try_into();
+                let [record] = parsed.unwrap_or_else(|_| panic!("not one JSON line: {line:?}"));
+                record
+            })
             .collect()
     }
 
@@ -179,10 +183,7 @@ pub(crate) fn mutex_json() -> (
 impl SharedWriter {
     /// Each line written, parsed.
     pub(crate) fn records(&self) -> Vec<serde_json::Value> {
-        self.text()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))
-            .collect()
+        json_lines(&self.text())
     }
 
     /// The `runtime_id` of the only record whose `msg` is `msg`, checking the line holds the
@@ -240,6 +241,7 @@ pub(crate) fn keys_written(
     let logger = Logger::root(make(json).fuse(), o!());
     let id = token_runtime_id::RuntimeId::new_root(&token_runtime_id::RuntimeIdConfig::default());
     id.scope(|| slog::info!(logger, "one record"));
+    let lines = out.lines();
     let records = out.records();
     assert_eq!(records.len(), 1);
     let mut keys: Vec<String> = records[0]
@@ -249,6 +251,13 @@ pub(crate) fn keys_written(
         .filter(|(key, _)| !["ts", "level", "msg"].contains(&key.as_str()))
         .map(|(key, value)| {
             assert_eq!(value, id.as_str(), "{key}");
+            // Parsing keeps one of each key: the raw line must hold it once, too.
+            assert_eq!(
+                Captured::key_count(&lines[0], key),
+                1,
+                "{key}: {}",
+                lines[0]
+            );
             key.clone()
         })
         .collect();

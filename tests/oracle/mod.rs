@@ -217,13 +217,18 @@ pub(crate) fn check_id(id: &RuntimeId, levels: &[&Spec]) -> Result<(), String> {
     if ancestors.len() != levels.len() - 1 {
         return Err(format!("{text:?}: {} ancestors", ancestors.len()));
     }
-    for (ancestor, &end) in ancestors.iter().zip(ends.iter().rev().skip(1)) {
-        if ancestor.as_str() != &text[..end] || id.root() != ancestors[ancestors.len() - 1] {
-            return Err(format!("{text:?}: ancestor {ancestor:?}"));
+    // `ancestors[0]` is the parent, one level above `id`; the last is the root, at depth 1.
+    for (i, (ancestor, &end)) in ancestors.iter().zip(ends.iter().rev().skip(1)).enumerate() {
+        let depth = levels.len() - 1 - i;
+        if ancestor.as_str() != &text[..end] || ancestor.depth() != depth || ancestor.root() != root
+        {
+            return Err(format!(
+                "{text:?}: ancestor {ancestor:?} (depth {}, root {:?}), expected {:?} at depth {depth}",
+                ancestor.depth(),
+                ancestor.root(),
+                &text[..end]
+            ));
         }
-    }
-    if id.parent().as_ref() != ancestors.first() {
-        return Err(format!("{text:?}: parent {:?}", id.parent()));
     }
     Ok(())
 }
