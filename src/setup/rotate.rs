@@ -159,7 +159,9 @@ fn open(path: &Path, truncate: bool) -> io::Result<File> {
 
 impl Output for LogFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.write(buf)
+        let written = self.file.write(buf)?;
+        self.size += written as u64;
+        Ok(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -202,10 +204,6 @@ impl Output for LogFile {
             self.remove_old(keep)?;
         }
         Ok(())
-    }
-
-    fn wrote(&mut self, bytes: usize) {
-        self.size += bytes as u64;
     }
 }
 

@@ -11,7 +11,7 @@
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use super::guard::WriteStatus;
 
@@ -46,9 +46,6 @@ pub(crate) trait Output: Send {
     fn rotate(&mut self, _at: u64) -> io::Result<()> {
         Ok(())
     }
-
-    /// Counts bytes written to the current file.
-    fn wrote(&mut self, _bytes: usize) {}
 }
 
 impl Output for Box<dyn io::Write + Send> {
@@ -142,7 +139,6 @@ impl<O: Output> Block<O> {
                 }
             }
         }
-        out.wrote(written);
         self.unflushed |= written > 0;
         let Some(error) = error else {
             self.bytes.clear();
@@ -254,12 +250,8 @@ pub(crate) fn run<O: Output>(
     };
     while let Ok(msg) = rx.recv() {
         handle(msg, &mut block);
-        loop {
-            match rx.try_recv() {
-                Ok(msg) => handle(msg, &mut block),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => break,
-            }
+        while let Ok(msg) = rx.try_recv() {
+            handle(msg, &mut block);
         }
         // The queue is empty: what was gathered goes out now.
         block.write();
