@@ -22,10 +22,7 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::time::timeout;
 
-use crate::service::{LISTENING, Name, ServeArgs, log_file};
-
-/// The header the runtime-ID layers read and write by default.
-const DEFAULT_HEADER: &str = "x-request-id";
+use crate::service::{DEFAULT_HEADER, LISTENING, Name, ServeArgs, log_file};
 
 /// How long a service may take to say where it listens.
 const START_LIMIT: Duration = Duration::from_secs(30);

@@ -43,7 +43,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
 /// The header the runtime-ID layers read and write by default.
-const DEFAULT_HEADER: &str = "x-request-id";
+pub(crate) const DEFAULT_HEADER: &str = "x-request-id";
 
 /// The first line a service process prints on standard output, followed by its address.
 pub(crate) const LISTENING: &str = "listening on ";
