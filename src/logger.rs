@@ -47,7 +47,9 @@ mod sealed {
 ///
 /// It works by the scope stack alone: while a bound logger logs, that ID is the current one,
 /// and the [`RuntimeIdDrain`](crate::RuntimeIdDrain) below writes the current ID, once,
-/// under its key. A chain with no `RuntimeIdDrain` writes no ID.
+/// under its key. A chain with no `RuntimeIdDrain` writes no ID. So a record logged from a
+/// thread-local destructor that runs after the crate's own (when the thread's stack is
+/// gone) carries no ID, even through a bound logger; it is still written.
 ///
 /// Binding a logger that is already bound replaces its binding: `log =
 /// log.bind_runtime_id(id)` in a loop keeps one binding, not a chain of them. Pairs added to
