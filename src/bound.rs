@@ -23,10 +23,15 @@
 //! `is_enabled`; the first drain of this crate on the way answers and stops the question
 //! there: a bound logger's drain with its binding, a setup's root with its config, a
 //! `RuntimeIdDrain` with "nothing bound". The question never goes past a `RuntimeIdDrain`
-//! into the drains it wraps, so no lock of theirs is taken (a value that opens a scope while
-//! it is serialized under `Mutex<slog_json::Json<_>>` cannot deadlock). A logger with none
-//! of the crate's drains counts as unbound. The mark is restored when the probe ends, also if
-//! a drain panics.
+//! into the drains it wraps. A logger with none of the crate's drains counts as unbound. The
+//! mark is restored when the probe ends, also if a drain panics.
+//!
+//! A drain the user put *above* the crate's (`Mutex<RuntimeIdDrain<_>>`, a counting or
+//! filtering drain) is asked on the way, and may take a lock for it. While this thread is
+//! inside a log call that passed one of the crate's drains (a value being serialized, a
+//! drain running), that lock may be held by this very thread, so no probe is made there:
+//! every logger counts as unbound, and IDs made there nest under the current ID, which is
+//! the record's.
 
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -34,7 +39,7 @@ use std::sync::Arc;
 
 use slog::{BorrowedKV, Drain, KV, Logger, OwnedKV, OwnedKVList, Record, RecordStatic};
 
-use crate::scope::{self, RuntimeIdGuard};
+use crate::scope;
 use crate::{RuntimeId, RuntimeIdConfig, RuntimeIdError};
 
 /// What a bound logger holds, apart from the config.
@@ -151,7 +156,8 @@ impl Drain for BoundDrain {
         // The base logger passes its own values; this logger's (`values`, added with
         // `Logger::new`) and those of the loggers rebound on the way ride along as record
         // pairs, without allocating.
-        let _effective = enter_effective(&self.binding.id);
+        let _effective = scope::enter_within(&self.binding.id);
+        let _logging = logging();
         let base = &self.binding.base;
         match &self.binding.values {
             None => {
@@ -181,13 +187,6 @@ impl Drain for BoundDrain {
     }
 }
 
-/// Makes `bound` current unless the current ID is `bound` or below it already.
-#[inline]
-fn enter_effective(bound: &RuntimeId) -> Option<RuntimeIdGuard> {
-    let precise = scope::with_current(|current| current.is_some_and(|c| c.is_within(bound)));
-    (!precise).then(|| bound.enter())
-}
-
 /// Makes a root logger over `drain` that carries `config` (from the setup builders).
 pub(crate) fn root_with_config<D>(drain: D, config: Option<Arc<RuntimeIdConfig>>) -> Logger
 where
@@ -215,6 +214,7 @@ impl<D: Drain> Drain for ConfigDrain<D> {
     type Err = D::Err;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<D::Ok, D::Err> {
+        let _logging = logging();
         self.drain.log(record, values)
     }
 
@@ -234,6 +234,8 @@ impl<D: Drain> Drain for ConfigDrain<D> {
 }
 
 thread_local! {
+    /// How many log calls through the crate's drains this thread is inside.
+    static LOGGING: Cell<u32> = const { Cell::new(0) };
     /// Whether a probe on this thread is waiting for its answer.
     static ASKING: Cell<bool> = const { Cell::new(false) };
     /// The answer, until the probe takes it.
@@ -289,9 +291,35 @@ impl Drop for Probe {
     }
 }
 
+/// Marks this thread as inside a log call until dropped; see
+/// [the module docs](self#finding-a-loggers-binding).
+pub(crate) struct Logging(());
+
+/// Marks this thread as inside a log call, for the length of a drain's `log`.
+#[inline]
+pub(crate) fn logging() -> Logging {
+    let _ = LOGGING.try_with(|depth| depth.set(depth.get().saturating_add(1)));
+    Logging(())
+}
+
+impl Drop for Logging {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = LOGGING.try_with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
+/// Whether this thread is inside a log call (or its storage is torn down).
+fn inside_a_log_call() -> bool {
+    LOGGING.try_with(|depth| depth.get() > 0).unwrap_or(true)
+}
+
 /// The binding and config `logger` carries, from the first of the crate's drains in it;
 /// see the [module docs](self#finding-a-loggers-binding).
 pub(crate) fn probe(logger: &Logger) -> Found {
+    if inside_a_log_call() {
+        return Found::default();
+    }
     // A drain's `is_enabled` may itself probe another logger (before any drain has answered
     // this probe): the outer probe is still asking when the inner one ends.
     let Some(probe) = Probe::start() else {
@@ -320,15 +348,6 @@ mod tests {
         assert_eq!(probe(&log).bound_id(), Some(&b));
         assert!(!ASKING.with(Cell::get));
         assert!(ANSWER.with(|answer| answer.borrow().is_none()));
-    }
-
-    #[test]
-    fn rebinding_to_the_same_id_returns_the_logger_itself() {
-        let root = Logger::root(slog::Discard, o!());
-        let a = id();
-        let log = probe(&root).bind(&root, a.clone());
-        let again = probe(&log).bind(&log, a.clone());
-        assert_eq!(probe(&again).bound_id(), Some(&a));
     }
 
     #[test]

@@ -71,7 +71,7 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 
 use slog::{BorrowedKV, Drain, KV, OwnedKVList, Record, RecordStatic};
 
-use crate::bound::{Found, answer};
+use crate::bound::{Found, answer, logging};
 use crate::rules::{self, Problem};
 use crate::{RuntimeIdError, scope};
 
@@ -180,6 +180,7 @@ impl<D: Drain> Drain for RuntimeIdDrain<D> {
     type Err = D::Err;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<D::Ok, D::Err> {
+        let _logging = logging();
         // A counted reference, not a borrow of the stack: the inner drain may open scopes.
         let current = scope::current();
         let text = match (&current, &self.placeholder) {

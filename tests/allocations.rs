@@ -214,6 +214,20 @@ fn logging_with_no_id_does_not_allocate() {
 }
 
 #[test]
+fn rebinding_a_logger_to_the_id_it_holds_allocates_nothing() {
+    assert_counting_is_active();
+    let (log, _) = checking_logger();
+    let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    let bound = log.bind_runtime_id(id.clone());
+    // Binding anew builds a new logger (slog's `Logger::root` allocates): the same binding
+    // is the logger itself.
+    let other = RuntimeId::new_root(&RuntimeIdConfig::default());
+    assert!(measure(|| drop(bound.bind_runtime_id(other.clone()))).count_total > 0);
+    let info = measure(|| drop(std::hint::black_box(bound.bind_runtime_id(id.clone()))));
+    assert_eq!(info.count_total, 0);
+}
+
+#[test]
 fn a_new_child_id_costs_at_most_one_allocation() {
     assert_counting_is_active();
     let cfg = default_config();

@@ -19,10 +19,11 @@ fn root_id() -> RuntimeId {
 }
 
 /// What [`AsksForIds`] saw while it was serialized under the writer's lock.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone)]
 struct Asked {
     scoped: Option<RuntimeId>,
-    child: Option<RuntimeId>,
+    /// A logger made by `new_child` in the value, asked for its ID after the log call.
+    child: Option<Logger>,
     root_bound: Option<RuntimeId>,
     bound: Option<RuntimeId>,
 }
@@ -43,7 +44,7 @@ impl slog::Value for AsksForIds {
         serializer: &mut dyn slog::Serializer,
     ) -> slog::Result {
         let scoped = with_runtime_id(&self.root, |_| get_runtime_id()).unwrap();
-        let child = self.root.new_child().unwrap().runtime_id();
+        let child = Some(self.root.new_child().unwrap());
         let asked = Asked {
             scoped,
             child,
@@ -57,7 +58,7 @@ impl slog::Value for AsksForIds {
 
 #[test]
 fn a_value_asking_for_ids_under_mutex_json_does_not_deadlock() {
-    let (asked, text) = within(20, || {
+    let asked = within(20, || {
         let (json, out) = mutex_json();
         let root = Logger::root(RuntimeIdDrain::new(json).fuse(), o!());
         let b = root_id();
@@ -70,17 +71,82 @@ fn a_value_asking_for_ids_under_mutex_json_does_not_deadlock() {
         };
         info!(bound, "outer"; "value" => value);
         let asked = asked.lock().unwrap().clone();
-        assert_eq!(asked.bound, Some(b));
-        (asked, out.text())
+        (asked, b, out.text())
     });
+    let (asked, b, text) = asked;
     // The value ran while the bound logger logged: its ID was current, and the IDs the
-    // value made nest under it.
+    // value made nest under it. Inside a log call no logger is asked for its binding (that
+    // could take a lock this thread holds): each counts as unbound there.
     let scoped = asked.scoped.expect("with_runtime_id ran its closure");
-    let child = asked.child.expect("new_child made a bound logger");
-    assert_eq!(scoped.parent(), asked.bound);
-    assert_eq!(child.parent(), asked.bound);
+    let child = asked.child.and_then(|log| log.runtime_id());
+    let child = child.expect("new_child made a bound logger");
+    assert_eq!(scoped.parent(), Some(b.clone()));
+    assert_eq!(child.parent(), Some(b));
     assert_eq!(asked.root_bound, None);
+    assert_eq!(asked.bound, None);
     assert!(text.contains("\"value\":\"asked\""), "{text}");
+}
+
+/// Counts the `is_enabled` questions that reach it, and passes everything on.
+struct CountsQuestions<D> {
+    drain: D,
+    asked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<D: Drain> Drain for CountsQuestions<D> {
+    type Ok = D::Ok;
+    type Err = D::Err;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<D::Ok, D::Err> {
+        self.drain.log(record, values)
+    }
+
+    fn is_enabled(&self, level: slog::Level) -> bool {
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        self.drain.is_enabled(level)
+    }
+}
+
+#[test]
+fn regression_a_value_asking_for_ids_under_a_lock_above_the_runtime_id_drain_does_not_deadlock() {
+    // `Mutex<RuntimeIdDrain<Json>>` at the root, under a drain that counts questions: the
+    // value runs while this thread holds the mutex, so asking the root logger for its
+    // binding through `is_enabled` would lock it again.
+    let (asked, ids, questions) = within(20, || {
+        let out = SharedWriter::default();
+        let json = slog_json::Json::new(out.clone()).add_default_keys().build();
+        let questions = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counting = CountsQuestions {
+            drain: Mutex::new(RuntimeIdDrain::new(json)).fuse(),
+            asked: Arc::clone(&questions),
+        };
+        let root = Logger::root(counting.fuse(), o!());
+        let bound = root.bind_runtime_id(root_id());
+        let asked = Arc::new(Mutex::new(Asked::default()));
+        let value = AsksForIds {
+            root: root.clone(),
+            bound: bound.clone(),
+            asked: Arc::clone(&asked),
+        };
+        let before = questions.load(Ordering::Relaxed);
+        let id = root_id();
+        id.scope(|| info!(root, "outer"; "value" => value));
+        let questions = questions.load(Ordering::Relaxed) - before;
+        let asked = asked.lock().unwrap().clone();
+        (asked, (id, out.id_of("outer")), questions)
+    });
+    assert_eq!(
+        questions, 0,
+        "a lookup asked a drain above the RuntimeIdDrain"
+    );
+    let (id, written) = ids;
+    assert_eq!(written.as_deref(), Some(id.as_str()));
+    assert_eq!(asked.scoped.unwrap().parent(), Some(id.clone()));
+    assert_eq!(
+        asked.child.unwrap().runtime_id().unwrap().parent(),
+        Some(id)
+    );
+    assert_eq!((asked.root_bound, asked.bound), (None, None));
 }
 
 #[test]
