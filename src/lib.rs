@@ -88,6 +88,7 @@
 #[cfg(feature = "macros")]
 mod attribute;
 mod bound;
+mod capture;
 mod config;
 mod drain;
 mod error;
@@ -114,12 +115,13 @@ pub mod tracing;
 // types their errors are made of are re-exported below.
 use token_runtime_id_rules as rules;
 
+pub use capture::{Captured, capture};
 pub use config::{
     MaxDepthPolicy, RuntimeIdConfig, RuntimeIdConfigBuilder, default_config, set_default_config,
 };
 pub use drain::RuntimeIdDrain;
 pub use error::RuntimeIdError;
-pub use future::{RuntimeIdFutureExt, WithRuntimeId};
+pub use future::{RuntimeIdFutureExt, RuntimeIdStreamExt, WithRuntimeId};
 pub use id::RuntimeId;
 pub use incoming::{IncomingPolicy, IncomingPolicyBuilder, IncomingRejection};
 pub use logger::{LoggerExt, with_runtime_id, with_runtime_id_async, with_runtime_id_config};

@@ -179,26 +179,87 @@ pub fn require_runtime_id() -> Result<RuntimeId, RuntimeIdError> {
     current().ok_or(RuntimeIdError::NotSet)
 }
 
+/// The current ID: the one function that decides which ID a record carries and which ID
+/// new scopes nest under.
+///
+/// It is the innermost open scope's on this thread. Scopes are entered by
+/// [`RuntimeId::scope`] and [`RuntimeId::enter`], by wrapped futures for each poll, by a
+/// bound logger while it logs and by a `tracing` span while it is entered (feature
+/// `tracing`); the last two follow [`enter_within`]'s rule. With no scope open, it is the
+/// ID held by the innermost entered `tracing` span that holds one, if any (a span the
+/// crate's layer was not shown, nested in one it was).
 #[inline]
 pub(crate) fn current() -> Option<RuntimeId> {
     with_current(|current| current.cloned())
 }
 
-/// Runs `f` with a borrow of the current ID. `f` must be the crate's own code: it runs
-/// while the stack is borrowed.
+/// Runs `f` with a borrow of the current ID (see [`current`]). `f` must be the crate's own
+/// code: it runs while the stack is borrowed.
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&RuntimeId>) -> R) -> R {
     let mut f = Some(f);
     let result = STACK.try_with(|stack| {
         let frames = stack.frames.try_borrow().ok()?;
+        let top = frames.top()?;
         let f = f.take()?;
-        Some(f(frames.top().and_then(|entry| entry.id.as_ref())))
+        Some(f(top.id.as_ref()))
     });
     match (result, f) {
         (Ok(Some(result)), _) => result,
-        (_, Some(f)) => f(None),
+        (_, Some(f)) => f(outside_scopes().as_ref()),
         (_, None) => unreachable!("`f` was taken only by the branch that returns its result"),
     }
+}
+
+/// The ID current where no scope is open on this thread.
+#[inline]
+fn outside_scopes() -> Option<RuntimeId> {
+    #[cfg(feature = "tracing")]
+    {
+        crate::tracing::entered_span_id()
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        None
+    }
+}
+
+/// The innermost open scope on this thread, if any, and its ID (`None` for a scope with no
+/// ID): the scopes alone, without the `tracing` spans [`current`] falls back to.
+#[cfg(feature = "tracing")]
+pub(crate) fn innermost() -> Option<Option<RuntimeId>> {
+    STACK
+        .try_with(|stack| {
+            let frames = stack.frames.try_borrow().ok()?;
+            frames.top().map(|entry| entry.id.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+/// The rule every holder of an ID follows (a logger bound to it, a `tracing` span holding
+/// it): what it carries is the current ID if that is `holder` or one of its descendants, so
+/// scopes nested on this thread stay precise, else `holder` itself.
+#[inline]
+fn carries_current(current: Option<&RuntimeId>, holder: &RuntimeId) -> bool {
+    current.is_some_and(|current| current.is_within(holder))
+}
+
+/// Makes current what a record logged through a holder of `holder` carries (see
+/// [`carries_current`]). Returns the guard of the scope it entered, or `None` when the
+/// current ID is already the one to carry.
+#[inline]
+pub(crate) fn enter_within(holder: &RuntimeId) -> Option<RuntimeIdGuard> {
+    let precise = with_current(|current| carries_current(current, holder));
+    (!precise).then(|| holder.enter())
+}
+
+/// As [`enter_within`], for a `tracing` span being entered: against the open scopes alone,
+/// since the span itself is already the innermost entered one.
+#[cfg(feature = "tracing")]
+pub(crate) fn enter_span_within(holder: &RuntimeId) -> Option<RuntimeIdGuard> {
+    let precise = innermost().is_some_and(|current| carries_current(current.as_ref(), holder));
+    (!precise).then(|| holder.enter())
 }
 
 /// Moves the ID in `slot` (or a scope with no ID) onto the stack, leaving `slot` empty, and

@@ -108,8 +108,13 @@ use std::fmt;
 
 use slog::{BorrowedKV, Logger, Record, RecordLocation, RecordStatic, Serializer};
 use tracing_core::field::{Field, Visit};
-use tracing_core::{Event, Level, Subscriber};
+use tracing_core::{Event, Level, Subscriber, span};
 use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+mod spans;
+
+pub(crate) use spans::entered_span_id;
 
 /// The key the event's target is written under.
 const TARGET_KEY: &str = "target";
@@ -145,7 +150,22 @@ impl SlogLayer {
     }
 }
 
-impl<S: Subscriber> Layer<S> for SlogLayer {
+impl<S> Layer<S> for SlogLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, _: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        spans::on_new_span(id, &ctx);
+    }
+
+    fn on_enter(&self, id: &span::Id, ctx: Context<'_, S>) {
+        spans::on_enter(id, &ctx);
+    }
+
+    fn on_exit(&self, id: &span::Id, _: Context<'_, S>) {
+        spans::on_exit(id);
+    }
+
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let metadata = event.metadata();
         // Built by hand rather than with `slog::record_static!`, which would name this
