@@ -60,6 +60,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use crate::{RuntimeId, scope};
@@ -103,7 +104,8 @@ pub trait RuntimeIdFutureExt: Future + Sized {
 impl<F: Future> RuntimeIdFutureExt for F {}
 
 pin_project! {
-    /// A future running in a runtime ID; see [`RuntimeIdFutureExt`].
+    /// A future (or stream) running in a runtime ID; see [`RuntimeIdFutureExt`] and
+    /// [`RuntimeIdStreamExt`].
     ///
     /// The ID is current during every poll and while the inner future is dropped, so a
     /// line logged from a `Drop` inside it carries its ID too. Polling costs one push and
@@ -126,7 +128,7 @@ pin_project! {
 }
 
 impl<F> WithRuntimeId<F> {
-    fn new(inner: F, id: Option<RuntimeId>) -> Self {
+    pub(crate) fn new(inner: F, id: Option<RuntimeId>) -> Self {
         WithRuntimeId {
             inner: Some(inner),
             id,
@@ -134,8 +136,15 @@ impl<F> WithRuntimeId<F> {
     }
 
     /// The ID the future runs in; `None` if it runs with no ID.
-    #[cfg(feature = "tower")]
-    pub(crate) fn runtime_id(&self) -> Option<&RuntimeId> {
+    ///
+    /// ```
+    /// use token_runtime_id::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+    ///
+    /// let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    /// assert_eq!(async {}.with_runtime_id(id.clone()).runtime_id(), Some(&id));
+    /// assert_eq!(async {}.in_current_runtime_id().runtime_id(), None);
+    /// ```
+    pub fn runtime_id(&self) -> Option<&RuntimeId> {
         self.id.as_ref()
     }
 
@@ -157,6 +166,66 @@ impl<F: Future> Future for WithRuntimeId<F> {
             Some(inner) => inner.poll(cx),
             None => unreachable!("the inner future is only taken on drop"),
         }
+    }
+}
+
+/// Runs streams in a runtime ID: implemented for every [`Stream`]. A stream's items are made
+/// in its `poll_next`, which a server may call long after the request's future is done (a
+/// streamed response body, server-sent events): wrapped, every `poll_next` runs in the ID.
+///
+/// ```
+/// use futures_core::Stream;
+/// use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig, RuntimeIdStreamExt};
+///
+/// # use std::{pin::Pin, task::{Context, Poll}};
+/// /// Yields the ID current at each poll, three times.
+/// struct Ids(u8);
+/// impl Stream for Ids {
+///     type Item = Option<RuntimeId>;
+///     fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+///         self.0 += 1;
+///         Poll::Ready((self.0 <= 3).then(get_runtime_id))
+///     }
+/// }
+///
+/// let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+/// let mut ids = std::pin::pin!(Ids(0).with_runtime_id(id.clone()));
+/// let mut cx = Context::from_waker(std::task::Waker::noop());
+/// while let Poll::Ready(Some(seen)) = ids.as_mut().poll_next(&mut cx) {
+///     assert_eq!(seen.as_ref(), Some(&id));
+/// }
+/// assert_eq!(get_runtime_id(), None);
+/// ```
+pub trait RuntimeIdStreamExt: Stream + Sized {
+    /// Makes `id` the current ID during every `poll_next` of this stream, and while it is
+    /// dropped.
+    fn with_runtime_id(self, id: RuntimeId) -> WithRuntimeId<Self> {
+        WithRuntimeId::new(self, Some(id))
+    }
+
+    /// Captures the current ID now, and makes it current during every `poll_next` of this
+    /// stream; with none current now, the stream runs with none.
+    fn in_current_runtime_id(self) -> WithRuntimeId<Self> {
+        WithRuntimeId::new(self, scope::current())
+    }
+}
+
+impl<S: Stream> RuntimeIdStreamExt for S {}
+
+impl<S: Stream> Stream for WithRuntimeId<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        let _scope = scope::lend(this.id);
+        match this.inner.as_pin_mut() {
+            Some(inner) => inner.poll_next(cx),
+            None => unreachable!("the inner stream is only taken on drop"),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.as_ref().map_or((0, Some(0)), Stream::size_hint)
     }
 }
 

@@ -1,10 +1,20 @@
 //! Starting tokio tasks that carry the runtime ID over (feature `tokio`).
 //!
-//! A task spawned with `tokio::spawn` starts with no ID, and thread-locals do not follow it
-//! between worker threads. These wrap `tokio::spawn` so the task runs in the spawner's
-//! current ID, or in a new child of it, on every poll. (For `tokio::task::spawn_blocking`,
-//! take the ID along, from [`get_runtime_id`](crate::get_runtime_id), and run the closure
-//! in it with [`RuntimeId::scope`].)
+//! A task spawned with `tokio::spawn` has no ID of its own, and thread-locals do not follow
+//! it between worker threads. These wrap `tokio::spawn` so the task runs in the spawner's
+//! current ID, or in a new child of it, on every poll; [`spawn_blocking`] runs a closure on
+//! tokio's blocking pool in the current ID.
+//!
+//! A plain `tokio::spawn`ed task sees whatever ID the thread polling it has: on a
+//! multi-threaded runtime's workers that is none, but a current-thread runtime driven by
+//! `block_on` inside a scope polls every task inside that scope, so there they all see its
+//! ID. Spawn with these helpers, or wrap the future, to give a task its own.
+//!
+//! A spawned task outlives the scope that spawned it. Await its `JoinHandle` (or a
+//! `JoinSet`) before the work counts as done, and before a setup's
+//! [`LogGuard::finish`](crate::setup::LogGuard::finish), which blocks the calling thread
+//! until the writer has written every line logged before it: lines a task logs after that
+//! are not written (they are counted as lost).
 //!
 //! ```
 //! use token_runtime_id::{get_runtime_id, task, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
@@ -32,7 +42,7 @@ use std::future::Future;
 use tokio::task::JoinHandle;
 
 use crate::config::with_default_config;
-use crate::{RuntimeId, RuntimeIdError, RuntimeIdFutureExt};
+use crate::{RuntimeId, RuntimeIdError, RuntimeIdFutureExt, capture};
 
 /// Spawns a task that runs in the current ID (with no ID if there is none).
 ///
@@ -65,4 +75,32 @@ where
 {
     let id = with_default_config(RuntimeId::next)?;
     Ok(tokio::spawn(future.with_runtime_id(id)))
+}
+
+/// Runs `f` on tokio's blocking pool in the current ID (with no ID if there is none): a
+/// `tokio::task::spawn_blocking` whose closure logs with the caller's ID.
+///
+/// ```
+/// use token_runtime_id::{get_runtime_id, task, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+///
+/// # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+/// # rt.block_on(async {
+/// let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+/// let seen = async { task::spawn_blocking(get_runtime_id).await.unwrap() }
+///     .with_runtime_id(id.clone())
+///     .await;
+/// assert_eq!(seen, Some(id));
+/// # });
+/// ```
+///
+/// # Panics
+///
+/// As `tokio::task::spawn_blocking`, when called outside a tokio runtime.
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let ctx = capture();
+    tokio::task::spawn_blocking(move || ctx.scope(f))
 }
