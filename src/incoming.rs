@@ -156,6 +156,18 @@ impl IncomingPolicy {
             })
     }
 
+    /// Whether the policy accepts `value`, and if not, the rule it broke.
+    #[cfg(feature = "tower")]
+    pub(crate) fn check_value(&self, value: &[u8]) -> Result<(), IncomingRejection> {
+        self.accept(value).map(drop)
+    }
+
+    /// The longest value accepted, in bytes.
+    #[cfg(feature = "tower")]
+    pub(crate) fn max_len(&self) -> usize {
+        self.max_len
+    }
+
     /// As [`check`](Self::check), the rule broken alone.
     fn accept<'a>(&self, value: &'a [u8]) -> Result<&'a str, IncomingRejection> {
         let len = value.len();

@@ -303,16 +303,29 @@ async fn regression_non_ascii_child_ids_are_sent_in_the_header() {
         .characters(&format!("{greek}0123456789abcdefghijklmnopqrstuvwxyz:"))
         .build()
         .unwrap();
-    let addr = serve(service_b(RuntimeIdLayer::new().policy(policy))).await;
+    let addr = serve(service_b(RuntimeIdLayer::new().policy(policy.clone()))).await;
     let segment = RuntimeIdConfig::builder()
         .characters(greek)
         .build()
         .unwrap();
     let client = ServiceBuilder::new()
-        .layer(PropagateRuntimeIdLayer::new().config(segment))
+        .layer(
+            PropagateRuntimeIdLayer::new()
+                .config(segment.clone())
+                .policy(policy),
+        )
         .service(hyper_client());
     let request_id = RuntimeId::new_root(&RuntimeIdConfig::default());
     let root = in_time(call(&client, get_request(addr)).with_runtime_id(request_id.clone())).await;
+    // Under the default policy, which refuses those characters, the ID is not sent at all:
+    // the service called makes a root of its own.
+    let default_client = ServiceBuilder::new()
+        .layer(PropagateRuntimeIdLayer::new().config(segment))
+        .service(hyper_client());
+    let own =
+        in_time(call(&default_client, get_request(addr)).with_runtime_id(request_id.clone())).await;
+    assert_eq!(own.len(), 8, "{own}");
+    assert!(!own.starts_with(request_id.as_str()), "{own}");
     let segment = root
         .strip_prefix(&format!("{request_id}:"))
         .unwrap_or_else(|| panic!("B's root {root} is not a child of {request_id}"));
@@ -325,10 +338,10 @@ async fn outgoing_request_id_links_a_client_that_is_not_a_tower_service() {
     let addr = serve(service_b(RuntimeIdLayer::new())).await;
     let client = hyper_client();
     let request_id = RuntimeId::new_root(&RuntimeIdConfig::default());
-    // As with reqwest: set the header by hand, and run the call in the ID.
-    let (call_id, value) = request_id.scope(outgoing_request_id);
+    // As with reqwest: send the headers, and run the call in the ID.
+    let (call_id, headers) = request_id.scope(outgoing_request_id);
     let mut request = get_request(addr);
-    request.headers_mut().insert(DEFAULT_HEADER, value);
+    request.headers_mut().extend(headers);
     let root = in_time(call(&client, request).with_runtime_id(call_id.clone())).await;
     assert_eq!(root, call_id.as_str());
     assert_eq!(call_id.parent(), Some(request_id));
@@ -360,4 +373,99 @@ async fn concurrent_requests_each_send_a_child_of_their_own_id() {
     })
     .await;
     assert_eq!(roots.len(), 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_the_called_service_would_refuse_is_replaced_and_reported() {
+    let addr = serve(service_b(RuntimeIdLayer::new())).await;
+    let (warn_log, warnings) = common::json_logger();
+    let client = ServiceBuilder::new()
+        .layer(PropagateRuntimeIdLayer::new().logger(warn_log))
+        .service(hyper_client());
+    let request_id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    for bad in ["has/slash", &"x".repeat(129)] {
+        let mut request = get_request(addr);
+        request
+            .headers_mut()
+            .insert(DEFAULT_HEADER, HeaderValue::from_str(bad).unwrap());
+        let root = in_time(call(&client, request).with_runtime_id(request_id.clone())).await;
+        assert!(root.starts_with(&format!("{request_id}:")), "{root}");
+    }
+    let records = warnings.records();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0]["len"], 9);
+    assert_eq!(records[1]["len"], 129);
+    assert!(
+        records[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("longer than"),
+        "{records:?}"
+    );
+    for (record, line) in records.iter().zip(warnings.lines()) {
+        assert!(
+            !line.contains("has/slash") && !line.contains("xxxx"),
+            "{line}"
+        );
+        // Logged in the call's ID, a child of the request's.
+        let id = record["runtime_id"].as_str().unwrap();
+        assert!(id.starts_with(&format!("{request_id}:")), "{id}");
+    }
+}
+
+/// One hop of a chain: a service that calls the next one, if any, and answers with the
+/// roots of itself and every service after it, one per line.
+fn hop(next: Option<SocketAddr>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(move || async move {
+                let mut roots = get_runtime_id().unwrap().root().to_string();
+                if let Some(next) = next {
+                    let client = ServiceBuilder::new()
+                        .layer(PropagateRuntimeIdLayer::new())
+                        .service(hyper_client());
+                    roots.push('\n');
+                    roots.push_str(&call(&client, get_request(next)).await);
+                }
+                roots
+            }),
+        )
+        .layer(RuntimeIdLayer::new())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_sixty_four_services_stays_in_the_first_requests_tree() {
+    let mut next = None;
+    for _ in 0..64 {
+        next = Some(serve(hop(next)).await);
+    }
+    let client = ServiceBuilder::new()
+        .layer(PropagateRuntimeIdLayer::new())
+        .service(hyper_client());
+    let request_id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    let roots =
+        in_time(call(&client, get_request(next.unwrap())).with_runtime_id(request_id.clone()))
+            .await;
+    let roots: Vec<&str> = roots.lines().collect();
+    assert_eq!(roots.len(), 64);
+    let policy = IncomingPolicy::default();
+    let mut shortened = 0;
+    for (hop, root) in roots.iter().enumerate() {
+        // Every hop adopted what it was sent: it starts with the first request's ID.
+        assert!(
+            root.starts_with(&format!("{request_id}:")),
+            "hop {hop}: {root}"
+        );
+        assert!(
+            RuntimeId::from_incoming(root, &policy).is_ok(),
+            "hop {hop}: {root}"
+        );
+        // Without shortening, hop n's root would be 8 + 9 * (n + 1) bytes long.
+        if root.len() < 8 + 9 * (hop + 1) {
+            shortened += 1;
+        }
+    }
+    // 8 + 9 * 14 = 134 > 128: from the 14th hop on, each root is a shortened form.
+    assert_eq!(shortened, 64 - 13, "{roots:#?}");
 }

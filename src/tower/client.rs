@@ -4,12 +4,18 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use ::http::Request;
-use ::http::header::{HeaderName, HeaderValue};
+use std::borrow::Cow;
+use std::fmt;
+use std::pin::Pin;
 
-use super::{DEFAULT_HEADER, header_value};
+use ::http::Request;
+use ::http::header::{HeaderMap, HeaderName, HeaderValue};
+use pin_project_lite::pin_project;
+use slog::Logger;
+
+use super::{DEFAULT_HEADER, InRequest};
 use crate::config::{with_config_or_default, with_default_config};
-use crate::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, WithRuntimeId, scope};
+use crate::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig, scope};
 
 /// A tower [`Layer`](::tower::Layer) for HTTP clients: each request goes out in a new child
 /// of the current ID, sent in the `x-request-id` header.
@@ -69,10 +75,30 @@ use crate::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, WithRuntimeId, scope
 /// # drop(client);
 /// ```
 ///
+/// # What is sent
+///
+/// The call's ID goes out as its text when the called service's [`IncomingPolicy`] (the
+/// default policy unless set with [`policy`](Self::policy)) accepts it, so the called
+/// service adopts it and nests its lines under the exact call. An ID longer than the policy
+/// allows (a long chain of services, each adding a segment) is sent in a shorter form that
+/// keeps its head (the request's root and the first hops) and its last segment (the call's
+/// own): the segments just before the last are left out, as few as the limit requires. The
+/// called service's root still starts with the request's root, so a chain of any length
+/// stays in one tree; `abcd1234:e5f6g7h8:...:u1v2w3x4` with one middle segment left out
+/// reads as a child of the last hop kept. An ID the policy refuses for a character (a
+/// config whose pool, separator or prefix it does not allow) is not sent at all, and the
+/// called service makes a root of its own.
+///
 /// # A request that already has the header
 ///
-/// It is sent as it is: a header the caller set (a proxy forwarding its caller's ID, say)
-/// is meant. The call still runs in a new child ID here.
+/// A header the caller set (a proxy forwarding its caller's ID, say) is sent as it is
+/// when the policy accepts it. One it refuses (or a header sent twice) would be refused by
+/// the called service too, which would start a tree of its own: it is replaced by the
+/// call's ID. Either way the call runs in a new child ID here.
+///
+/// With a [`logger`](Self::logger), the layer warns, in the call's ID, when it replaces a
+/// caller's header or cannot send the call's ID, with the rule broken and the length,
+/// never the value.
 ///
 /// # At the depth limit
 ///
@@ -86,10 +112,23 @@ pub struct PropagateRuntimeIdLayer {
     settings: Arc<Settings>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Settings {
     header: HeaderName,
     config: Option<Arc<RuntimeIdConfig>>,
+    policy: IncomingPolicy,
+    logger: Option<Logger>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("header", &self.header)
+            .field("config", &self.config)
+            .field("policy", &self.policy)
+            .field("logger", &self.logger.is_some())
+            .finish()
+    }
 }
 
 impl Default for PropagateRuntimeIdLayer {
@@ -136,6 +175,8 @@ impl PropagateRuntimeIdLayer {
             settings: Arc::new(Settings {
                 header: HeaderName::from_static(DEFAULT_HEADER),
                 config: None,
+                policy: IncomingPolicy::default(),
+                logger: None,
             }),
         }
     }
@@ -170,6 +211,39 @@ impl PropagateRuntimeIdLayer {
         Arc::make_mut(&mut self.settings).config = Some(Arc::new(config));
         self
     }
+
+    /// The policy of the services called (default: [`IncomingPolicy::default`], what
+    /// [`RuntimeIdLayer`](super::RuntimeIdLayer) applies unless told otherwise): no value it
+    /// refuses is sent; see [what is sent](Self#what-is-sent).
+    ///
+    /// ```
+    /// use token_runtime_id::{tower::PropagateRuntimeIdLayer, IncomingPolicy};
+    ///
+    /// let layer = PropagateRuntimeIdLayer::new().policy(IncomingPolicy::builder().length(1..=64).build()?);
+    /// # drop(layer);
+    /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
+    /// ```
+    pub fn policy(mut self, policy: IncomingPolicy) -> Self {
+        Arc::make_mut(&mut self.settings).policy = policy;
+        self
+    }
+
+    /// Warns on `logger` when a caller's header is replaced or the call's ID cannot be
+    /// sent (see [what is sent](Self#what-is-sent)): one warning per call, in the call's
+    /// ID, with the header's name, the value's length and the rule it broke, never the
+    /// value.
+    ///
+    /// ```
+    /// use slog::{o, Discard, Logger};
+    /// use token_runtime_id::tower::PropagateRuntimeIdLayer;
+    ///
+    /// let layer = PropagateRuntimeIdLayer::new().logger(Logger::root(Discard, o!()));
+    /// # drop(layer);
+    /// ```
+    pub fn logger(mut self, logger: Logger) -> Self {
+        Arc::make_mut(&mut self.settings).logger = Some(logger);
+        self
+    }
 }
 
 impl<S> ::tower::Layer<S> for PropagateRuntimeIdLayer {
@@ -197,20 +271,55 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = WithRuntimeId<S::Future>;
+    type Future = CallFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> WithRuntimeId<S::Future> {
-        let id = with_config_or_default(self.settings.config.as_deref(), outgoing_id);
-        let headers = request.headers_mut();
-        if !headers.contains_key(&self.settings.header) {
-            headers.insert(self.settings.header.clone(), header_value(&id));
+    fn call(&mut self, mut request: Request<B>) -> CallFuture<S::Future> {
+        let settings = &*self.settings;
+        let id = with_config_or_default(settings.config.as_deref(), outgoing_id);
+        let _scope = id.enter();
+        let problem = set_header(&mut request, &id, settings);
+        if let (Some(problem), Some(log)) = (problem, &settings.logger) {
+            problem.report(log, &settings.header);
         }
-        let future = id.scope(|| self.inner.call(request));
-        future.with_runtime_id(id)
+        // The span is made while the call's ID is current, so it holds it: a client that
+        // hands the request to a worker task with `Span::current()` (tower's `Buffer`, a
+        // tonic `Channel`) carries the ID there.
+        let span = super::call_span(&id);
+        let future = span.in_scope(|| self.inner.call(request));
+        drop(_scope);
+        CallFuture {
+            inner: InRequest::new(future, id, span),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of a call through [`PropagateRuntimeIdService`]: the client's future, run
+    /// in the call's ID (and, with the `tracing` feature, its span) on every poll.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct CallFuture<F> {
+        #[pin]
+        inner: InRequest<F>,
+    }
+}
+
+impl<F: Future> Future for CallFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().inner.poll_in(|inner| inner.poll(cx))
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for CallFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallFuture")
+            .field("inner", &self.inner)
+            .finish()
     }
 }
 
@@ -223,22 +332,150 @@ fn outgoing_id(config: &RuntimeIdConfig) -> RuntimeId {
     })
 }
 
-/// The ID and header value for an outgoing request made without
-/// [`PropagateRuntimeIdLayer`]: a new child of the current ID (a new root when there is
-/// none; the current ID itself at the depth limit), made with the process-wide default
-/// config.
+/// Why a call went out without its own ID in the header, or with the caller's replaced.
+enum HeaderProblem {
+    /// The caller's value broke the policy: replaced by the call's ID (or left out).
+    CallerValueReplaced(IncomingRejection, usize),
+    /// The call's ID broke the policy even shortened: no header was sent.
+    CannotSend(IncomingRejection, usize),
+}
+
+impl HeaderProblem {
+    fn report(&self, log: &Logger, header: &HeaderName) {
+        let (message, (reason, len)) = match self {
+            HeaderProblem::CallerValueReplaced(reason, len) => (
+                "replaced a request ID the called service would refuse with the call's",
+                (reason, len),
+            ),
+            HeaderProblem::CannotSend(reason, len) => (
+                "sent the call without its runtime ID: the called service would refuse it",
+                (reason, len),
+            ),
+        };
+        slog::warn!(
+            log, "{}", message;
+            "header" => header.as_str(),
+            "len" => *len,
+            "reason" => %reason,
+        );
+    }
+}
+
+/// Puts the call's ID in the request's header, as [`PropagateRuntimeIdLayer`] documents.
+fn set_header<B>(
+    request: &mut Request<B>,
+    id: &RuntimeId,
+    settings: &Settings,
+) -> Option<HeaderProblem> {
+    let headers = request.headers_mut();
+    let mut replaced = None;
+    let mut values = headers.get_all(&settings.header).iter();
+    match (values.next(), values.next()) {
+        (None, _) => {}
+        (Some(value), None) => match settings.policy.check_value(value.as_bytes()) {
+            Ok(()) => return None,
+            Err(reason) => replaced = Some((reason, value.len())),
+        },
+        (Some(first), Some(_)) => replaced = Some((IncomingRejection::Repeated, first.len())),
+    }
+    let sep = with_config_or_default(settings.config.as_deref(), |config| config.sep().to_owned());
+    match sendable(id, &sep, &settings.policy) {
+        Ok(value) => {
+            headers.insert(settings.header.clone(), value);
+            replaced.map(|(reason, len)| HeaderProblem::CallerValueReplaced(reason, len))
+        }
+        Err(problem) => {
+            headers.remove(&settings.header);
+            Some(problem)
+        }
+    }
+}
+
+/// The header value that carries `id` to a service applying `policy`: its text, shortened
+/// when too long (see [what is sent](PropagateRuntimeIdLayer#what-is-sent)).
+fn sendable(
+    id: &RuntimeId,
+    sep: &str,
+    policy: &IncomingPolicy,
+) -> Result<HeaderValue, HeaderProblem> {
+    let text = shortened(id.as_str(), sep, policy.max_len());
+    match policy.check_value(text.as_bytes()) {
+        Ok(()) => Ok(header_value_of(&text)),
+        Err(reason) => Err(HeaderProblem::CannotSend(reason, id.as_str().len())),
+    }
+}
+
+/// `text`, at most `max` bytes long: whole as it is when it fits; else its head and its
+/// last segment (from the last `sep`), leaving out as few segments before the last as the
+/// limit requires; else (no `sep`, or a head that leaves no room) the longest prefix that
+/// fits, cut at a character boundary.
+fn shortened<'a>(text: &'a str, sep: &str, max: usize) -> Cow<'a, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    if let Some(last) = text.rfind(sep).filter(|&last| last > 0) {
+        let tail = &text[last..];
+        if let Some(budget) = max.checked_sub(tail.len()) {
+            // The head ends where a segment ends: before a separator.
+            let head_end = text[..last]
+                .match_indices(sep)
+                .map(|(at, _)| at)
+                .take_while(|&at| at <= budget)
+                .last();
+            if let Some(head_end) = head_end.filter(|&end| end > 0) {
+                return format!("{}{tail}", &text[..head_end]).into();
+            }
+        }
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].into()
+}
+
+/// The header value of a text that passed a policy: no control characters.
+fn header_value_of(text: &str) -> HeaderValue {
+    HeaderValue::from_bytes(text.as_bytes())
+        .unwrap_or_else(|_| unreachable!("a value a policy accepts holds no control character"))
+}
+
+/// The ID and headers for an outgoing request made without [`PropagateRuntimeIdLayer`]: a
+/// new child of the current ID (a new root when there is none; the current ID itself at the
+/// depth limit), made with the process-wide default config, and the headers that carry it,
+/// as the layer with its default settings sends them (see
+/// [what is sent](PropagateRuntimeIdLayer#what-is-sent)): `x-request-id`, unless the default
+/// policy refuses the ID even shortened.
 ///
-/// Send the value in the header (`x-request-id` unless the service called reads another),
-/// and run the call in the ID so the client library's lines carry it too. With reqwest:
+/// Send the headers, and run the call in the ID so the client library's lines carry it too.
+/// With reqwest:
 ///
-/// ```text
-/// let (id, value) = token_runtime_id::tower::outgoing_request_id();
+/// ```
+/// use token_runtime_id::{tower::outgoing_request_id, RuntimeIdFutureExt};
+/// # use axum::{routing::post, Router};
+/// # use token_runtime_id::{get_runtime_id, tower::RuntimeIdLayer};
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// # rt.block_on(async {
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// # let addr = listener.local_addr().unwrap();
+/// # // The service called answers with the ID it runs in.
+/// # let payments = Router::new()
+/// #     .route("/charge", post(|| async { get_runtime_id().unwrap().to_string() }))
+/// #     .layer(RuntimeIdLayer::new());
+/// # tokio::spawn(async move { axum::serve(listener, payments).await.unwrap() });
+///
+/// let client = reqwest::Client::new();
+/// let (id, headers) = outgoing_request_id();
 /// let response = client
-///     .get(url)
-///     .header("x-request-id", value)
+///     .post(format!("http://{addr}/charge"))
+///     .headers(headers)
 ///     .send()
-///     .with_runtime_id(id)
+///     .with_runtime_id(id.clone())
 ///     .await?;
+/// // The service called took the call's ID as its root.
+/// assert_eq!(response.text().await?, id.as_str());
+/// # Ok::<(), reqwest::Error>(())
+/// # }).unwrap();
 /// ```
 ///
 /// Runnable, with `http`'s request builder:
@@ -249,8 +486,9 @@ fn outgoing_id(config: &RuntimeIdConfig) -> RuntimeId {
 /// use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
 ///
 /// let request_id = RuntimeId::new_root(&RuntimeIdConfig::default());
-/// let (call_id, value) = request_id.scope(outgoing_request_id);
-/// let request = Request::get("http://orders.internal/").header("x-request-id", value).body(())?;
+/// let (call_id, headers) = request_id.scope(outgoing_request_id);
+/// let mut request = Request::get("http://orders.internal/").body(())?;
+/// request.headers_mut().extend(headers);
 /// assert_eq!(request.headers()["x-request-id"], call_id.as_str());
 /// assert_eq!(call_id.parent(), Some(request_id));
 ///
@@ -262,12 +500,17 @@ fn outgoing_id(config: &RuntimeIdConfig) -> RuntimeId {
 /// # Ok::<(), axum::http::Error>(())
 /// ```
 ///
-/// For a config of your own, make the ID with [`RuntimeId::next`] and the value with
-/// `HeaderValue::from_bytes(id.as_str().as_bytes())`.
-pub fn outgoing_request_id() -> (RuntimeId, HeaderValue) {
-    let id = with_default_config(outgoing_id);
-    let value = header_value(&id);
-    (id, value)
+/// For another header name, a config or a policy of your own, wrap the client with
+/// [`PropagateRuntimeIdLayer`], which takes them.
+pub fn outgoing_request_id() -> (RuntimeId, HeaderMap) {
+    with_default_config(|config| {
+        let id = outgoing_id(config);
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = sendable(&id, config.sep(), &IncomingPolicy::default()) {
+            headers.insert(HeaderName::from_static(DEFAULT_HEADER), value);
+        }
+        (id, headers)
+    })
 }
 
 #[cfg(test)]
@@ -300,8 +543,48 @@ mod tests {
 
     #[test]
     fn outside_any_id_a_call_gets_a_new_root() {
-        let (id, value) = outgoing_request_id();
+        let (id, headers) = outgoing_request_id();
         assert_eq!(id.depth(), 1);
-        assert_eq!(value, id.as_str());
+        assert_eq!(headers[DEFAULT_HEADER], id.as_str());
+        assert_eq!(headers.len(), 1);
+    }
+
+    #[test]
+    fn a_text_that_fits_is_sent_whole() {
+        assert_eq!(shortened("a:b:c", ":", 5), "a:b:c");
+    }
+
+    #[test]
+    fn a_long_text_keeps_its_head_and_last_segment() {
+        // Each middle segment is 4 bytes with its separator.
+        let text = "root:s01:s02:s03:s04:end";
+        assert_eq!(shortened(text, ":", 20), "root:s01:s02:s03:end");
+        assert_eq!(shortened(text, ":", 19), "root:s01:s02:end");
+        assert_eq!(shortened(text, ":", 8), "root:end");
+        // No room for the head and the last segment: the longest prefix that fits.
+        assert_eq!(shortened(text, ":", 7), "root:s0");
+        assert_eq!(shortened("αβγδ", ":", 5), "αβ");
+        assert_eq!(shortened("abcdef", ":", 4), "abcd");
+    }
+
+    #[test]
+    fn a_chain_of_hops_stays_under_the_limit_and_keeps_its_head() {
+        let policy = IncomingPolicy::default();
+        let cfg = RuntimeIdConfig::default();
+        let mut root = RuntimeId::new_root(&cfg);
+        let first = root.as_str().to_owned();
+        for hop in 0..64 {
+            let call = root.child(&cfg).unwrap();
+            let value = sendable(&call, cfg.sep(), &policy).unwrap_or_else(|_| panic!("hop {hop}"));
+            let value = value.to_str().unwrap().to_owned();
+            assert!(value.len() <= policy.max_len(), "hop {hop}: {value}");
+            assert!(
+                value.starts_with(&format!("{first}:")),
+                "hop {hop}: {value}"
+            );
+            let own = &call.as_str()[root.as_str().len()..];
+            assert!(value.ends_with(own), "hop {hop}: {value}");
+            root = RuntimeId::from_incoming(&value, &policy).unwrap();
+        }
     }
 }

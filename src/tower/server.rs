@@ -8,14 +8,14 @@ use std::task::{Context, Poll, ready};
 
 use ::http::header::{HeaderMap, HeaderName, HeaderValue};
 use ::http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
-use super::{DEFAULT_HEADER, header_value};
-use crate::RuntimeIdFutureExt;
+use super::{DEFAULT_HEADER, InRequest, header_value};
 use crate::config::with_config_or_default;
+use crate::scope;
 use crate::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig};
-use crate::{WithRuntimeId, scope};
 
 /// A tower [`Layer`](::tower::Layer) that runs each request in a root runtime ID, adopted
 /// from the `x-request-id` header when valid.
@@ -96,6 +96,7 @@ impl RuntimeIdLayer {
     /// ```
     /// use std::convert::Infallible;
     /// use axum::http::{Request, Response};
+    /// use http_body_util::BodyExt;
     /// use token_runtime_id::{get_runtime_id, tower::RuntimeIdLayer};
     /// use tower::{service_fn, ServiceBuilder, ServiceExt};
     ///
@@ -108,8 +109,9 @@ impl RuntimeIdLayer {
     ///     }));
     /// let request = Request::get("/").header("x-request-id", "gateway-7f3a").body(())?;
     /// let response = server.oneshot(request).await?;
-    /// assert_eq!(response.body(), "gateway-7f3a");
     /// assert_eq!(response.headers()["x-request-id"], "gateway-7f3a");
+    /// let body = response.into_body().collect().await?.to_bytes();
+    /// assert_eq!(body, "gateway-7f3a");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -259,7 +261,7 @@ impl<S, ReqBody, ResBody> ::tower::Service<Request<ReqBody>> for RuntimeIdServic
 where
     S: ::tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -287,10 +289,13 @@ where
             value
         });
         request.extensions_mut().insert(id.clone());
-        // The call itself runs in the ID too: services often log or spawn there.
-        let future = self.inner.call(request);
+        // The span is made while the ID is current, so it holds the ID; the call itself
+        // runs in both: services often log, spawn or hand work over there.
+        let span = super::request_span(&id);
+        let future = span.in_scope(|| self.inner.call(request));
+        drop(_scope);
         ResponseFuture {
-            inner: future.with_runtime_id(id),
+            inner: InRequest::new(future, id, span),
             header: settings.header.clone(),
             value: Some(value),
         }
@@ -299,12 +304,13 @@ where
 
 pin_project! {
     /// The response future of [`RuntimeIdService`]: the inner future, run in the request's
-    /// ID on every poll, then the ID set on the response (unless the handler set the
-    /// header itself).
+    /// ID (and, with the `tracing` feature, its span) on every poll, then the ID set on the
+    /// response (unless the handler set the header itself) and the body wrapped to be
+    /// polled in the ID too.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: WithRuntimeId<F>,
+        inner: InRequest<F>,
         header: HeaderName,
         value: Option<HeaderValue>,
     }
@@ -314,11 +320,11 @@ impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<B>, E>;
+    type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let mut response = ready!(this.inner.as_mut().poll(cx))?;
+        let mut response = ready!(this.inner.as_mut().poll_in(|inner| inner.poll(cx)))?;
         if let Some(value) = this.value.take() {
             // A handler that set the header knows better (a proxy returning the upstream's).
             if let ::http::header::Entry::Vacant(entry) =
@@ -327,10 +333,15 @@ where
                 entry.insert(value);
             }
         }
-        if let Some(id) = this.inner.runtime_id() {
-            response.extensions_mut().insert(id.clone());
-        }
-        Poll::Ready(Ok(response))
+        let Some(id) = this.inner.runtime_id() else {
+            unreachable!("a response future always has its request's ID")
+        };
+        response.extensions_mut().insert(id.clone());
+        let span = this.inner.span().clone();
+        let id = id.clone();
+        Poll::Ready(Ok(response.map(|body| ResponseBody {
+            inner: InRequest::new(body, id, span),
+        })))
     }
 }
 
@@ -339,6 +350,50 @@ impl<F: fmt::Debug> fmt::Debug for ResponseFuture<F> {
         f.debug_struct("ResponseFuture")
             .field("inner", &self.inner)
             .field("header", &self.header)
+            .finish()
+    }
+}
+
+pin_project! {
+    /// The response body of [`RuntimeIdService`]: the handler's body, polled in the
+    /// request's ID (and, with the `tracing` feature, its span).
+    ///
+    /// A server polls a streamed body (server-sent events, a download, a stream of rows)
+    /// after the handler's future is done, outside any scope of the request; the lines
+    /// logged while each frame is made still carry the request's ID. The body is dropped in
+    /// the ID too.
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: InRequest<B>,
+    }
+}
+
+impl<B: Body> Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        self.project().inner.poll_in(|inner| inner.poll_frame(cx))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.inner().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .inner()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+impl<B: fmt::Debug> fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("inner", &self.inner)
             .finish()
     }
 }
@@ -392,7 +447,13 @@ mod tests {
         }
     }
 
-    fn run(request: Request<()>) -> (Response<()>, Option<RuntimeId>, Option<String>) {
+    fn run(
+        request: Request<()>,
+    ) -> (
+        Response<ResponseBody<()>>,
+        Option<RuntimeId>,
+        Option<String>,
+    ) {
         let spy = Spy::default();
         let mut service = ::tower::Layer::layer(&RuntimeIdLayer::new(), spy.clone());
         let response = block_on(::tower::Service::call(&mut service, request)).unwrap();
@@ -434,5 +495,70 @@ mod tests {
         let (a, ..) = run(Request::new(()));
         let (b, ..) = run(Request::new(()));
         assert_ne!(a.headers()[DEFAULT_HEADER], b.headers()[DEFAULT_HEADER]);
+    }
+
+    /// A body of two frames that records the ID current at each poll and when dropped.
+    struct SeenBody {
+        left: u8,
+        seen: Arc<Mutex<Vec<Option<RuntimeId>>>>,
+    }
+
+    impl Body for SeenBody {
+        type Data = &'static [u8];
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<&'static [u8]>, Infallible>>> {
+            self.seen.lock().unwrap().push(scope::current());
+            if self.left == 0 {
+                return Poll::Ready(None);
+            }
+            self.left -= 1;
+            Poll::Ready(Some(Ok(Frame::data(&b"chunk"[..]))))
+        }
+    }
+
+    impl Drop for SeenBody {
+        fn drop(&mut self) {
+            if let Ok(mut seen) = self.seen.lock() {
+                seen.push(scope::current());
+            }
+        }
+    }
+
+    #[test]
+    fn the_body_is_polled_and_dropped_in_the_requests_id() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let body_seen = Arc::clone(&seen);
+        let handler = ::tower::service_fn(move |_: Request<()>| {
+            let seen = Arc::clone(&body_seen);
+            std::future::ready(Ok::<_, Infallible>(Response::new(SeenBody {
+                left: 2,
+                seen,
+            })))
+        });
+        let mut service = ::tower::Layer::layer(&RuntimeIdLayer::new(), handler);
+        let request = Request::builder()
+            .header(DEFAULT_HEADER, "streamed-1")
+            .body(())
+            .unwrap();
+        let response = block_on(::tower::Service::call(&mut service, request)).unwrap();
+        assert_eq!(scope::current(), None);
+        let mut body = Box::pin(response.into_body());
+        let mut cx = Context::from_waker(Waker::noop());
+        while let Poll::Ready(Some(_)) = body.as_mut().poll_frame(&mut cx) {
+            assert_eq!(scope::current(), None);
+        }
+        drop(body);
+        let seen = seen.lock().unwrap();
+        // Three polls (two frames, then the end) and the drop.
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(
+            seen.iter()
+                .all(|id| id.as_ref().map(RuntimeId::as_str) == Some("streamed-1")),
+            "{seen:?}"
+        );
     }
 }
