@@ -26,7 +26,9 @@ use triomphe::{Arc, HeaderSlice};
 use crate::RuntimeIdError;
 use crate::config::{MaxDepthPolicy, RuntimeIdConfig};
 use crate::scope::{self, RuntimeIdGuard};
+use crate::segment;
 use crate::text::TextBuf;
+use crate::trace::{SpanId, TraceContext, TraceFlags, TraceId, TraceParent, TraceState};
 
 /// A hierarchical runtime ID: `[<pid><sep>][<prefix><sep>]<segment>(<sep><segment>)*`.
 ///
@@ -38,6 +40,7 @@ pub struct RuntimeId(Arc<HeaderSlice<Header, str>>);
 struct Header {
     parent: Option<RuntimeId>,
     depth: u32,
+    trace: TraceContext,
 }
 
 impl RuntimeId {
@@ -55,10 +58,18 @@ impl RuntimeId {
     /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
     /// ```
     pub fn new_root(config: &RuntimeIdConfig) -> RuntimeId {
+        RuntimeId::new_root_in(config, segment::new_trace())
+    }
+
+    /// A new root made with `config`, at the place `trace` gives it in a trace.
+    pub(crate) fn new_root_in(config: &RuntimeIdConfig, trace: TraceContext) -> RuntimeId {
+        let mut trace = Some(trace);
         if !config.prefix_process_id() && config.prefix_and_sep().is_empty() {
             let made = config
                 .alphabet()
-                .with_ascii_segment(config.length(), |text| RuntimeId::from_parts(None, 1, text));
+                .with_ascii_segment(config.length(), |text| {
+                    RuntimeId::root_in(text, trace.take())
+                });
             if let Some(id) = made {
                 return id;
             }
@@ -73,7 +84,13 @@ impl RuntimeId {
         }
         text.push_str(config.prefix_and_sep());
         config.alphabet().push_segment(config.length(), &mut text);
-        RuntimeId::from_parts(None, 1, text.as_str())
+        RuntimeId::root_in(text.as_str(), trace)
+    }
+
+    /// A root with `text`, at the place `trace` gives it in a trace (a new trace if none).
+    pub(crate) fn root_in(text: &str, trace: Option<TraceContext>) -> RuntimeId {
+        let trace = trace.unwrap_or_else(segment::new_trace);
+        RuntimeId::from_parts(None, 1, text, trace)
     }
 
     /// A new ID one level below this one: this ID's text, `config`'s separator, and a new
@@ -109,10 +126,12 @@ impl RuntimeId {
         text.push_str(self.as_str());
         text.push_str(config.sep());
         config.alphabet().push_segment(config.length(), &mut text);
+        let trace = self.0.header.trace.child(segment::new_span_id());
         Ok(RuntimeId::from_parts(
             Some(self.clone()),
             self.0.header.depth + 1,
             text.as_str(),
+            trace,
         ))
     }
 
@@ -144,8 +163,62 @@ impl RuntimeId {
     }
 
     /// Builds an ID from a text that has already been checked.
-    pub(crate) fn from_parts(parent: Option<RuntimeId>, depth: u32, text: &str) -> RuntimeId {
-        RuntimeId(Arc::from_header_and_str(Header { parent, depth }, text))
+    pub(crate) fn from_parts(
+        parent: Option<RuntimeId>,
+        depth: u32,
+        text: &str,
+        trace: TraceContext,
+    ) -> RuntimeId {
+        RuntimeId(Arc::from_header_and_str(
+            Header {
+                parent,
+                depth,
+                trace,
+            },
+            text,
+        ))
+    }
+
+    /// The trace this ID belongs to: a root made here starts a new one; a root adopted with a
+    /// valid `traceparent` continues the caller's; a child keeps its parent's. See
+    /// [`trace`](crate::trace).
+    pub fn trace_id(&self) -> TraceId {
+        self.0.header.trace.trace_id
+    }
+
+    /// This ID's own span in its trace: new for every ID.
+    pub fn span_id(&self) -> SpanId {
+        self.0.header.trace.span_id
+    }
+
+    /// The span this ID's span is a child of: its parent's, for a child; the caller's, for
+    /// a root adopted with a valid `traceparent`; none for a root that started its trace.
+    pub fn parent_span_id(&self) -> Option<SpanId> {
+        self.0.header.trace.parent_span_id
+    }
+
+    /// The trace's flags: those the caller sent, or `sampled` for a trace started here.
+    pub fn trace_flags(&self) -> TraceFlags {
+        self.0.header.trace.flags
+    }
+
+    /// The `tracestate` that came with the trace, passed on with it.
+    pub fn trace_state(&self) -> Option<&TraceState> {
+        self.0.header.trace.state.as_ref()
+    }
+
+    /// The `traceparent` of a call made in this ID: its trace, its span as the parent, its
+    /// flags.
+    ///
+    /// ```
+    /// use token_runtime_id::{RuntimeId, RuntimeIdConfig};
+    ///
+    /// let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+    /// let header = id.traceparent().to_string();
+    /// assert_eq!(header, format!("00-{}-{}-01", id.trace_id(), id.span_id()));
+    /// ```
+    pub fn traceparent(&self) -> TraceParent {
+        TraceParent::new(self.trace_id(), self.span_id(), self.trace_flags())
     }
 
     /// The full text, for example `12345:API:a1b2c3d4:e5f6g7h8`.
@@ -371,8 +444,8 @@ mod tests {
     #[test]
     fn equal_text_is_equal_and_hashes_alike() {
         use std::collections::HashSet;
-        let a = RuntimeId::from_parts(None, 1, "abc");
-        let b = RuntimeId::from_parts(None, 1, "abc");
+        let a = RuntimeId::root_in("abc", None);
+        let b = RuntimeId::root_in("abc", None);
         assert_eq!(a, b);
         assert!(!a.same_object(&b));
         let set: HashSet<RuntimeId> = [a, b].into_iter().collect();
@@ -382,11 +455,11 @@ mod tests {
 
     #[test]
     fn is_within_uses_text_equality_at_the_same_depth() {
-        let a = RuntimeId::from_parts(None, 1, "abc");
-        let twin = RuntimeId::from_parts(None, 1, "abc");
+        let a = RuntimeId::root_in("abc", None);
+        let twin = RuntimeId::root_in("abc", None);
         let child = a.child(&cfg()).unwrap();
         assert!(child.is_within(&twin));
-        let other = RuntimeId::from_parts(None, 1, "xyz");
+        let other = RuntimeId::root_in("xyz", None);
         assert!(!child.is_within(&other));
     }
 

@@ -3,8 +3,6 @@
 use std::fmt;
 use std::ops::RangeInclusive;
 
-#[cfg(feature = "tower")]
-use crate::config::RuntimeIdConfig;
 use crate::rules::{self, CharClass, Problem, forbidden_class};
 use crate::{RuntimeId, RuntimeIdError};
 
@@ -169,7 +167,7 @@ impl IncomingPolicy {
     }
 
     /// As [`check`](Self::check), the rule broken alone.
-    fn accept<'a>(&self, value: &'a [u8]) -> Result<&'a str, IncomingRejection> {
+    pub(crate) fn accept<'a>(&self, value: &'a [u8]) -> Result<&'a str, IncomingRejection> {
         let len = value.len();
         // The length first: nothing else is done with a value that is too long.
         if len > self.max_len {
@@ -200,27 +198,6 @@ impl IncomingPolicy {
             Ok(byte) if byte.is_ascii() => self.ascii & (1 << byte) != 0,
             _ => self.other.binary_search(&c).is_ok(),
         }
-    }
-
-    /// The root for a request that came with `values` (a header, once per time it was
-    /// sent): the value when it came once and the policy accepts it, else a new root made with
-    /// `config`, with the rule the value broke and its length when there was one.
-    #[cfg(feature = "tower")]
-    pub(crate) fn adopt<'a>(
-        &self,
-        values: impl IntoIterator<Item = &'a [u8]>,
-        config: &RuntimeIdConfig,
-    ) -> (RuntimeId, Option<(IncomingRejection, usize)>) {
-        let mut values = values.into_iter();
-        let rejected = match (values.next(), values.next()) {
-            (None, _) => None,
-            (Some(value), None) => match self.accept(value) {
-                Ok(text) => return (RuntimeId::from_parts(None, 1, text), None),
-                Err(reason) => Some((reason, value.len())),
-            },
-            (Some(first), Some(_)) => Some((IncomingRejection::Repeated, first.len())),
-        };
-        (RuntimeId::new_root(config), rejected)
     }
 }
 
@@ -267,7 +244,7 @@ impl RuntimeId {
         policy: &IncomingPolicy,
     ) -> Result<RuntimeId, RuntimeIdError> {
         let text = policy.check(value.as_ref())?;
-        Ok(RuntimeId::from_parts(None, 1, text))
+        Ok(RuntimeId::root_in(text, None))
     }
 }
 
@@ -448,6 +425,7 @@ impl IncomingPolicyBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RuntimeIdConfig;
 
     fn reason(result: Result<RuntimeId, RuntimeIdError>) -> IncomingRejection {
         match result {
@@ -581,26 +559,5 @@ mod tests {
         assert_eq!(child.as_str().len(), "abc:def.".len() + 4);
         assert!(child.as_str().starts_with("abc:def."));
         assert_eq!(child.root(), root);
-    }
-
-    #[test]
-    #[cfg(feature = "tower")]
-    fn adopt_falls_back_to_a_new_root_made_with_the_config() {
-        let policy = IncomingPolicy::default();
-        let cfg = RuntimeIdConfig::builder().prefix("SVC").build().unwrap();
-        let (id, rejected) = policy.adopt([&b"\xff\xfe"[..]], &cfg);
-        assert!(id.as_str().starts_with("SVC:"));
-        assert_eq!(
-            rejected,
-            Some((IncomingRejection::NotUtf8 { position: 0 }, 2))
-        );
-        let (id, rejected) = policy.adopt([&b"up-1"[..]], &cfg);
-        assert_eq!((id.as_str(), rejected), ("up-1", None));
-        let (id, rejected) = policy.adopt([&b"up-1"[..], b"up-2"], &cfg);
-        assert!(id.as_str().starts_with("SVC:"));
-        assert_eq!(rejected, Some((IncomingRejection::Repeated, 4)));
-        let (id, rejected) = policy.adopt(std::iter::empty(), &cfg);
-        assert!(id.as_str().starts_with("SVC:"));
-        assert_eq!(rejected, None);
     }
 }

@@ -85,6 +85,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+mod adopt;
 #[cfg(feature = "macros")]
 mod attribute;
 mod bound;
@@ -107,6 +108,7 @@ pub mod thread;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
+pub mod trace;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing;
@@ -115,6 +117,7 @@ pub mod tracing;
 // types their errors are made of are re-exported below.
 use token_runtime_id_rules as rules;
 
+pub use adopt::{Adopted, Incoming, IncomingField, Rejected, RejectionReason};
 pub use capture::{Captured, capture};
 pub use config::{
     MaxDepthPolicy, RuntimeIdConfig, RuntimeIdConfigBuilder, default_config, set_default_config,
@@ -128,6 +131,7 @@ pub use logger::{LoggerExt, with_runtime_id, with_runtime_id_async, with_runtime
 pub use scope::{RuntimeIdGuard, get_runtime_id, require_runtime_id};
 pub use segment::seed_ids;
 pub use token_runtime_id_rules::{CharClass, ConfigField, Problem};
+pub use trace::{SpanId, TraceFlags, TraceId, TraceParent, TraceRejection, TraceState};
 
 /// Runs each call of a `fn` or `async fn` in a new child runtime ID: the seed's decorator.
 ///

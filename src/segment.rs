@@ -16,11 +16,13 @@
 //! a child reseeds from the OS, as Python's `random` does in a forked child.
 
 use std::cell::RefCell;
+use std::num::{NonZeroU64, NonZeroU128};
 
 use rand::rngs::{StdRng, SysRng};
 use rand::{Rng, SeedableRng};
 
 use crate::text::TextBuf;
+use crate::trace::{SpanId, TraceContext, TraceId};
 
 /// Values of `n^k` are kept at or below this, so a redraw is needed for less than 1/256 of
 /// the words.
@@ -245,6 +247,33 @@ fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
         // This thread's storage is being torn down: a generator seeded for this draw.
         (_, Some(f)) => f(&mut seeded_rng()),
         (_, None) => unreachable!("`f` was taken only by the branch that returns its result"),
+    }
+}
+
+/// A new span ID, drawn from this thread's generator.
+pub(crate) fn new_span_id() -> SpanId {
+    with_rng(|rng| nonzero_u64(rng))
+}
+
+/// The context of a new trace, sampled, with a new trace ID and span ID.
+pub(crate) fn new_trace() -> TraceContext {
+    let (trace_id, span_id) = with_rng(|rng| {
+        let trace_id = loop {
+            let value = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
+            if let Some(value) = NonZeroU128::new(value) {
+                break TraceId::from_nonzero(value);
+            }
+        };
+        (trace_id, nonzero_u64(rng))
+    });
+    TraceContext::new_trace(trace_id, span_id)
+}
+
+fn nonzero_u64(rng: &mut StdRng) -> SpanId {
+    loop {
+        if let Some(value) = NonZeroU64::new(rng.next_u64()) {
+            return SpanId::from_nonzero(value);
+        }
     }
 }
 

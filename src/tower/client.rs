@@ -13,7 +13,7 @@ use ::http::header::{HeaderMap, HeaderName, HeaderValue};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
-use super::{DEFAULT_HEADER, InRequest};
+use super::{DEFAULT_HEADER, InRequest, TRACEPARENT, TRACESTATE};
 use crate::config::{with_config_or_default, with_default_config};
 use crate::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig, scope};
 
@@ -378,6 +378,7 @@ fn set_header<B>(
         },
         (Some(first), Some(_)) => replaced = Some((IncomingRejection::Repeated, first.len())),
     }
+    set_trace_context(headers, id);
     let sep = with_config_or_default(settings.config.as_deref(), |config| config.sep().to_owned());
     match sendable(id, &sep, &settings.policy) {
         Ok(value) => {
@@ -387,6 +388,20 @@ fn set_header<B>(
         Err(problem) => {
             headers.remove(&settings.header);
             Some(problem)
+        }
+    }
+}
+
+/// Sets `traceparent` (the call's span as the parent) and the trace's `tracestate`, in
+/// place of any the request had.
+fn set_trace_context(headers: &mut HeaderMap, id: &RuntimeId) {
+    let traceparent = HeaderValue::try_from(id.traceparent().to_string())
+        .unwrap_or_else(|_| unreachable!("a traceparent is lowercase hex and dashes"));
+    headers.insert(TRACEPARENT, traceparent);
+    headers.remove(TRACESTATE);
+    if let Some(state) = id.trace_state() {
+        if let Ok(value) = HeaderValue::from_str(state.as_str()) {
+            headers.insert(TRACESTATE, value);
         }
     }
 }
@@ -506,6 +521,7 @@ pub fn outgoing_request_id() -> (RuntimeId, HeaderMap) {
     with_default_config(|config| {
         let id = outgoing_id(config);
         let mut headers = HeaderMap::new();
+        set_trace_context(&mut headers, &id);
         if let Ok(value) = sendable(&id, config.sep(), &IncomingPolicy::default()) {
             headers.insert(HeaderName::from_static(DEFAULT_HEADER), value);
         }
@@ -546,7 +562,8 @@ mod tests {
         let (id, headers) = outgoing_request_id();
         assert_eq!(id.depth(), 1);
         assert_eq!(headers[DEFAULT_HEADER], id.as_str());
-        assert_eq!(headers.len(), 1);
+        assert_eq!(headers[TRACEPARENT], id.traceparent().to_string());
+        assert_eq!(headers.len(), 2);
     }
 
     #[test]

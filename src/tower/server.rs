@@ -12,10 +12,10 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
-use super::{DEFAULT_HEADER, InRequest, header_value};
+use super::{DEFAULT_HEADER, InRequest, TRACEPARENT, TRACESTATE, header_value};
 use crate::config::with_config_or_default;
 use crate::scope;
-use crate::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig};
+use crate::{Adopted, Incoming, IncomingField, IncomingPolicy, RuntimeIdConfig};
 
 /// A tower [`Layer`](::tower::Layer) that runs each request in a root runtime ID, adopted
 /// from the `x-request-id` header when valid.
@@ -233,27 +233,21 @@ impl<S: fmt::Debug> fmt::Debug for RuntimeIdService<S> {
 }
 
 impl Settings {
-    /// The request's root: adopted from the header when it is there once and valid.
-    fn incoming(&self, headers: &HeaderMap) -> (RuntimeId, Option<(IncomingRejection, usize)>) {
-        let values = headers
-            .get_all(&self.header)
-            .iter()
-            .map(HeaderValue::as_bytes);
+    /// The request's root: adopted from its headers (see [`IncomingPolicy::adopt`]).
+    fn incoming(&self, headers: &HeaderMap) -> Adopted {
+        let mut incoming = Incoming::new();
+        for value in headers.get_all(&self.header) {
+            incoming = incoming.request_id(value.as_bytes());
+        }
+        for value in headers.get_all(TRACEPARENT) {
+            incoming = incoming.traceparent(value.as_bytes());
+        }
+        for value in headers.get_all(TRACESTATE) {
+            incoming = incoming.tracestate(value.as_bytes());
+        }
         with_config_or_default(self.config.as_deref(), |config| {
-            self.policy.adopt(values, config)
+            self.policy.adopt(&incoming, config)
         })
-    }
-
-    /// Logs a rejected header by the rule it broke and its length, never its content.
-    fn report(&self, reason: IncomingRejection, len: usize) {
-        let Some(log) = &self.logger else { return };
-        slog::warn!(
-            log,
-            "rejected the incoming request ID, using a new one";
-            "header" => self.header.as_str(),
-            "len" => len,
-            "reason" => %reason,
-        );
     }
 }
 
@@ -271,17 +265,27 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> ResponseFuture<S::Future> {
         let settings = &*self.settings;
-        let (id, rejected) = settings.incoming(request.headers());
+        let adopted = settings.incoming(request.headers());
+        let id = adopted.runtime_id().clone();
         let _scope = scope::enter(Some(id.clone()));
-        if let Some((reason, len)) = rejected {
-            settings.report(reason, len);
+        if let Some(log) = &settings.logger {
+            adopted.report(log, settings.header.as_str());
+        }
+        // Refused trace context is never passed on to the handler.
+        for (field, header) in [
+            (IncomingField::Traceparent, TRACEPARENT),
+            (IncomingField::Tracestate, TRACESTATE),
+        ] {
+            if adopted.rejected().iter().any(|r| r.field == field) {
+                request.headers_mut().remove(header);
+            }
         }
         // An adopted ID is the request's header already, one value the response can share.
-        let adopted = match rejected {
-            None => request.headers().get(&settings.header).cloned(),
-            Some(_) => None,
+        let value = match adopted.adopted_request_id() {
+            true => request.headers().get(&settings.header).cloned(),
+            false => None,
         };
-        let value = adopted.unwrap_or_else(|| {
+        let value = value.unwrap_or_else(|| {
             let value = header_value(&id);
             request
                 .headers_mut()
@@ -401,6 +405,7 @@ impl<B: fmt::Debug> fmt::Debug for ResponseBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RuntimeId;
     use std::convert::Infallible;
     use std::sync::Mutex;
     use std::task::Waker;
