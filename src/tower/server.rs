@@ -271,14 +271,14 @@ where
         if let Some(log) = &settings.logger {
             adopted.report(log, settings.header.as_str());
         }
-        // Refused trace context is never passed on to the handler.
-        for (field, header) in [
-            (IncomingField::Traceparent, TRACEPARENT),
-            (IncomingField::Tracestate, TRACESTATE),
-        ] {
-            if adopted.rejected().iter().any(|r| r.field == field) {
-                request.headers_mut().remove(header);
-            }
+        // Refused trace context is never passed on to the handler; a `tracestate` goes
+        // with its `traceparent`.
+        let refused = |field| adopted.rejected().iter().any(|r| r.field == field);
+        if refused(IncomingField::Traceparent) {
+            request.headers_mut().remove(TRACEPARENT);
+            request.headers_mut().remove(TRACESTATE);
+        } else if refused(IncomingField::Tracestate) {
+            request.headers_mut().remove(TRACESTATE);
         }
         // An adopted ID is the request's header already, one value the response can share.
         let value = match adopted.adopted_request_id() {
