@@ -51,12 +51,19 @@
 //! - [`RuntimeIdDrain`]: writes the current ID into each record, under one validated key.
 //! - [`with_runtime_id`], [`with_runtime_id_async`] and [`LoggerExt`]: loggers bound to an
 //!   ID, which keep it wherever they go.
-//! - [`RuntimeIdFutureExt`]: futures that carry their ID into every poll, whichever thread
-//!   runs them; [`thread`] and `task` start threads and tasks in the current ID or a child.
+//! - [`RuntimeIdFutureExt`] and [`RuntimeIdStreamExt`]: futures and streams that carry
+//!   their ID into every poll, whichever thread runs them; [`thread`] and `task` start
+//!   threads and tasks in the current ID or a child; [`capture`] takes the current ID to
+//!   thread pools (rayon, tokio's blocking pool).
 //! - [`setup`]: JSON lines to a file and terminal output, assembled in the right order,
 //!   losing nothing.
-//! - [`IncomingPolicy`] and [`RuntimeId::from_incoming`]: IDs from other services (an
-//!   `x-request-id` header), checked before they are adopted as roots.
+//! - [`IncomingPolicy::adopt`], [`Incoming`] and [`RuntimeId::from_incoming`]: IDs and
+//!   W3C trace context from other services (`x-request-id`, `traceparent`, a message's
+//!   attributes), checked before they are adopted as roots; what is refused is reported by
+//!   rule, never echoed.
+//! - [`trace`]: every ID belongs to one W3C trace ([`RuntimeId::trace_id`],
+//!   [`RuntimeId::span_id`]), so OpenTelemetry collectors and services of other stacks can
+//!   join the logs to traces.
 //! - [`seed_ids`]: reproducible IDs on one thread, for tests and examples.
 //!
 //! # Crate feature flags
@@ -64,17 +71,22 @@
 //! - `macros` (on by default): the [`#[runtime_id]`](runtime_id) attribute, which runs
 //!   each call of a `fn` or `async fn` in a new child ID, its arguments checked at
 //!   compile time.
-//! - `tokio` (off by default): `task`, spawning tokio tasks that carry the ID over. The rest of the crate is runtime-agnostic: [`RuntimeIdFutureExt`] works
-//!   on any executor.
+//! - `tokio` (off by default): `task`, spawning tokio tasks (and blocking closures) that
+//!   carry the ID over. The rest of the crate is runtime-agnostic: [`RuntimeIdFutureExt`]
+//!   works on any executor.
 //! - `tower` (off by default): the `tower` module, for HTTP services and clients built
-//!   on tower (axum, tonic, hyper-util): `RuntimeIdLayer` runs each request in a root ID,
-//!   adopted from its `x-request-id` header when valid; `PropagateRuntimeIdLayer` sends
-//!   each outgoing request in a new child of the current ID, in that header;
-//!   `outgoing_request_id` does the same for other clients.
+//!   on tower (axum, tonic, hyper-util): `RuntimeIdLayer` runs each request, and its
+//!   response body, in a root ID, adopted from its `x-request-id` header when valid and in
+//!   the trace of its `traceparent`; `PropagateRuntimeIdLayer` sends each outgoing request
+//!   in a new child of the current ID, in those headers; `outgoing_request_id` does the
+//!   same for other clients (reqwest).
 //! - `tracing` (off by default): `tracing::SlogLayer`, a `tracing_subscriber::Layer` that
 //!   writes the `tracing` events of libraries (hyper, tower-http, reqwest, sqlx, ...) to
 //!   a slog logger on the calling thread, so they carry the current ID; fields keep their
-//!   types.
+//!   types. It also makes the ID ride on `tracing` spans, so work a library carries to
+//!   another thread or task with its span (sqlx's connection workers, tower's `Buffer`,
+//!   `Instrument`) runs in the ID too; with `tower`, each request and call runs in a span
+//!   holding its ID.
 //!
 //! # Supported Rust versions
 //!

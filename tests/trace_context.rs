@@ -154,7 +154,11 @@ fn the_specifications_tracestate_examples() {
         "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
     );
     // Multi-tenant keys.
-    assert!(parse(&["fw529a3039@dt=ZmY3MGE3,congo@vendor=x"]).unwrap().is_some());
+    assert!(
+        parse(&["fw529a3039@dt=ZmY3MGE3,congo@vendor=x"])
+            .unwrap()
+            .is_some()
+    );
     for invalid in [
         "foo=1,foo=2",
         "FOO=1",
@@ -241,7 +245,10 @@ fn the_parser_accepts_exactly_what_the_grammar_allows() {
             prop_assert_eq!(parsed.is_ok(), oracle_accepts(&value), "{:?}", value);
             if let Ok(parent) = parsed {
                 accepted.set(accepted.get() + 1);
-                let (trace, span) = (parent.trace_id().to_string(), parent.parent_id().to_string());
+                let (trace, span) = (
+                    parent.trace_id().to_string(),
+                    parent.parent_id().to_string(),
+                );
                 prop_assert_eq!(trace.as_bytes(), &value[3..35]);
                 prop_assert_eq!(span.as_bytes(), &value[36..52]);
             }
@@ -272,7 +279,10 @@ fn what_is_written_reads_back() {
             let written = TraceParent::new(trace, span, flags).to_string();
             prop_assert_eq!(written.len(), 55);
             let read = TraceParent::parse(&written).unwrap();
-            prop_assert_eq!((read.trace_id(), read.parent_id(), read.flags()), (trace, span, flags));
+            prop_assert_eq!(
+                (read.trace_id(), read.parent_id(), read.flags()),
+                (trace, span, flags)
+            );
             Ok(())
         })
         .unwrap();
@@ -294,7 +304,10 @@ fn ids_made_here_are_in_one_trace_per_root_with_distinct_spans() {
             assert_eq!(child.parent_span_id(), Some(id.span_id()));
             assert!(spans.insert(child.span_id()));
             let sent = TraceParent::parse(child.traceparent().to_string()).unwrap();
-            assert_eq!((sent.trace_id(), sent.parent_id()), (root.trace_id(), child.span_id()));
+            assert_eq!(
+                (sent.trace_id(), sent.parent_id()),
+                (root.trace_id(), child.span_id())
+            );
             id = child;
         }
     }
@@ -303,7 +316,9 @@ fn ids_made_here_are_in_one_trace_per_root_with_distinct_spans() {
 #[test]
 fn a_root_adopted_in_a_trace_keeps_it_down_the_tree() {
     let adopted = IncomingPolicy::default().adopt(
-        &Incoming::new().traceparent(SPEC_EXAMPLE).tracestate("congo=t61rcWkgMzE"),
+        &Incoming::new()
+            .traceparent(SPEC_EXAMPLE)
+            .tracestate("congo=t61rcWkgMzE"),
         &RuntimeIdConfig::default(),
     );
     let root = adopted.runtime_id();
@@ -313,7 +328,10 @@ fn a_root_adopted_in_a_trace_keeps_it_down_the_tree() {
         .unwrap();
     assert_eq!(grandchild.trace_id().to_string(), &SPEC_EXAMPLE[3..35]);
     assert_eq!(grandchild.trace_state(), root.trace_state());
-    assert_eq!(root.parent_span_id().unwrap().to_string(), &SPEC_EXAMPLE[36..52]);
+    assert_eq!(
+        root.parent_span_id().unwrap().to_string(),
+        &SPEC_EXAMPLE[36..52]
+    );
 }
 
 /// Answers with what the handler saw: its ID's trace ID, parent span, the `traceparent`
@@ -330,7 +348,10 @@ fn echo_trace() -> Router {
                         .map(|v| v.to_str().unwrap().to_owned())
                         .unwrap_or_default()
                 };
-                let parent = id.parent_span_id().map(|p| p.to_string()).unwrap_or_default();
+                let parent = id
+                    .parent_span_id()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default();
                 format!(
                     "{}\n{parent}\n{}\n{}",
                     id.trace_id(),
@@ -353,7 +374,10 @@ async fn answer(app: Router, headers: &[(&str, &str)]) -> (StatusCode, Vec<Strin
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let response = app
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8(body.to_vec()).unwrap();
@@ -364,7 +388,10 @@ async fn answer(app: Router, headers: &[(&str, &str)]) -> (StatusCode, Vec<Strin
 async fn the_server_adopts_a_valid_traceparent_and_its_tracestate() {
     let (status, seen) = answer(
         echo_trace(),
-        &[("traceparent", SPEC_EXAMPLE), ("tracestate", "congo=t61rcWkgMzE")],
+        &[
+            ("traceparent", SPEC_EXAMPLE),
+            ("tracestate", "congo=t61rcWkgMzE"),
+        ],
     )
     .await;
     assert_eq!(status, 200);
@@ -399,7 +426,9 @@ async fn an_invalid_traceparent_starts_a_new_trace_is_never_handed_on_and_is_rep
 async fn serve(app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(std::future::IntoFuture::into_future(axum::serve(listener, app)));
+    tokio::spawn(std::future::IntoFuture::into_future(axum::serve(
+        listener, app,
+    )));
     addr
 }
 
@@ -410,7 +439,9 @@ async fn the_client_sends_the_calls_span_and_the_service_called_continues_the_tr
         .layer(PropagateRuntimeIdLayer::new())
         .service(Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>());
     let adopted = IncomingPolicy::default().adopt(
-        &Incoming::new().traceparent(SPEC_EXAMPLE).tracestate("congo=t61rcWkgMzE"),
+        &Incoming::new()
+            .traceparent(SPEC_EXAMPLE)
+            .tracestate("congo=t61rcWkgMzE"),
         &RuntimeIdConfig::default(),
     );
     let request_id = adopted.runtime_id().clone();
@@ -422,9 +453,12 @@ async fn the_client_sends_the_calls_span_and_the_service_called_continues_the_tr
         let body = response.into_body().collect().await.unwrap().to_bytes();
         String::from_utf8(body.to_vec()).unwrap()
     };
-    let text = tokio::time::timeout(Duration::from_secs(60), call.with_runtime_id(request_id.clone()))
-        .await
-        .unwrap();
+    let text = tokio::time::timeout(
+        Duration::from_secs(60),
+        call.with_runtime_id(request_id.clone()),
+    )
+    .await
+    .unwrap();
     let seen: Vec<&str> = text.split('\n').collect();
     // One trace across both services: the called service's root is a child of the call's
     // span, which is a child of the request's.

@@ -3,13 +3,15 @@
 //!
 //! - [`RuntimeIdLayer`], server side: each request runs in a root ID, the caller's
 //!   `x-request-id` when the [`IncomingPolicy`](crate::IncomingPolicy) accepts it, else a
-//!   new one, and the response carries it back.
+//!   new one, in the trace of the caller's W3C `traceparent` when it is valid; its response
+//!   body is polled in the ID too, and the response carries the ID back.
 //! - [`PropagateRuntimeIdLayer`], client side: each outgoing request runs in a new child
-//!   of the current ID, which it sends in `x-request-id`.
-//! - [`outgoing_request_id`]: the same for clients that are not tower services (reqwest).
+//!   of the current ID, which it sends in `x-request-id`, with its `traceparent`.
+//! - [`outgoing_request_id`]: the same headers for clients that are not tower services
+//!   (reqwest).
 //!
 //! With both, the lines of a service B called by a service A nest under the exact call in
-//! A that made the request:
+//! A that made the request, and both services' IDs are spans of one trace:
 //!
 //! ```text
 //! a1b2c3d4                      A: the request
@@ -17,10 +19,15 @@
 //! a1b2c3d4:e5f6g7h8:i9j0k1l2    B: a scope nested in that request
 //! ```
 //!
-//! Both layers use the same [`HeaderName`](::http::HeaderName) type for the header, `x-request-id` unless told
-//! otherwise. An ID is sent as its text: any ID a config or a policy allows is a valid
-//! header value, since none holds a control character (UTF-8 beyond ASCII goes out as
-//! it is).
+//! With the `tracing` feature, each request and each call also runs in a `tracing` span
+//! holding its ID, so a library that hands work to a task or thread of its own with
+//! `Span::current()` carries the ID there: tower's `Buffer` (inside a tonic `Channel`)
+//! runs each call on its worker task in the call's span, sqlx runs each statement on its
+//! connection's thread in the request's.
+//!
+//! Both layers use the same [`HeaderName`](::http::HeaderName) type for the header,
+//! `x-request-id` unless told otherwise. An ID is sent as its text when the called
+//! service's policy accepts it (see [what is sent](PropagateRuntimeIdLayer#what-is-sent)).
 //!
 //! # Layer order
 //!

@@ -65,7 +65,7 @@ use crate::{Adopted, Incoming, IncomingField, IncomingPolicy, RuntimeIdConfig};
 /// # What the handler sees
 ///
 /// Besides the current ID ([`get_runtime_id`](crate::get_runtime_id)), the request's
-/// header holds the ID's text, and its extensions hold the [`RuntimeId`] (axum:
+/// header holds the ID's text, and its extensions hold the [`RuntimeId`](crate::RuntimeId) (axum:
 /// `Extension<RuntimeId>`); the response's extensions hold the `RuntimeId` too, for
 /// layers outside this one (an access log, say).
 ///

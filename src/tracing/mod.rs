@@ -67,6 +67,45 @@
 //! is what links a request's lines; an event that should say which URI it is about has
 //! to carry it as a field.
 //!
+//! # The ID rides on spans
+//!
+//! Libraries carry work to other threads and tasks with tracing's span: sqlx runs each
+//! statement on its connection's worker thread inside the caller's span, tower's `Buffer`
+//! (in a tonic `Channel`) runs each request on its worker task inside it, and
+//! `Instrument`, `in_current_span` and `Span::in_scope` do the same for any code. So a
+//! span made while an ID is current holds that ID, and wherever the span is entered its ID
+//! is current: the current ID there if that is the span's or below it (nested scopes stay
+//! precise), else the span's, as for a [bound logger](crate::LoggerExt#which-id-a-record-carries).
+//! `tracing` events, slog records and `log` records made there all carry it:
+//!
+//! ```
+//! use slog::{o, Discard, Drain, Logger};
+//! use token_runtime_id::{get_runtime_id, tracing::SlogLayer, RuntimeId, RuntimeIdConfig, RuntimeIdDrain};
+//! use tracing_subscriber::prelude::*;
+//!
+//! let logger = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
+//! let subscriber = tracing_subscriber::registry().with(SlogLayer::new(logger));
+//! tracing::subscriber::set_global_default(subscriber)?;
+//!
+//! let request = RuntimeId::new_root(&RuntimeIdConfig::default());
+//! let span = request.scope(|| tracing::info_span!("query"));
+//! // A worker thread, as a library runs one, entering the caller's span.
+//! let seen = std::thread::spawn(move || span.in_scope(get_runtime_id)).join().unwrap();
+//! assert_eq!(seen, Some(request));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! With the `tower` feature, [`RuntimeIdLayer`](crate::tower::RuntimeIdLayer) runs each
+//! request in a span holding its ID (`request`, target `token_runtime_id`, level `INFO`),
+//! and [`PropagateRuntimeIdLayer`](crate::tower::PropagateRuntimeIdLayer) each call (`call`),
+//! so the libraries a handler uses carry the ID even where the application makes no span.
+//!
+//! The layer must be shown a span to give it an ID: a filter on the layer (see below)
+//! applies to spans too. A span the filter hides still carries the ID of the nearest span
+//! above it that the layer was shown, so it is enough that the filter lets the request
+//! spans through (`token_runtime_id` at `INFO`), or any span the application opens around
+//! the work. Spans cost nothing when no layer is interested in them.
+//!
 //! Building the record allocates nothing: the fields are read from the event while the
 //! drain serializes them.
 //!
@@ -74,8 +113,9 @@
 //!
 //! `SlogLayer` writes every event it is given. Choose which with tracing's own filters,
 //! for instance a [`Targets`](tracing_subscriber::filter::Targets) filter on the layer:
-//! here `debug` lines from the application and from tower-http, but only warnings and
-//! errors from hyper and everything else:
+//! here `debug` lines from the application, from tower-http and sqlx (whose statements are
+//! `debug` lines), the crate's request spans, but only warnings and errors from hyper and
+//! everything else:
 //!
 //! ```
 //! use slog::{o, Discard, Logger};
@@ -86,8 +126,10 @@
 //! let logger = Logger::root(Discard, o!());
 //! let filter = Targets::new()
 //!     .with_default(Level::WARN)
+//!     .with_target("token_runtime_id", Level::INFO) // the spans of requests and calls
 //!     .with_target("my_service", Level::DEBUG)
-//!     .with_target("tower_http", Level::DEBUG);
+//!     .with_target("tower_http", Level::DEBUG)
+//!     .with_target("sqlx", Level::DEBUG);
 //! let subscriber = tracing_subscriber::registry().with(SlogLayer::new(logger).with_filter(filter));
 //! # drop(subscriber);
 //! ```
