@@ -29,11 +29,14 @@ const FEW: u32 = 1_000;
 const MANY: u32 = 11_000;
 
 /// The cases, each run in a process of its own; [`run`] says what one call of each does.
-const CASES: [&str; 12] = [
+const CASES: [&str; 15] = [
     "with_runtime_id",
     "next_and_scope",
     "tracing_root_span",
     "new_root",
+    "new_child",
+    "runtime_id_scope",
+    "captured_scope",
     "alphanumeric_sample_string",
     "record_current_id",
     "record_bound_logger",
@@ -45,7 +48,7 @@ const CASES: [&str; 12] = [
 ];
 
 /// Rows of the report: what, ours, baseline, target ratio (`None`: for reference).
-const ROWS: [(&str, &str, &str, Option<f64>); 7] = [
+const ROWS: [(&str, &str, &str, Option<f64>); 8] = [
     (
         "`with_runtime_id` on a root logger vs a root span",
         "with_runtime_id",
@@ -81,6 +84,12 @@ const ROWS: [(&str, &str, &str, Option<f64>); 7] = [
         "record_bound_logger_elsewhere",
         "record_plain_kv",
         None,
+    ),
+    (
+        "`Captured::scope` vs `RuntimeId::scope`",
+        "captured_scope",
+        "runtime_id_scope",
+        Some(1.0),
     ),
     (
         "a poll of a wrapped future vs tracing `Instrumented`",
@@ -174,6 +183,24 @@ fn run(case: &str, calls: u32) {
         "new_root" => repeat(Box::new(|| {
             black_box(RuntimeId::new_root(&cfg));
         })),
+        "new_child" => {
+            let root = RuntimeId::new_root(&cfg);
+            repeat(Box::new(|| {
+                black_box(root.child(&cfg).unwrap());
+            }));
+        }
+        "runtime_id_scope" | "captured_scope" => {
+            let id = RuntimeId::new_root(&cfg);
+            let ctx = id.scope(token_runtime_id::capture);
+            match case {
+                "runtime_id_scope" => repeat(Box::new(|| {
+                    black_box(id.scope(|| black_box(1)));
+                })),
+                _ => repeat(Box::new(|| {
+                    black_box(ctx.scope(|| black_box(1)));
+                })),
+            }
+        }
         "alphanumeric_sample_string" => repeat(Box::new(|| {
             black_box(Alphanumeric.sample_string(&mut rand::rng(), 8));
         })),
