@@ -252,7 +252,7 @@ fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
 
 /// A new span ID, drawn from this thread's generator.
 pub(crate) fn new_span_id() -> SpanId {
-    with_rng(|rng| nonzero_u64(rng))
+    with_rng(nonzero_u64)
 }
 
 /// The context of a new trace, sampled, with a new trace ID and span ID.

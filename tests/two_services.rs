@@ -2,11 +2,13 @@
 //! calling B over loopback, 200 orders sent to A with at most 20 in flight. Counted from
 //! the two files after both stopped cleanly: every line logged while handling an order
 //! carries an ID of that order's tree (the application's slog lines, its libraries' `log`
-//! and `tracing` lines, tower-http's and hyper-util's), no application line is lost or
-//! written twice, B's root for each call is the ID A had at the call site, and B's first
-//! line for a call is never stamped before A's line that made it (`ts` is taken during the
-//! log call, not when the line is written). The viewer then shows B's lines nested under
-//! A's call in one tree.
+//! and `tracing` lines, tower-http's, hyper-util's and reqwest's, sqlx's statements logged
+//! on its connection's worker thread, the lines of work done on rayon's pool inside tokio's
+//! blocking pool, and those logged while the server polls a streamed body after the
+//! handler returned), no application line is lost or written twice, B's root for each call
+//! is the ID A had at the call site, and B's first line for a call is never stamped before
+//! A's line that made it (`ts` is taken during the log call, not when the line is written).
+//! The viewer then shows B's lines nested under A's call in one tree.
 //!
 //! This binary has its own `main` (`harness = false`): run with `--serve`, it is one of
 //! the services, which the test starts by running itself again. The services' children
@@ -106,7 +108,18 @@ fn run() {
     assert_eq!(counts.answered_ok, ORDERS as usize, "{counts}");
     assert_eq!(counts.without_request_id, 0, "{counts}");
     assert_eq!((counts.lost, counts.duplicated), (0, 0), "{counts}");
-    assert_eq!(counts.linked_calls, 2 * ORDERS as usize, "{counts}");
+    assert_eq!(counts.linked_calls, (ITEMS * ORDERS) as usize, "{counts}");
+    assert_eq!(counts.sqlx_inserts_in_root, ORDERS as usize, "{counts}");
+    assert_eq!(
+        counts.rayon_lines(),
+        (PACKED_PARTS * ORDERS) as usize,
+        "{counts}"
+    );
+    assert_eq!(
+        counts.streamed_lines(),
+        (ANSWER_PARTS * ORDERS) as usize,
+        "{counts}"
+    );
     assert_eq!(counts.linked_orders, ORDERS as usize, "{counts}");
     assert_eq!(counts.stamped_before_the_call, 0, "{counts}");
     assert_eq!(counts.repeated_key, 0, "{counts}");
@@ -158,23 +171,66 @@ fn read_lines(service: Name, path: &Path) -> Vec<Line> {
     text.lines().map(parse).collect()
 }
 
-/// The application lines each order makes, in A and in B: the service, the line, whether
-/// it is written once per item (each call to B) rather than once per order, and through
-/// which crate.
-const EXPECTED: [(Name, &str, bool, &str); 12] = [
-    (Name::A, "order received", false, "slog"),
-    (Name::A, "checking stock", false, "slog"),
-    (Name::A, "reserved stock", false, "log"),
-    (Name::A, "receipt sent", false, "slog"),
-    (Name::A, "calling the price service", true, "slog"),
-    (Name::A, "computed the total", false, "tracing"),
-    (Name::A, "order done", false, "slog"),
-    (Name::B, "pricing item", true, "slog"),
-    (Name::B, "looking up the price list", true, "slog"),
-    (Name::B, "price list hit", true, "log"),
-    (Name::B, "discount applied", true, "tracing"),
-    (Name::B, "item priced", true, "slog"),
+/// The calls A makes to B for each order: items 0 and 1 through hyper-util's client and
+/// `PropagateRuntimeIdLayer`, item 2 through reqwest and `outgoing_request_id`.
+const ITEMS: u32 = 3;
+
+/// The parts of each order A checks on rayon's pool, and of its streamed answer.
+const PACKED_PARTS: u32 = 4;
+const ANSWER_PARTS: u32 = 2;
+
+/// The application lines each order makes, in A and in B: the service, the line, how many
+/// each order makes (numbered by their `item` or `part`, or one alone), and through which
+/// crate.
+const EXPECTED: [(Name, &str, Count, &str); 15] = [
+    (Name::A, "order received", Count::One, "slog"),
+    (Name::A, "checking stock", Count::One, "slog"),
+    (Name::A, "reserved stock", Count::One, "log"),
+    (Name::A, "receipt sent", Count::One, "slog"),
+    (
+        Name::A,
+        "calling the price service",
+        Count::Each(ITEMS),
+        "slog",
+    ),
+    (Name::A, "computed the total", Count::One, "tracing"),
+    (Name::A, "checked part", Count::Each(PACKED_PARTS), "log"),
+    (Name::A, "order packed", Count::One, "slog"),
+    (Name::A, "order done", Count::One, "slog"),
+    (
+        Name::A,
+        "answer part sent",
+        Count::Each(ANSWER_PARTS),
+        "slog",
+    ),
+    (Name::B, "pricing item", Count::Each(ITEMS), "slog"),
+    (
+        Name::B,
+        "looking up the price list",
+        Count::Each(ITEMS),
+        "slog",
+    ),
+    (Name::B, "price list hit", Count::Each(ITEMS), "log"),
+    (Name::B, "discount applied", Count::Each(ITEMS), "tracing"),
+    (Name::B, "item priced", Count::Each(ITEMS), "slog"),
 ];
+
+/// How many of a line each order makes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Count {
+    One,
+    /// One per item or part, numbered from 0.
+    Each(u32),
+}
+
+impl Count {
+    fn total(self) -> usize {
+        match self {
+            Count::One => 1,
+            Count::Each(n) => n as usize,
+        }
+    }
+}
 
 /// Which application line a line is, by its `order` and `item` fields, or the numbers
 /// in the message of a `log` line (slog-stdlog writes no fields).
@@ -185,6 +241,10 @@ enum Kind {
     App(AppKey, &'static str),
     TowerHttp,
     HyperUtil,
+    /// reqwest's own lines, through the `log` crate.
+    Reqwest,
+    /// sqlx's statements.
+    Sqlx,
     /// The service's own lines before and after serving.
     Lifecycle,
     Unknown,
@@ -193,16 +253,29 @@ enum Kind {
 fn classify(line: &Line) -> Kind {
     let msg = line.msg();
     let from_log = [
-        ("reserved stock for order ", "reserved stock"),
-        ("price list hit for order ", "price list hit"),
+        ("reserved stock for order ", "reserved stock", None),
+        (
+            "price list hit for order ",
+            "price list hit",
+            Some(" item "),
+        ),
+        ("checked part ", "checked part", Some(" of order ")),
     ];
-    let (what, order, item, via) = if let Some((rest, what)) = from_log
+    let (what, order, item, via) = if let Some((rest, what, split)) = from_log
         .iter()
-        .find_map(|&(prefix, what)| Some((msg.strip_prefix(prefix)?, what)))
+        .find_map(|&(prefix, what, split)| Some((msg.strip_prefix(prefix)?, what, split)))
     {
-        let mut numbers = rest.split(" item ").map(|n| n.parse::<u32>().ok());
-        let order = numbers.next().flatten();
-        let item = numbers.next().flatten();
+        let numbers: Vec<Option<u32>> = match split {
+            Some(split) => rest.split(split).map(|n| n.parse().ok()).collect(),
+            None => vec![rest.parse().ok()],
+        };
+        // "checked part P of order O" names the part first.
+        let (order, item) = match (what, &numbers[..]) {
+            ("checked part", [part, order]) => (*order, *part),
+            (_, [order, item]) => (*order, *item),
+            (_, [order]) => (*order, None),
+            _ => (None, None),
+        };
         (what, order, item, "log")
     } else if line.json.contains_key("order") {
         // `SlogLayer` writes the event's target; the application's slog lines have none.
@@ -211,24 +284,48 @@ fn classify(line: &Line) -> Kind {
         } else {
             "slog"
         };
-        (msg, line.number("order"), line.number("item"), via)
+        let item = line.number("item").or_else(|| line.number("part"));
+        (msg, line.number("order"), item, via)
     } else {
         return match line.target() {
             Some(target) if target.starts_with("tower_http") => Kind::TowerHttp,
             Some(target) if target.starts_with("hyper_util") => Kind::HyperUtil,
+            Some(target) if target.starts_with("sqlx") => Kind::Sqlx,
+            None if REQWEST_LINES.iter().any(|line| msg.starts_with(line)) => Kind::Reqwest,
             None if matches!(msg, "listening" | "stopped") => Kind::Lifecycle,
             _ => Kind::Unknown,
         };
     };
     let found = EXPECTED
         .iter()
-        .find(|&&(service, name, per_item, crate_name)| {
-            (service, name, per_item, crate_name) == (line.service, what, item.is_some(), via)
+        .find(|&&(service, name, count, crate_name)| {
+            let numbered = matches!(count, Count::Each(_));
+            (service, name, numbered, crate_name) == (line.service, what, item.is_some(), via)
         });
     match (found, order) {
         (Some(&(service, name, ..)), Some(order)) => Kind::App((service, name, order, item), via),
         _ => Kind::Unknown,
     }
+}
+
+/// The lines reqwest writes (through the `log` crate) during a call: as it opens a
+/// connection, and as it decides not to retry.
+const REQWEST_LINES: [&str; 2] = ["starting new connection", "shouldn't retry!"];
+
+/// An `INSERT` statement, one per order, logged by sqlx.
+fn is_insert(line: &Line) -> bool {
+    line.json
+        .get("db.statement")
+        .and_then(Value::as_str)
+        .is_some_and(|statement| statement.trim_start().starts_with("INSERT"))
+}
+
+/// The libraries whose lines must carry a request's or a call's ID.
+#[derive(Clone, Copy, Debug)]
+enum Library {
+    TowerHttp,
+    HyperUtil,
+    Reqwest,
 }
 
 /// The lines hyper-util writes from tasks it spawns itself (with the client's executor,
@@ -281,10 +378,20 @@ struct Counts {
     lines: [usize; 2],
     /// Application lines found, by how they were written.
     app: HashMap<&'static str, usize>,
+    /// Application lines found, by line.
+    by_line: HashMap<&'static str, usize>,
     tower_http: usize,
     hyper_util_with_id: usize,
     /// hyper-util's lines from tasks it spawns itself, by message ([`HYPER_UTIL_TASKS`]).
     hyper_util_background: HashMap<&'static str, usize>,
+    reqwest_with_id: usize,
+    /// sqlx's statements inside a request (its `INSERT`s, and the set-up of connections
+    /// opened for one), all with the request's root ID.
+    sqlx_with_id: usize,
+    /// Orders whose one `INSERT` statement carries the order's root ID.
+    sqlx_inserts_in_root: usize,
+    /// sqlx's statements while A starts, outside any request.
+    sqlx_outside: usize,
     lifecycle: usize,
     /// Lines logged while handling an order without an ID of that order's tree.
     without_request_id: usize,
@@ -324,7 +431,8 @@ impl Counts {
         counts.distinct_roots = orders_of.len();
 
         let mut app: HashMap<AppKey, Vec<&Line>> = HashMap::new();
-        let mut library: Vec<(&Line, bool)> = Vec::new();
+        let mut library: Vec<(&Line, Library)> = Vec::new();
+        let mut inserts: HashMap<&str, usize> = HashMap::new();
         for line in lines {
             counts.lines[usize::from(line.service == Name::B)] += 1;
             if line.raw.matches("\"runtime_id\":").count() > 1 {
@@ -337,8 +445,9 @@ impl Counts {
                 }
             }
             match classify(line) {
-                Kind::App(key @ (_, _, order, _), via) => {
+                Kind::App(key @ (_, what, order, _), via) => {
                     *counts.app.entry(via).or_default() += 1;
+                    *counts.by_line.entry(what).or_default() += 1;
                     let root = roots.get(&order).copied().unwrap_or("?");
                     if !line.id().is_some_and(|id| in_tree(id, root)) {
                         counts.without_request_id += 1;
@@ -348,9 +457,25 @@ impl Counts {
                 }
                 Kind::TowerHttp => {
                     counts.tower_http += 1;
-                    library.push((line, true));
+                    library.push((line, Library::TowerHttp));
                 }
-                Kind::HyperUtil => library.push((line, false)),
+                Kind::HyperUtil => library.push((line, Library::HyperUtil)),
+                Kind::Reqwest => library.push((line, Library::Reqwest)),
+                Kind::Sqlx => match line.id() {
+                    // Before A serves: creating the table, outside any request.
+                    None if !is_insert(line) => counts.sqlx_outside += 1,
+                    Some(id) if orders_of.contains_key(id) => {
+                        counts.sqlx_with_id += 1;
+                        if is_insert(line) {
+                            *inserts.entry(id).or_default() += 1;
+                        }
+                    }
+                    _ => {
+                        counts.without_request_id += 1;
+                        counts
+                            .problem(format!("sqlx line not in its request's root: {}", line.raw));
+                    }
+                },
                 Kind::Lifecycle if line.id().is_none() => counts.lifecycle += 1,
                 _ => counts.problem(format!("unexpected line: {}", line.raw)),
             }
@@ -380,18 +505,28 @@ impl Counts {
             let reserved = one(a("reserved stock"));
             let receipt = one(a("receipt sent"));
             let total = one(a("computed the total"));
+            let packed = one(a("order packed"));
             let done = one(a("order done"));
             let mut checks = vec![
                 ("received in the root", same(received, root)),
                 ("total in the root", same(total, root)),
+                ("packed in the root", same(packed, root)),
                 ("done in the root", same(done, root)),
                 ("stock nested", nested(stock, root)),
                 ("log line in the stock scope", same(reserved, stock)),
                 ("receipt nested", nested(receipt, root)),
                 ("receipt in its own ID", receipt != stock),
             ];
+            for part in 0..PACKED_PARTS {
+                let key = (Name::A, "checked part", order, Some(part));
+                checks.push(("rayon's line in the root", same(one(key), root)));
+            }
+            for part in 0..ANSWER_PARTS {
+                let key = (Name::A, "answer part sent", order, Some(part));
+                checks.push(("streamed part in the root", same(one(key), root)));
+            }
             let mut sent = Vec::new();
-            for item in 0..2 {
+            for item in 0..ITEMS {
                 let key = (Name::A, "calling the price service", order, Some(item));
                 let call = one(key);
                 let header = app
@@ -422,19 +557,28 @@ impl Counts {
                 calls.extend(call);
                 sent.push(call);
             }
-            checks.push(("two calls, two IDs", sent[0] != sent[1]));
+            let distinct: HashSet<_> = sent.iter().collect();
+            checks.push(("three calls, three IDs", distinct.len() == sent.len()));
             let failed = checks.into_iter().filter(|&(_, ok)| !ok);
             relations.extend(failed.map(|(what, _)| format!("order {order}: {what}")));
         }
+        // One `INSERT` per order, on sqlx's worker thread, in the order's root.
+        counts.sqlx_inserts_in_root = (0..ORDERS)
+            .filter(|order| {
+                roots.get(order).is_some_and(|root| {
+                    inserts.get(root).copied() == orders_of.get(root).map(Vec::len)
+                })
+            })
+            .count();
         counts.expected_app = EXPECTED
             .iter()
-            .map(|&(_, _, per_item, _)| if per_item { 2 } else { 1 })
+            .map(|&(_, _, count, _)| count.total())
             .sum::<usize>()
             * ORDERS as usize;
         counts.stamped_before_the_call = stamped_before_the_call;
         counts.linked_calls = linked.iter().filter(|&&ok| ok).count();
         counts.linked_orders = linked
-            .chunks(2)
+            .chunks(ITEMS as usize)
             .filter(|pair| pair.iter().all(|&ok| ok))
             .count();
         for problem in relations {
@@ -442,38 +586,43 @@ impl Counts {
         }
 
         // Library lines: tower-http's two lines of each request in each service, in
-        // the request's ID; hyper-util's in the call's ID, or in none from its own tasks.
+        // the request's ID; hyper-util's and reqwest's in the call's ID, or in none from
+        // hyper-util's own tasks.
         let mut traced: HashMap<(Name, &str, &str), usize> = HashMap::new();
-        for (line, tower_http) in library {
+        for (line, library) in library {
             let Some(id) = line.id() else {
-                if tower_http {
-                    counts.without_request_id += 1;
-                    counts.problem(format!("tower-http line without an ID: {}", line.raw));
-                } else if let Some(msg) =
-                    HYPER_UTIL_TASKS.iter().find(|m| line.msg().starts_with(*m))
-                {
-                    *counts
-                        .hyper_util_background
-                        .entry(msg.trim_end())
-                        .or_default() += 1;
-                } else {
-                    counts.problem(format!("hyper-util line without an ID: {}", line.raw));
+                match library {
+                    Library::HyperUtil
+                        if let Some(msg) =
+                            HYPER_UTIL_TASKS.iter().find(|m| line.msg().starts_with(*m)) =>
+                    {
+                        *counts
+                            .hyper_util_background
+                            .entry(msg.trim_end())
+                            .or_default() += 1;
+                    }
+                    _ => {
+                        counts.without_request_id += 1;
+                        counts.problem(format!("{library:?} line without an ID: {}", line.raw));
+                    }
                 }
                 continue;
             };
-            let fits = match (tower_http, line.service) {
-                (true, Name::A) => orders_of.contains_key(id),
-                (true, Name::B) | (false, Name::A) => calls.contains(id),
-                (false, Name::B) => false,
+            let fits = match (library, line.service) {
+                (Library::TowerHttp, Name::A) => orders_of.contains_key(id),
+                (Library::TowerHttp, Name::B) | (_, Name::A) => calls.contains(id),
+                (_, Name::B) => false,
             };
             if !fits {
                 counts.without_request_id += 1;
                 counts.problem(format!("not an ID of its request: {}", line.raw));
             }
-            if tower_http {
-                *traced.entry((line.service, id, line.msg())).or_default() += 1;
-            } else {
-                counts.hyper_util_with_id += 1;
+            match library {
+                Library::TowerHttp => {
+                    *traced.entry((line.service, id, line.msg())).or_default() += 1;
+                }
+                Library::HyperUtil => counts.hyper_util_with_id += 1,
+                Library::Reqwest => counts.reqwest_with_id += 1,
             }
         }
         let requests = orders_of
@@ -494,6 +643,16 @@ impl Counts {
     fn problem(&mut self, problem: String) {
         self.problems.push(problem);
     }
+
+    /// Lines logged on rayon's threads.
+    fn rayon_lines(&self) -> usize {
+        self.by_line.get("checked part").copied().unwrap_or(0)
+    }
+
+    /// Lines logged while the server polled a streamed body.
+    fn streamed_lines(&self) -> usize {
+        self.by_line.get("answer part sent").copied().unwrap_or(0)
+    }
 }
 
 impl std::fmt::Display for Counts {
@@ -504,6 +663,10 @@ impl std::fmt::Display for Counts {
             lines: [in_a, in_b],
             tower_http,
             hyper_util_with_id: hyper_util,
+            reqwest_with_id: reqwest,
+            sqlx_with_id: sqlx,
+            sqlx_inserts_in_root,
+            sqlx_outside,
             lifecycle,
             without_request_id,
             expected_app,
@@ -518,8 +681,10 @@ impl std::fmt::Display for Counts {
         let app: usize = self.app.values().sum();
         let [slog, log, tracing] = ["slog", "log", "tracing"].map(|via| self.app.get(via));
         let [slog, log, tracing] = [slog, log, tracing].map(|n| n.copied().unwrap_or(0));
-        let inside = app + tower_http + hyper_util;
-        let calls = 2 * ORDERS;
+        let inside = app + tower_http + hyper_util + reqwest + sqlx;
+        let calls = ITEMS * ORDERS;
+        let rayon = self.rayon_lines();
+        let streamed = self.streamed_lines();
         let background = |msg| self.hyper_util_background.get(msg).copied().unwrap_or(0);
         let (connected, pooling) = (
             background("connected to"),
@@ -531,16 +696,19 @@ impl std::fmt::Display for Counts {
             f,
             "  answered 200: {answered_ok} of {ORDERS}, {distinct_roots} distinct roots
   lines: A {in_a}, B {in_b}
-  lines inside a request: {inside} (application {app}: slog {slog}, log {log}, tracing {tracing}; \
-tower-http {tower_http}; hyper-util {hyper_util})
+  lines inside a request: {inside} (application {app}: slog {slog}, log {log}, tracing {tracing}, \
+of which {rayon} on rayon's threads and {streamed} while the body streamed; tower-http {tower_http}; \
+hyper-util {hyper_util}; reqwest {reqwest}; sqlx {sqlx} on its worker threads)
   ... without an ID of that request's tree: {without_request_id}
+  orders whose sqlx INSERT carries the order's root ID: {sqlx_inserts_in_root} of {ORDERS}
   application lines: {app} of {expected_app} expected, lost {lost}, written twice {duplicated}
   B's root = the ID A had at the call site: {linked_calls} of {calls} calls, \
 {linked_orders} of {ORDERS} orders
   calls whose first line in B is stamped before A's line at the call site: \
 {stamped_before_the_call} of {calls}
   lines with the runtime_id key more than once: {repeated_key}
-  outside any request, without an ID: {lifecycle} lines before and after serving; \
+  outside any request, without an ID: {lifecycle} lines before and after serving, \
+{sqlx_outside} sqlx statements setting up the table; \
 from hyper-util's own tasks, {connected} \"connected to\", {pooling} \"pooling idle connection\"
   problems: {problems}"
         )?;
@@ -599,7 +767,7 @@ fn check_viewer(a: &Path, b: &Path, answers: &[Answer], lines: &[Line]) -> Strin
             line.msg() == "calling the price service" && line.number("order") == Some(order)
         })
         .collect();
-    assert_eq!(calls.len(), 2);
+    assert_eq!(calls.len(), ITEMS as usize);
     for call in calls {
         let id = call.id().unwrap();
         let item = call.number("item").unwrap();

@@ -8,8 +8,12 @@
 //! Starts service B (prices), then service A (orders), each by running this program again
 //! with `--serve`, on 127.0.0.1 ports the OS picks; they write `a.jsonl` and `b.jsonl` in
 //! `DIR` (default: `two-services` in the system's temporary directory). Each order A takes
-//! runs in a root ID; A's two calls to B run in two children of it, which B takes as its
-//! roots, so the viewer shows B's lines under the exact call in A that caused them:
+//! runs in a root ID; A's three calls to B (two through hyper-util, one through reqwest)
+//! run in three children of it, which B takes as its roots, so the viewer shows B's lines
+//! under the exact call in A that caused them. The lines of the work libraries move to
+//! threads of their own carry the order's ID too: sqlx's statements on its connection's
+//! worker thread, the checks A runs on rayon's pool, and the parts of the streamed answer,
+//! made after the handler returned:
 //!
 //! ```text
 //! [k3x9...]  28 lines; services: a, b; ...

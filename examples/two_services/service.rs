@@ -3,8 +3,12 @@
 //!
 //! - A serves `GET /orders/{order}`: it logs, checks the stock in a nested scope (with a
 //!   library that logs through the `log` crate), sends a receipt from a spawned task, calls
-//!   B twice at once through hyper-util's client wrapped in `PropagateRuntimeIdLayer`, and
-//!   adds the prices up (with a library that logs through `tracing`).
+//!   B three times at once (twice through hyper-util's client wrapped in
+//!   `PropagateRuntimeIdLayer`, once through reqwest with `outgoing_request_id`), adds the
+//!   prices up (with a library that logs through `tracing`), stores the order in SQLite
+//!   through sqlx (whose statements are logged on its connection's worker thread), checks
+//!   the order's parts on rayon's pool inside tokio's blocking pool, and answers with a
+//!   streamed body whose parts are made, and logged, after the handler has returned.
 //! - B serves `GET /prices/{order}/{item}`: it logs, looks the price up in a nested scope
 //!   (a `log` library again) and applies a discount (a `tracing` library).
 //!
@@ -23,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{Request, Response, StatusCode};
 use axum::routing::get;
@@ -32,9 +36,10 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use slog::{Logger, error, info, o};
-use token_runtime_id::tower::{PropagateRuntimeIdLayer, RuntimeIdLayer};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use token_runtime_id::tower::{PropagateRuntimeIdLayer, RuntimeIdLayer, outgoing_request_id};
 use token_runtime_id::tracing::SlogLayer;
-use token_runtime_id::{task, with_runtime_id, with_runtime_id_async};
+use token_runtime_id::{RuntimeIdFutureExt, task, with_runtime_id, with_runtime_id_async};
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::trace::TraceLayer;
@@ -154,12 +159,13 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
     // `log` records go to the same logger...
     let scope_guard = slog_scope::set_global_logger(logger.clone());
     slog_stdlog::init()?;
-    // ...and so do `tracing` events: hyper-util's and tower-http's at debug level, the
-    // others from info up.
+    // ...and so do `tracing` events: hyper-util's, tower-http's and sqlx's statements at
+    // debug level, the others (and the crate's request spans) from info up.
     let filter = Targets::new()
         .with_default(Level::INFO)
         .with_target("hyper_util", Level::DEBUG)
-        .with_target("tower_http", Level::DEBUG);
+        .with_target("tower_http", Level::DEBUG)
+        .with_target("sqlx", Level::DEBUG);
     tracing::subscriber::set_global_default(
         tracing_subscriber::registry().with(SlogLayer::new(logger.clone()).with_filter(filter)),
     )?;
@@ -184,7 +190,10 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
 
 async fn run(args: &ServeArgs, logger: Logger) -> Result<(), Box<dyn Error>> {
     let app = match args.prices {
-        Some(prices) if args.name == Name::A => orders_app(logger.clone(), prices),
+        Some(prices) if args.name == Name::A => {
+            let db = order_book(&args.log.with_extension("sqlite3")).await?;
+            orders_app(logger.clone(), prices, db)
+        }
         _ => prices_app(logger.clone()),
     };
     // Loopback only, on a port the OS picks.
@@ -250,11 +259,32 @@ struct Item {
 struct Orders {
     log: Logger,
     prices: PriceClient,
+    /// The same calls through reqwest, which is not a tower service.
+    reqwest: reqwest::Client,
     prices_addr: SocketAddr,
+    db: SqlitePool,
+}
+
+/// A's order book: a SQLite file next to its log, emptied at start.
+async fn order_book(path: &Path) -> Result<SqlitePool, sqlx::Error> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    let db = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?;
+    sqlx::query("DROP TABLE IF EXISTS orders")
+        .execute(&db)
+        .await?;
+    sqlx::query("CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER NOT NULL)")
+        .execute(&db)
+        .await?;
+    Ok(db)
 }
 
 /// Service A.
-fn orders_app(log: Logger, prices_addr: SocketAddr) -> Router {
+fn orders_app(log: Logger, prices_addr: SocketAddr, db: SqlitePool) -> Router {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let call_log = log.clone();
     let client = ServiceBuilder::new()
@@ -268,7 +298,9 @@ fn orders_app(log: Logger, prices_addr: SocketAddr) -> Router {
     let state = Orders {
         log: log.clone(),
         prices: BoxCloneSyncService::new(client),
+        reqwest: reqwest::Client::new(),
         prices_addr,
+        db,
     };
     let routes = Router::new()
         .route("/orders/{order}", get(take_order))
@@ -292,7 +324,7 @@ fn log_call(log: &Logger, request: &Request<Empty<Bytes>>) {
 async fn take_order(
     State(app): State<Orders>,
     UrlPath(order): UrlPath<u32>,
-) -> Result<String, StatusCode> {
+) -> Result<Body, StatusCode> {
     let log = &app.log;
     info!(log, "order received"; "order" => order);
 
@@ -308,15 +340,53 @@ async fn take_order(
     let receipt = task::spawn_child(send_receipt(log.clone(), order))
         .map_err(|err| failed(log, order, "cannot spawn the receipt", &err))?;
 
-    // Two calls at once, each in a new child ID, which B takes as its root.
-    let (first, second) = tokio::join!(app.price(order, 0), app.price(order, 1));
-    let total = totals::add(order, &[first?, second?]);
+    // Three calls at once, each in a new child ID, which B takes as its root.
+    let (first, second, third) = tokio::join!(
+        app.price(order, 0),
+        app.price(order, 1),
+        app.price_with_reqwest(order, 2)
+    );
+    let total = totals::add(order, &[first?, second?, third?]);
+
+    // sqlx runs the statements on its connection's worker thread, inside the request's
+    // span: their lines carry the request's ID there.
+    sqlx::query("INSERT INTO orders (id, total) VALUES (?, ?)")
+        .bind(i64::from(order))
+        .bind(total as i64)
+        .execute(&app.db)
+        .await
+        .map_err(|err| failed(log, order, "cannot store the order", &err))?;
+
+    // CPU work: tokio's blocking pool, and rayon's threads inside it.
+    let packing = log.clone();
+    task::spawn_blocking(move || packing::pack(&packing, order))
+        .await
+        .map_err(|err| failed(log, order, "cannot pack the order", &err))?;
 
     receipt
         .await
         .map_err(|err| failed(log, order, "the receipt failed", &err))?;
     info!(log, "order done"; "order" => order, "total" => total);
-    Ok(format!("order {order}: total {total}\n"))
+    // The body is made after this function returns, as the server sends it.
+    Ok(streamed_answer(log.clone(), order, total))
+}
+
+/// The answer, in parts made (and logged) as the server polls the body.
+fn streamed_answer(log: Logger, order: u32, total: u64) -> Body {
+    let parts = futures_util::stream::unfold(0u32, move |part| {
+        let log = log.clone();
+        async move {
+            let text = match part {
+                0 => format!("order {order}: total {total}\n"),
+                1 => "thank you\n".to_owned(),
+                _ => return None,
+            };
+            tokio::task::yield_now().await;
+            info!(log, "answer part sent"; "order" => order, "part" => part);
+            Some((Ok::<_, std::convert::Infallible>(text), part + 1))
+        }
+    });
+    Body::from_stream(parts)
 }
 
 impl Orders {
@@ -347,6 +417,34 @@ impl Orders {
             .ok()
             .and_then(|text| text.trim().parse().ok())
             .ok_or_else(|| failed(log, order, "the price service sent no price", &"?"))
+    }
+}
+
+impl Orders {
+    /// Asks B for the price of one item of `order` through reqwest: the headers from
+    /// `outgoing_request_id`, the call run in its ID.
+    async fn price_with_reqwest(&self, order: u32, item: u32) -> Result<u64, StatusCode> {
+        let log = &self.log;
+        let (id, headers) = outgoing_request_id();
+        let sent = headers
+            .get(DEFAULT_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let url = format!("http://{}/prices/{order}/{item}", self.prices_addr);
+        let call = async {
+            info!(log, "calling the price service";
+                "order" => order, "item" => item, "x_request_id" => sent);
+            let response = self.reqwest.get(url).headers(headers).send().await?;
+            response.error_for_status()?.text().await
+        };
+        let body = call
+            .with_runtime_id(id)
+            .await
+            .map_err(|err| failed(log, order, "the price service failed", &err))?;
+        body.trim()
+            .parse()
+            .map_err(|_| failed(log, order, "the price service sent no price", &"?"))
     }
 }
 
@@ -388,6 +486,26 @@ mod stock {
     pub(crate) async fn reserve(order: u32) {
         tokio::task::yield_now().await; // may resume on another worker thread
         log::info!("reserved stock for order {order}");
+    }
+}
+
+/// A library of A's that checks an order's parts on rayon's pool, and logs through the
+/// `log` crate.
+mod packing {
+    use rayon::prelude::*;
+    use slog::{Logger, info};
+    use token_runtime_id::capture;
+
+    /// The parts each order has.
+    pub(crate) const PARTS: u32 = 4;
+
+    pub(crate) fn pack(log: &Logger, order: u32) {
+        // rayon's threads know nothing of the caller's ID: it goes along in `ctx`.
+        let ctx = capture();
+        (0..PARTS).into_par_iter().for_each(|part| {
+            ctx.scope(|| log::info!("checked part {part} of order {order}"));
+        });
+        info!(log, "order packed"; "order" => order);
     }
 }
 
