@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use slog::{info, o, Discard, Drain, Logger};
-//! use token_runtime_id::{get_runtime_id, Incoming, IncomingPolicy, RuntimeIdConfig, RuntimeIdDrain};
+//! use token_runtime_id::{Incoming, IncomingPolicy, RuntimeIdConfig, RuntimeIdDrain};
 //!
 //! // A message from a queue, with its attributes.
 //! struct Message {
@@ -51,8 +51,8 @@ use std::fmt;
 use arrayvec::ArrayVec;
 use slog::Logger;
 
-use crate::trace::{TraceContext, TraceParent, TraceRejection, TraceState};
-use crate::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig, segment};
+use crate::trace::{InTrace, TraceParent, TraceRejection, TraceState};
+use crate::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig};
 
 /// The most `tracestate` values kept: one entry each at least, and a `tracestate` holds at
 /// most 32.
@@ -331,14 +331,14 @@ impl IncomingPolicy {
             }
             _ => None,
         };
-        let trace = match &parent {
-            Some(parent) => TraceContext::continued(parent, state, segment::new_span_id()),
-            None => segment::new_trace(),
+        let in_trace = match parent {
+            Some(parent) => InTrace::Continued(parent, state),
+            None => InTrace::New,
         };
         let adopted_request_id = text.is_some();
         let id = match text {
-            Some(text) => RuntimeId::root_in(text, Some(trace)),
-            None => RuntimeId::new_root_in(config, trace),
+            Some(text) => RuntimeId::root_in(text, in_trace),
+            None => RuntimeId::new_root_in(config, in_trace),
         };
         Adopted {
             id,

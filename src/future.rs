@@ -159,6 +159,7 @@ impl<F> WithRuntimeId<F> {
 impl<F: Future> Future for WithRuntimeId<F> {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let _scope = scope::lend(this.id);

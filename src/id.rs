@@ -26,9 +26,9 @@ use triomphe::{Arc, HeaderSlice};
 use crate::RuntimeIdError;
 use crate::config::{MaxDepthPolicy, RuntimeIdConfig};
 use crate::scope::{self, RuntimeIdGuard};
-use crate::segment;
+use crate::segment::Ids;
 use crate::text::TextBuf;
-use crate::trace::{SpanId, TraceContext, TraceFlags, TraceId, TraceParent, TraceState};
+use crate::trace::{InTrace, SpanId, TraceContext, TraceFlags, TraceId, TraceParent, TraceState};
 
 /// A hierarchical runtime ID: `[<pid><sep>][<prefix><sep>]<segment>(<sep><segment>)*`.
 ///
@@ -58,19 +58,33 @@ impl RuntimeId {
     /// # Ok::<(), token_runtime_id::RuntimeIdError>(())
     /// ```
     pub fn new_root(config: &RuntimeIdConfig) -> RuntimeId {
-        RuntimeId::new_root_in(config, segment::new_trace())
+        RuntimeId::make_root(config, true, TraceContext::of_new_root)
     }
 
-    /// A new root made with `config`, at the place `trace` gives it in a trace.
-    pub(crate) fn new_root_in(config: &RuntimeIdConfig, trace: TraceContext) -> RuntimeId {
-        let mut trace = Some(trace);
+    /// A new root made with `config`, placed in a trace as `in_trace` says.
+    pub(crate) fn new_root_in(config: &RuntimeIdConfig, in_trace: InTrace) -> RuntimeId {
+        let new_trace = matches!(in_trace, InTrace::New);
+        RuntimeId::make_root(config, new_trace, |ids| in_trace.context(ids))
+    }
+
+    /// A new root made with `config`, its place in a trace made by `place` from the IDs
+    /// drawn with its segment (a new trace's ID among them if `new_trace`).
+    #[inline]
+    fn make_root(
+        config: &RuntimeIdConfig,
+        new_trace: bool,
+        place: impl FnOnce(Ids) -> TraceContext,
+    ) -> RuntimeId {
+        let mut place = Some(place);
         if !config.prefix_process_id() && config.prefix_and_sep().is_empty() {
-            let made = config
-                .alphabet()
-                .with_ascii_segment(config.length(), |text| {
-                    RuntimeId::root_in(text, trace.take())
-                });
-            if let Some(id) = made {
+            let made =
+                config
+                    .alphabet()
+                    .with_ascii_segment(config.length(), new_trace, |text, ids| {
+                        let trace = place.take()?(ids);
+                        Some(RuntimeId::from_parts(None, 1, text, trace))
+                    });
+            if let Some(Some(id)) = made {
                 return id;
             }
         }
@@ -83,14 +97,20 @@ impl RuntimeId {
             text.push_str(config.sep());
         }
         text.push_str(config.prefix_and_sep());
-        config.alphabet().push_segment(config.length(), &mut text);
-        RuntimeId::root_in(text.as_str(), trace)
+        let ids = config
+            .alphabet()
+            .push_segment(config.length(), &mut text, new_trace);
+        let Some(place) = place else {
+            unreachable!("`place` is only taken by the path that returns")
+        };
+        RuntimeId::from_parts(None, 1, text.as_str(), place(ids))
     }
 
-    /// A root with `text`, at the place `trace` gives it in a trace (a new trace if none).
-    pub(crate) fn root_in(text: &str, trace: Option<TraceContext>) -> RuntimeId {
-        let trace = trace.unwrap_or_else(segment::new_trace);
-        RuntimeId::from_parts(None, 1, text, trace)
+    /// A root with the text `text` (adopted from outside), placed in a trace as `in_trace`
+    /// says.
+    pub(crate) fn root_in(text: &str, in_trace: InTrace) -> RuntimeId {
+        let ids = Ids::new(matches!(in_trace, InTrace::New));
+        RuntimeId::from_parts(None, 1, text, in_trace.context(ids))
     }
 
     /// A new ID one level below this one: this ID's text, `config`'s separator, and a new
@@ -125,8 +145,10 @@ impl RuntimeId {
         let mut text = TextBuf::new();
         text.push_str(self.as_str());
         text.push_str(config.sep());
-        config.alphabet().push_segment(config.length(), &mut text);
-        let trace = self.0.header.trace.child(segment::new_span_id());
+        let ids = config
+            .alphabet()
+            .push_segment(config.length(), &mut text, false);
+        let trace = self.0.header.trace.child(ids.span);
         Ok(RuntimeId::from_parts(
             Some(self.clone()),
             self.0.header.depth + 1,
@@ -194,7 +216,10 @@ impl RuntimeId {
     /// The span this ID's span is a child of: its parent's, for a child; the caller's, for
     /// a root adopted with a valid `traceparent`; none for a root that started its trace.
     pub fn parent_span_id(&self) -> Option<SpanId> {
-        self.0.header.trace.parent_span_id
+        match &self.0.header.parent {
+            Some(parent) => Some(parent.span_id()),
+            None => self.0.header.trace.caller.as_ref().map(|c| c.parent_id),
+        }
     }
 
     /// The trace's flags: those the caller sent, or `sampled` for a trace started here.
@@ -204,7 +229,11 @@ impl RuntimeId {
 
     /// The `tracestate` that came with the trace, passed on with it.
     pub fn trace_state(&self) -> Option<&TraceState> {
-        self.0.header.trace.state.as_ref()
+        let mut node = self;
+        while let Some(parent) = &node.0.header.parent {
+            node = parent;
+        }
+        node.0.header.trace.caller.as_ref()?.state.as_ref()
     }
 
     /// The `traceparent` of a call made in this ID: its trace, its span as the parent, its
@@ -444,8 +473,8 @@ mod tests {
     #[test]
     fn equal_text_is_equal_and_hashes_alike() {
         use std::collections::HashSet;
-        let a = RuntimeId::root_in("abc", None);
-        let b = RuntimeId::root_in("abc", None);
+        let a = RuntimeId::root_in("abc", InTrace::New);
+        let b = RuntimeId::root_in("abc", InTrace::New);
         assert_eq!(a, b);
         assert!(!a.same_object(&b));
         let set: HashSet<RuntimeId> = [a, b].into_iter().collect();
@@ -455,11 +484,11 @@ mod tests {
 
     #[test]
     fn is_within_uses_text_equality_at_the_same_depth() {
-        let a = RuntimeId::root_in("abc", None);
-        let twin = RuntimeId::root_in("abc", None);
+        let a = RuntimeId::root_in("abc", InTrace::New);
+        let twin = RuntimeId::root_in("abc", InTrace::New);
         let child = a.child(&cfg()).unwrap();
         assert!(child.is_within(&twin));
-        let other = RuntimeId::root_in("xyz", None);
+        let other = RuntimeId::root_in("xyz", InTrace::New);
         assert!(!child.is_within(&other));
     }
 

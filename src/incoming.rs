@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::RangeInclusive;
 
 use crate::rules::{self, CharClass, Problem, forbidden_class};
+use crate::trace::InTrace;
 use crate::{RuntimeId, RuntimeIdError};
 
 /// The longest incoming ID the default policy accepts, in bytes.
@@ -244,7 +245,7 @@ impl RuntimeId {
         policy: &IncomingPolicy,
     ) -> Result<RuntimeId, RuntimeIdError> {
         let text = policy.check(value.as_ref())?;
-        Ok(RuntimeId::root_in(text, None))
+        Ok(RuntimeId::root_in(text, InTrace::New))
     }
 }
 

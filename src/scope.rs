@@ -245,20 +245,21 @@ fn carries_current(current: Option<&RuntimeId>, holder: &RuntimeId) -> bool {
     current.is_some_and(|current| current.is_within(holder))
 }
 
-/// Makes current what a record logged through a holder of `holder` carries (see
-/// [`carries_current`]). Returns the guard of the scope it entered, or `None` when the
-/// current ID is already the one to carry.
+/// Makes current what a record logged through a holder of `holder` (a bound logger, an
+/// entered `tracing` span) carries, by [`carries_current`]'s rule, against the open scopes.
+/// Returns the guard of the scope it entered, or `None` when the innermost scope's ID is
+/// already the one to carry.
 #[inline]
 pub(crate) fn enter_within(holder: &RuntimeId) -> Option<RuntimeIdGuard> {
-    let precise = with_current(|current| carries_current(current, holder));
-    (!precise).then(|| holder.enter())
-}
-
-/// As [`enter_within`], for a `tracing` span being entered: against the open scopes alone,
-/// since the span itself is already the innermost entered one.
-#[cfg(feature = "tracing")]
-pub(crate) fn enter_span_within(holder: &RuntimeId) -> Option<RuntimeIdGuard> {
-    let precise = innermost().is_some_and(|current| carries_current(current.as_ref(), holder));
+    let precise = STACK
+        .try_with(|stack| {
+            let frames = stack.frames.try_borrow().ok()?;
+            let top = frames.top()?;
+            Some(carries_current(top.id.as_ref(), holder))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(false);
     (!precise).then(|| holder.enter())
 }
 

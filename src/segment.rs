@@ -22,7 +22,7 @@ use rand::rngs::{StdRng, SysRng};
 use rand::{Rng, SeedableRng};
 
 use crate::text::TextBuf;
-use crate::trace::{SpanId, TraceContext, TraceId};
+use crate::trace::{SpanId, TraceId};
 
 /// Values of `n^k` are kept at or below this, so a redraw is needed for less than 1/256 of
 /// the words.
@@ -93,54 +93,68 @@ impl Alphabet {
         }
     }
 
-    /// Appends `length` characters drawn uniformly from the pool.
-    pub(crate) fn push_segment(&self, length: usize, out: &mut TextBuf) {
-        with_rng(|rng| match &self.symbols {
-            Symbols::Ascii(bytes) => {
-                out.push_ascii_with(length, |drawn| fill_ascii(self, bytes, drawn, rng));
-            }
-            Symbols::Unicode(chars) => {
-                self.draw_indices(length, || rng.next_u64(), |index| out.push(chars[index]));
-            }
-        });
+    /// Appends `length` characters drawn uniformly from the pool; returns the new ID's span
+    /// ID (and a new trace's ID when `new_trace` is set), drawn with them.
+    pub(crate) fn push_segment(&self, length: usize, out: &mut TextBuf, new_trace: bool) -> Ids {
+        with_rng(|rng| {
+            let word = match &self.symbols {
+                Symbols::Ascii(bytes) => {
+                    let mut word = 0;
+                    out.push_ascii_with(length, |drawn| word = fill_ascii(self, bytes, drawn, rng));
+                    word
+                }
+                Symbols::Unicode(chars) => {
+                    self.draw_indices(length, || rng.next_u64(), |index| out.push(chars[index]))
+                }
+            };
+            Ids::from_word(word, rng, new_trace)
+        })
     }
 
-    /// Runs `f` with a segment of `length` characters drawn uniformly from the pool, when the
-    /// pool is ASCII: the text of a root without a prefix, built without a buffer in between.
+    /// Runs `f` with a segment of `length` characters drawn uniformly from the pool, and the
+    /// IDs [`push_segment`](Self::push_segment) draws, when the pool is ASCII: the text of a
+    /// root without a prefix, built without a buffer in between.
     #[inline]
     pub(crate) fn with_ascii_segment<R>(
         &self,
         length: usize,
-        f: impl FnOnce(&str) -> R,
+        new_trace: bool,
+        f: impl FnOnce(&str, Ids) -> R,
     ) -> Option<R> {
         let Symbols::Ascii(bytes) = &self.symbols else {
             return None;
         };
         let mut drawn = Drawn([0; MAX_LENGTH]);
         let length = length.min(MAX_LENGTH);
-        with_rng(|rng| fill_ascii(self, bytes, &mut drawn.0[..length], rng));
+        let ids = with_rng(|rng| {
+            let word = fill_ascii(self, bytes, &mut drawn.0[..length], rng);
+            Ids::from_word(word, rng, new_trace)
+        });
         // Checked as whole 16-byte blocks (the zero padding is ASCII too), which `from_utf8`
         // takes faster than a short odd length.
         let padded = length.next_multiple_of(16).min(MAX_LENGTH);
         let text = std::str::from_utf8(&drawn.0[..padded]).ok()?;
-        Some(f(&text[..length]))
+        Some(f(&text[..length], ids))
     }
 
     /// Calls `put(index)` for each of `length` positions in turn, with a uniform index
     /// into the pool.
     #[inline]
+    /// Returns the first word drawn (0 for no position).
     fn draw_indices(
         &self,
         length: usize,
         mut next_u64: impl FnMut() -> u64,
         mut put: impl FnMut(usize),
-    ) {
+    ) -> u64 {
         let n = self.len() as u64;
         let mut left = length;
+        let mut first = None;
         while left > 0 {
             let k = left.min(self.digits.len());
             let WordSpan { span, threshold } = self.digits[k - 1];
             let mut fraction = draw_word(span, threshold, &mut next_u64);
+            first.get_or_insert(fraction);
             // The digits of that value are the first k base-n digits of `word / 2^64`.
             for _ in 0..k {
                 let product = u128::from(fraction) * u128::from(n);
@@ -149,23 +163,26 @@ impl Alphabet {
             }
             left -= k;
         }
+        first.unwrap_or(0)
     }
 }
 
 /// Fills `out` with characters of the ASCII pool `bytes` (the symbols of `alphabet`), each
-/// drawn uniformly, as [`Alphabet::draw_indices`] draws them.
+/// drawn uniformly, as [`Alphabet::draw_indices`] draws them; returns the first word drawn.
 #[inline]
-fn fill_ascii(alphabet: &Alphabet, bytes: &[u8], out: &mut [u8], rng: &mut StdRng) {
+fn fill_ascii(alphabet: &Alphabet, bytes: &[u8], out: &mut [u8], rng: &mut StdRng) -> u64 {
     match alphabet.digits.get(out.len().wrapping_sub(1)) {
         // The common case, one word for the whole segment: its digits in one loop.
         Some(&WordSpan { span, threshold }) => {
             let n = u128::from(bytes.len() as u64);
-            let mut fraction = draw_word(span, threshold, || rng.next_u64());
+            let word = draw_word(span, threshold, || rng.next_u64());
+            let mut fraction = word;
             for slot in out {
                 let product = u128::from(fraction) * n;
                 *slot = bytes[(product >> 64) as usize];
                 fraction = product as u64;
             }
+            word
         }
         None => {
             let mut slots = out.iter_mut();
@@ -177,7 +194,7 @@ fn fill_ascii(alphabet: &Alphabet, bytes: &[u8], out: &mut [u8], rng: &mut StdRn
                         *slot = bytes[index];
                     }
                 },
-            );
+            )
         }
     }
 }
@@ -250,30 +267,35 @@ fn with_rng<R>(f: impl FnOnce(&mut StdRng) -> R) -> R {
     }
 }
 
-/// A new span ID, drawn from this thread's generator.
-pub(crate) fn new_span_id() -> SpanId {
-    with_rng(nonzero_u64)
+/// The random IDs a new runtime ID has besides its text: its span ID, and the ID of the
+/// trace it starts, if it starts one.
+///
+/// The span ID is the random word the segment's characters were read from (the first, for
+/// a segment of several words): one draw makes both, and distinct words make distinct span
+/// IDs. A new trace's ID is that word and one more.
+pub(crate) struct Ids {
+    pub(crate) span: SpanId,
+    pub(crate) trace: Option<TraceId>,
 }
 
-/// The context of a new trace, sampled, with a new trace ID and span ID.
-pub(crate) fn new_trace() -> TraceContext {
-    let (trace_id, span_id) = with_rng(|rng| {
-        let trace_id = loop {
-            let value = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
-            if let Some(value) = NonZeroU128::new(value) {
-                break TraceId::from_nonzero(value);
-            }
-        };
-        (trace_id, nonzero_u64(rng))
-    });
-    TraceContext::new_trace(trace_id, span_id)
-}
+impl Ids {
+    /// Draws the IDs from this thread's generator, for a root with no segment drawn here
+    /// (adopted from outside).
+    pub(crate) fn new(new_trace: bool) -> Ids {
+        with_rng(|rng| {
+            let word = rng.next_u64();
+            Ids::from_word(word, rng, new_trace)
+        })
+    }
 
-fn nonzero_u64(rng: &mut StdRng) -> SpanId {
-    loop {
-        if let Some(value) = NonZeroU64::new(rng.next_u64()) {
-            return SpanId::from_nonzero(value);
-        }
+    #[inline]
+    fn from_word(word: u64, rng: &mut StdRng, new_trace: bool) -> Ids {
+        let span = SpanId::from_nonzero(NonZeroU64::new(word).unwrap_or(NonZeroU64::MIN));
+        let trace = new_trace.then(|| {
+            let trace = (u128::from(rng.next_u64()) << 64) | u128::from(word);
+            TraceId::from_nonzero(NonZeroU128::new(trace).unwrap_or(NonZeroU128::MIN))
+        });
+        Ids { span, trace }
     }
 }
 
@@ -386,7 +408,7 @@ mod tests {
         let a = Alphabet::new("0123456789abcdefghijklmnopqrstuvwxyz");
         let draw = || {
             let mut out = TextBuf::new();
-            a.push_segment(16, &mut out);
+            a.push_segment(16, &mut out, false);
             out.as_str().to_owned()
         };
         seed_ids(7);
@@ -411,7 +433,9 @@ mod tests {
         ] {
             let a = Alphabet::new(pool);
             seed_ids(11);
-            let fast = a.with_ascii_segment(length, str::to_owned).unwrap();
+            let fast = a
+                .with_ascii_segment(length, false, |text, _| text.to_owned())
+                .unwrap();
             let mut rng = StdRng::seed_from_u64(11);
             let words: Vec<u64> = (0..64).map(|_| rng.next_u64()).collect();
             assert_eq!(fast, draw(&a, length, &words), "{pool}");
@@ -419,7 +443,9 @@ mod tests {
         // Past one word, the general path is taken.
         let a = Alphabet::new("0123456789abcdefghijklmnopqrstuvwxyz");
         seed_ids(12);
-        let long = a.with_ascii_segment(30, str::to_owned).unwrap();
+        let long = a
+            .with_ascii_segment(30, false, |text, _| text.to_owned())
+            .unwrap();
         let mut rng = StdRng::seed_from_u64(12);
         let words: Vec<u64> = (0..64).map(|_| rng.next_u64()).collect();
         assert_eq!(long, draw(&a, 30, &words));
@@ -431,7 +457,7 @@ mod tests {
         let a = Alphabet::new(pool);
         let mut out = TextBuf::new();
         for _ in 0..200 {
-            a.push_segment(8, &mut out);
+            a.push_segment(8, &mut out, false);
         }
         for c in pool.chars() {
             assert!(out.as_str().contains(c), "{c} never drawn");

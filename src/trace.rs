@@ -27,6 +27,8 @@ use std::fmt;
 use std::num::{NonZeroU64, NonZeroU128};
 use std::sync::Arc;
 
+use crate::segment::Ids;
+
 /// The ID of a trace: 16 bytes, never all zeros, written as 32 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TraceId(NonZeroU128);
@@ -169,13 +171,39 @@ impl fmt::Debug for TraceState {
     }
 }
 
-/// Where a runtime ID stands in its trace.
+/// Where a new root goes: in a new trace, or in the trace a caller sent.
+pub(crate) enum InTrace {
+    New,
+    Continued(TraceParent, Option<TraceState>),
+}
+
+impl InTrace {
+    /// The root's place in the trace, given the IDs drawn for it (a new trace's ID among
+    /// them when it starts one).
+    pub(crate) fn context(self, ids: Ids) -> TraceContext {
+        match (self, ids.trace) {
+            (InTrace::Continued(parent, state), _) => {
+                TraceContext::continued(&parent, state, ids.span)
+            }
+            (InTrace::New, _) => TraceContext::of_new_root(ids),
+        }
+    }
+}
+
+/// Where a runtime ID stands in its trace. A child's parent span is its parent's span, and
+/// its `tracestate` its root's: only a root that continues a caller's trace holds those.
 #[derive(Clone)]
 pub(crate) struct TraceContext {
     pub(crate) trace_id: TraceId,
     pub(crate) span_id: SpanId,
-    pub(crate) parent_span_id: Option<SpanId>,
     pub(crate) flags: TraceFlags,
+    /// For a root that continues a caller's trace: the caller's span and `tracestate`.
+    pub(crate) caller: Option<Arc<Caller>>,
+}
+
+/// What a caller sent with its trace, kept by the root that continues it.
+pub(crate) struct Caller {
+    pub(crate) parent_id: SpanId,
     pub(crate) state: Option<TraceState>,
 }
 
@@ -185,9 +213,17 @@ impl TraceContext {
         TraceContext {
             trace_id,
             span_id,
-            parent_span_id: None,
             flags: TraceFlags::SAMPLED,
-            state: None,
+            caller: None,
+        }
+    }
+
+    /// The place of a root made here: it starts the trace drawn with it.
+    #[inline]
+    pub(crate) fn of_new_root(ids: Ids) -> TraceContext {
+        match ids.trace {
+            Some(trace_id) => TraceContext::new_trace(trace_id, ids.span),
+            None => unreachable!("the IDs of a root that starts a trace include the trace's"),
         }
     }
 
@@ -201,20 +237,22 @@ impl TraceContext {
         TraceContext {
             trace_id: parent.trace_id,
             span_id,
-            parent_span_id: Some(parent.parent_id),
             flags: parent.flags,
-            state,
+            caller: Some(Arc::new(Caller {
+                parent_id: parent.parent_id,
+                state,
+            })),
         }
     }
 
     /// The context of a child of this one, with the span `span_id`.
+    #[inline]
     pub(crate) fn child(&self, span_id: SpanId) -> TraceContext {
         TraceContext {
             trace_id: self.trace_id,
             span_id,
-            parent_span_id: Some(self.span_id),
             flags: self.flags,
-            state: self.state.clone(),
+            caller: None,
         }
     }
 }
@@ -270,7 +308,7 @@ impl TraceParent {
     /// use token_runtime_id::{TraceParent, TraceRejection};
     ///
     /// let upper = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01";
-    /// assert_eq!(TraceParent::parse(upper), Err(TraceRejection::NotLowercaseHex { position: 3 }));
+    /// assert_eq!(TraceParent::parse(upper), Err(TraceRejection::NotLowercaseHex { position: 4 }));
     /// let zeros = "00-00000000000000000000000000000000-00f067aa0ba902b7-01";
     /// assert_eq!(TraceParent::parse(zeros), Err(TraceRejection::ZeroTraceId));
     /// // A later version, read by its first four fields.
