@@ -1,59 +1,5 @@
-//! Runtime IDs that follow futures: [`RuntimeIdFutureExt`] and [`WithRuntimeId`].
-//!
-//! Rust has no `contextvars`: the current ID lives in a thread-local, which is wrong as soon
-//! as a task moves between worker threads or two tasks interleave on one. A wrapped future
-//! puts its ID on the stack of whichever thread polls it, for the length of each poll, and
-//! takes it off again before the poll returns; so every line logged while the future runs
-//! carries its ID, and nothing leaks into the next task the thread polls.
-//!
-//! ```
-//! use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
-//!
-//! # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
-//! # rt.block_on(async {
-//! let id = RuntimeId::new_root(&RuntimeIdConfig::default());
-//! let seen = async {
-//!     tokio::task::yield_now().await; // may resume on another worker thread
-//!     get_runtime_id()
-//! }
-//! .with_runtime_id(id.clone())
-//! .await;
-//! assert_eq!(seen, Some(id));
-//! assert_eq!(get_runtime_id(), None);
-//! # });
-//! ```
-//!
-//! # Do not hold a guard across `.await`
-//!
-//! [`RuntimeId::enter`] returns a guard that changes the current thread's stack. Held across
-//! an `.await`, it would stay on the stack of the thread the task left, tagging whatever
-//! that thread polls next, while the task resumes elsewhere without its ID. The guard is
-//! `!Send`, so the compiler refuses a spawned future that holds one across an `.await`:
-//!
-//! ```compile_fail
-//! use token_runtime_id::{RuntimeId, RuntimeIdConfig};
-//!
-//! fn require_send<T: Send>(_: T) {}
-//!
-//! let id = RuntimeId::new_root(&RuntimeIdConfig::default());
-//! require_send(async move {
-//!     let _guard = id.enter();
-//!     std::future::ready(()).await; // error: the guard is not `Send`
-//! });
-//! ```
-//!
-//! Wrap the future instead, which compiles and is correct on any executor:
-//!
-//! ```
-//! use token_runtime_id::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
-//!
-//! fn require_send<T: Send>(_: T) {}
-//!
-//! let id = RuntimeId::new_root(&RuntimeIdConfig::default());
-//! require_send(async {
-//!     std::future::ready(()).await;
-//! }.with_runtime_id(id));
-//! ```
+//! Runtime IDs that follow futures and streams: [`RuntimeIdFutureExt`],
+//! [`RuntimeIdStreamExt`] and [`WithRuntimeId`].
 
 use std::fmt;
 use std::future::Future;
@@ -66,6 +12,81 @@ use pin_project_lite::pin_project;
 use crate::{RuntimeId, scope};
 
 /// Runs futures in a runtime ID: implemented for every [`Future`].
+///
+/// Rust has no `contextvars`: the current ID lives in a thread-local, which is wrong as soon
+/// as a task moves between worker threads or two tasks interleave on one. A wrapped future
+/// puts its ID on the stack of whichever thread polls it, for the length of each poll, and
+/// takes it off again before the poll returns; so every line logged while the future runs
+/// carries its ID, and nothing leaks into the next task the thread polls.
+///
+/// ```
+/// use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+///
+/// # let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+/// # rt.block_on(async {
+/// let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+/// let seen = async {
+///     tokio::task::yield_now().await; // may resume on another worker thread
+///     get_runtime_id()
+/// }
+/// .with_runtime_id(id.clone())
+/// .await;
+/// assert_eq!(seen, Some(id));
+/// assert_eq!(get_runtime_id(), None);
+/// # });
+/// ```
+///
+/// # Do not hold a guard across `.await`
+///
+/// [`RuntimeId::enter`] returns a guard that changes the current thread's stack. Held across
+/// an `.await`, it stays on the stack of the thread while the task is suspended, so every
+/// other task that thread polls meanwhile runs in the guard's ID, and the task itself may
+/// resume on another thread without it. Use the closure and future forms instead: they
+/// make the ID current for exactly each poll.
+///
+/// The guard is `!Send`, so the compiler refuses it where the future must be `Send`, as
+/// `tokio::spawn` and axum handlers require:
+///
+/// ```compile_fail
+/// use token_runtime_id::{RuntimeId, RuntimeIdConfig};
+///
+/// fn require_send<T: Send>(_: T) {}
+///
+/// let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+/// require_send(async move {
+///     let _guard = id.enter();
+///     std::future::ready(()).await; // error: the guard is not `Send`
+/// });
+/// ```
+///
+/// **Where the future need not be `Send`, nothing stops it**: actix-web's handlers and
+/// middleware (each worker runs its tasks on one thread), `tokio::task::spawn_local` and
+/// `LocalSet`, a current-thread runtime's `block_on`, a hand-written `Future`. There a guard
+/// held across an `.await` compiles without a warning and tags the lines of the other
+/// requests the thread serves meanwhile. Clippy can refuse it: its lint
+/// `await_holding_invalid_type` (on by default) takes the guard's type from a `clippy.toml`
+/// at the root of your crate:
+///
+/// ```toml
+/// await-holding-invalid-types = [
+///     { path = "token_runtime_id::RuntimeIdGuard", reason = "a guard held across .await tags the other tasks of this thread: use RuntimeIdFutureExt or with_runtime_id_async" },
+/// ]
+/// ```
+///
+/// `cargo clippy` then warns at the `.await` (this crate's own test checks that it does).
+///
+/// Wrap the future instead, which compiles and is correct on any executor:
+///
+/// ```
+/// use token_runtime_id::{RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt};
+///
+/// fn require_send<T: Send>(_: T) {}
+///
+/// let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+/// require_send(async {
+///     std::future::ready(()).await;
+/// }.with_runtime_id(id));
+/// ```
 pub trait RuntimeIdFutureExt: Future + Sized {
     /// Makes `id` the current ID during every poll of this future, and while it is dropped.
     ///

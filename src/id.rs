@@ -289,9 +289,16 @@ impl RuntimeId {
 
     /// Makes this ID the current one until the guard is dropped.
     ///
-    /// The guard restores the previous ID when dropped, also during a panic. It is `!Send`:
-    /// do not hold it across an `.await` (the task may resume on another thread); wrap the
-    /// future with [`RuntimeIdFutureExt`](crate::RuntimeIdFutureExt) instead.
+    /// Prefer [`scope`](Self::scope) for synchronous code and
+    /// [`RuntimeIdFutureExt`](crate::RuntimeIdFutureExt) for async code: they cannot leave
+    /// the ID current by mistake. The guard restores the previous ID when dropped, also
+    /// during a panic.
+    ///
+    /// Never hold the guard across an `.await`: while the task is suspended, the ID stays
+    /// current on this thread and tags every other task it polls. The guard is `!Send`, so
+    /// the compiler refuses this only where the future must be `Send`; on single-threaded
+    /// executors (actix-web, `spawn_local`) it compiles without a warning. See
+    /// [how clippy can refuse it](crate::RuntimeIdFutureExt#do-not-hold-a-guard-across-await).
     ///
     /// ```
     /// use token_runtime_id::{get_runtime_id, RuntimeId, RuntimeIdConfig};

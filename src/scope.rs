@@ -344,7 +344,9 @@ pub(crate) fn enter(id: Option<RuntimeId>) -> RuntimeIdGuard {
 /// Keeps an ID current until dropped; see [`RuntimeId::enter`].
 ///
 /// The guard is `!Send`: it belongs to the thread whose stack it changed, so it cannot be
-/// held across an `.await` in a future that must be `Send`.
+/// held across an `.await` in a future that must be `Send`. In a future that need not be
+/// (actix-web, `spawn_local`), holding it across an `.await` compiles but is wrong: see
+/// [how clippy can refuse it](crate::RuntimeIdFutureExt#do-not-hold-a-guard-across-await).
 #[must_use = "the ID stops being current as soon as the guard is dropped"]
 pub struct RuntimeIdGuard {
     place: Place,
