@@ -2,8 +2,9 @@
 //!
 //! A task spawned with `tokio::spawn` has no ID of its own, and thread-locals do not follow
 //! it between worker threads. These wrap `tokio::spawn` so the task runs in the spawner's
-//! current ID, or in a new child of it, on every poll; [`spawn_blocking`] runs a closure on
-//! tokio's blocking pool in the current ID.
+//! current ID, or in a new child of it, on every poll; [`spawn_local`] does the same for a
+//! `!Send` task on a `LocalSet` (actix-web's workers), and [`spawn_blocking`] runs a closure
+//! on tokio's blocking pool in the current ID.
 //!
 //! A plain `tokio::spawn`ed task sees whatever ID the thread polling it has: on a
 //! multi-threaded runtime's workers that is none, but a current-thread runtime driven by
@@ -75,6 +76,42 @@ where
 {
     let id = with_default_config(RuntimeId::next)?;
     Ok(tokio::spawn(future.with_runtime_id(id)))
+}
+
+/// Spawns a `!Send` task on the current `LocalSet` (as actix-web's workers run), in the
+/// current ID (with no ID if there is none): `tokio::task::spawn_local` for work that
+/// logs with its spawner's ID.
+///
+/// ```
+/// use std::rc::Rc;
+/// use token_runtime_id::{get_runtime_id, task, RuntimeId, RuntimeIdConfig};
+///
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let local = tokio::task::LocalSet::new();
+/// let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+/// let seen = local.block_on(&rt, async {
+///     let not_send = Rc::new(());
+///     let handle = id.scope(|| {
+///         task::spawn_local(async move {
+///             tokio::task::yield_now().await;
+///             drop(not_send);
+///             get_runtime_id()
+///         })
+///     });
+///     handle.await.unwrap()
+/// });
+/// assert_eq!(seen, Some(id));
+/// ```
+///
+/// # Panics
+///
+/// As `tokio::task::spawn_local`, when called outside a `LocalSet`.
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    tokio::task::spawn_local(future.in_current_runtime_id())
 }
 
 /// Runs `f` on tokio's blocking pool in the current ID (with no ID if there is none): a
