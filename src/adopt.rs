@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use slog::{info, o, Discard, Drain, Logger};
-//! use token_runtime_id::{Incoming, IncomingPolicy, RuntimeIdConfig, RuntimeIdDrain};
+//! use token_runtime_id::{get_runtime_id, Incoming, IncomingPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdDrain};
 //!
 //! // A message from a queue, with its attributes.
 //! struct Message {
@@ -22,7 +22,7 @@
 //!     body: String,
 //! }
 //!
-//! fn consume(log: &Logger, policy: &IncomingPolicy, config: &RuntimeIdConfig, message: &Message) {
+//! fn consume(log: &Logger, policy: &IncomingPolicy, config: &RuntimeIdConfig, message: &Message) -> RuntimeId {
 //!     let mut incoming = Incoming::new();
 //!     if let Some(value) = &message.request_id {
 //!         incoming = incoming.request_id(value);
@@ -31,19 +31,27 @@
 //!         incoming = incoming.traceparent(value);
 //!     }
 //!     let adopted = policy.adopt(&incoming, config);
+//!     adopted.report(log, "request_id"); // one warning per value refused, in the new ID
 //!     adopted.runtime_id().scope(|| {
-//!         adopted.report(log, "request_id"); // one warning per value refused, in the new ID
-//!         info!(log, "processing"; "body" => &message.body);
-//!     });
+//!         info!(log, "processing"; "body" => &message.body); // in the message's ID
+//!         get_runtime_id().unwrap()
+//!     })
 //! }
 //!
 //! let log = Logger::root(RuntimeIdDrain::new(Discard).fuse(), o!());
+//! let (policy, config) = (IncomingPolicy::default(), RuntimeIdConfig::default());
 //! let message = Message {
 //!     request_id: Some(b"order-7f3a".to_vec()),
 //!     traceparent: Some(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_vec()),
 //!     body: "hello".into(),
 //! };
-//! consume(&log, &IncomingPolicy::default(), &RuntimeIdConfig::default(), &message);
+//! let id = consume(&log, &policy, &config, &message);
+//! assert_eq!(id.as_str(), "order-7f3a");
+//! assert_eq!(id.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+//!
+//! let forged = Message { request_id: Some(b"x\r\nforged: 1".to_vec()), traceparent: None, ..message };
+//! let id = consume(&log, &policy, &config, &forged);
+//! assert_eq!(id.as_str().len(), 8); // a new root
 //! ```
 
 use std::fmt;
