@@ -3,8 +3,6 @@
 use std::fmt;
 use std::ops::RangeInclusive;
 
-#[cfg(feature = "tower")]
-use crate::config::RuntimeIdConfig;
 use crate::rules::{self, CharClass, Problem, forbidden_class};
 use crate::{RuntimeId, RuntimeIdError};
 
@@ -197,7 +195,7 @@ impl IncomingPolicy {
     pub(crate) fn adopt<'a>(
         &self,
         values: impl IntoIterator<Item = &'a [u8]>,
-        config: &RuntimeIdConfig,
+        config: &crate::RuntimeIdConfig,
     ) -> (RuntimeId, Option<(IncomingRejection, usize)>) {
         let mut values = values.into_iter();
         let rejected = match (values.next(), values.next()) {
@@ -436,6 +434,7 @@ impl IncomingPolicyBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RuntimeIdConfig;
 
     fn reason(result: Result<RuntimeId, RuntimeIdError>) -> IncomingRejection {
         match result {
