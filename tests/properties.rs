@@ -635,29 +635,42 @@ fn keys_and_placeholders_are_accepted_exactly_when_the_documented_rules_hold() {
     });
 }
 
-/// The default incoming policy, as documented: 1 to 128 bytes of ASCII letters, digits
-/// and `-_.:`.
-fn default_policy() -> oracle::PolicySpec {
-    oracle::PolicySpec {
-        max_len: 128,
-        min_len: 1,
-        characters: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:".into(),
+/// The policy a case runs under: the crate's default as it is (`IncomingPolicy::default()`,
+/// judged by the oracle's reading of the README), or one built from settings.
+#[derive(Clone, Debug)]
+enum PolicyCase {
+    Default,
+    Built(oracle::PolicySpec),
+}
+
+impl PolicyCase {
+    /// The settings the oracle judges the case by.
+    fn spec(&self) -> oracle::PolicySpec {
+        match self {
+            PolicyCase::Default => oracle::PolicySpec::documented_default(),
+            PolicyCase::Built(spec) => spec.clone(),
+        }
     }
 }
 
-fn policy_spec() -> impl Strategy<Value = oracle::PolicySpec> {
+fn policy_case() -> impl Strategy<Value = PolicyCase> {
     let len = prop_oneof![4 => 0usize..=40, 1 => 1020usize..=1030, 1 => any::<usize>()];
     prop_oneof![
-        2 => Just(default_policy()),
+        2 => Just(PolicyCase::Default),
         3 => (len.clone(), len, pool()).prop_map(|(max_len, min_len, characters)| {
-            oracle::PolicySpec { max_len, min_len: min_len % (max_len + 2), characters }
+            PolicyCase::Built(oracle::PolicySpec {
+                max_len,
+                min_len: min_len % (max_len + 2),
+                characters,
+            })
         }),
     ]
 }
 
 /// A policy, and values for it: many made of its own characters, near its length bounds.
-fn policy_and_value() -> impl Strategy<Value = (oracle::PolicySpec, Vec<u8>)> {
-    policy_spec().prop_flat_map(|spec| {
+fn policy_and_value() -> impl Strategy<Value = (PolicyCase, Vec<u8>)> {
+    policy_case().prop_flat_map(|case| {
+        let spec = case.spec();
         let own: Vec<char> = spec.characters.chars().collect();
         let own = match own.is_empty() {
             true => vec!['a'],
@@ -671,18 +684,24 @@ fn policy_and_value() -> impl Strategy<Value = (oracle::PolicySpec, Vec<u8>)> {
             2 => prop::collection::vec(any::<u8>(), 0..=40),
             1 => (0usize..=2048).prop_map(|n| vec![b'a'; n]),
         ];
-        (Just(spec), value)
+        (Just(case), value)
     })
 }
 
 #[test]
 fn an_incoming_id_is_adopted_exactly_when_its_policy_allows_it() {
     static ADOPTED: AtomicUsize = AtomicUsize::new(0);
-    check(4096, policy_and_value(), |(spec, value)| {
-        let built = token_runtime_id::IncomingPolicy::builder()
-            .length(spec.min_len..=spec.max_len)
-            .characters(&spec.characters)
-            .build();
+    static BY_DEFAULT: AtomicUsize = AtomicUsize::new(0);
+    check(4096, policy_and_value(), |(case, value)| {
+        let spec = case.spec();
+        let is_default = matches!(case, PolicyCase::Default);
+        let built = match case {
+            PolicyCase::Default => Ok(token_runtime_id::IncomingPolicy::default()),
+            PolicyCase::Built(_) => token_runtime_id::IncomingPolicy::builder()
+                .length(spec.min_len..=spec.max_len)
+                .characters(&spec.characters)
+                .build(),
+        };
         let policy = match built {
             Ok(policy) => {
                 prop_assert!(spec.valid(), "{spec:?} accepted");
@@ -702,6 +721,9 @@ fn an_incoming_id_is_adopted_exactly_when_its_policy_allows_it() {
                 prop_assert_eq!(id.as_str().as_bytes(), &value[..]);
                 prop_assert_eq!((id.depth(), id.parent()), (1, None));
                 ADOPTED.fetch_add(1, Ordering::Relaxed);
+                if is_default {
+                    BY_DEFAULT.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Err(err) => {
                 prop_assert!(!accepted, "{value:?} refused under {spec:?}: {err}");
@@ -721,6 +743,63 @@ fn an_incoming_id_is_adopted_exactly_when_its_policy_allows_it() {
         Ok(())
     });
     let adopted = ADOPTED.load(Ordering::Relaxed);
-    println!("incoming IDs: {adopted} adopted");
-    assert!(adopted >= 600, "{adopted}");
+    let by_default = BY_DEFAULT.load(Ordering::Relaxed);
+    println!("incoming IDs: {adopted} adopted, {by_default} of them by the default policy");
+    assert!(
+        adopted >= 600 && by_default >= 300,
+        "{adopted}, {by_default}"
+    );
+}
+
+/// The default policy as it is, against the README's words: every ASCII character and some
+/// beyond it, one at a time and all the allowed ones together, and the length limit in bytes.
+#[test]
+fn the_default_incoming_policy_accepts_what_the_readme_says_and_nothing_else() {
+    let readme = include_str!("../README.md").replace('\n', " ");
+    assert!(
+        readme.contains(oracle::README_DEFAULT_POLICY),
+        "the README no longer says {:?}: update the oracle with it",
+        oracle::README_DEFAULT_POLICY
+    );
+    let policy = token_runtime_id::IncomingPolicy::default();
+    assert_eq!(
+        token_runtime_id::IncomingPolicy::builder().build(),
+        Ok(policy.clone())
+    );
+
+    let beyond_ascii = [
+        'é', 'ß', 'α', 'ж', '中', '🦀', '\u{a0}', '\u{2010}', '\u{2024}', '\u{ff10}', '\u{ff1a}',
+        '\u{ff3f}', '\u{ff41}',
+    ];
+    let mut allowed = String::new();
+    for c in (0..=0x7f_u8).map(char::from).chain(beyond_ascii) {
+        let documented = c.is_ascii_alphanumeric() || "-_.:".contains(c);
+        let adopted = RuntimeId::from_incoming(c.to_string(), &policy);
+        assert_eq!(adopted.is_ok(), documented, "{c:?}: {adopted:?}");
+        if documented {
+            allowed.push(c);
+        }
+    }
+    assert_eq!(allowed.len(), 26 + 26 + 10 + 4);
+    assert_eq!(
+        RuntimeId::from_incoming(&allowed, &policy).map(|id| id.to_string()),
+        Ok(allowed.clone())
+    );
+    let longest: String = allowed.chars().cycle().take(128).collect();
+    assert!(RuntimeId::from_incoming(&longest, &policy).is_ok());
+    let too_long = format!("{longest}a");
+    assert!(matches!(
+        RuntimeId::from_incoming(&too_long, &policy),
+        Err(RuntimeIdError::InvalidIncoming { len: 129, .. })
+    ));
+    // Bytes, not characters: 65 two-byte characters are 130 bytes, and refused for their
+    // characters only after their length.
+    assert!(matches!(
+        RuntimeId::from_incoming("é".repeat(65), &policy),
+        Err(RuntimeIdError::InvalidIncoming {
+            reason: token_runtime_id::IncomingRejection::TooLong { max: 128 },
+            ..
+        })
+    ));
+    assert!(RuntimeId::from_incoming("", &policy).is_err());
 }

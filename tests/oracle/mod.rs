@@ -259,7 +259,25 @@ pub(crate) struct PolicySpec {
     pub(crate) characters: String,
 }
 
+/// What the README says the default incoming policy accepts, word for word.
+pub(crate) const README_DEFAULT_POLICY: &str =
+    "at most 128 bytes of ASCII letters, digits and `-_.:`";
+
 impl PolicySpec {
+    /// The default policy as [`README_DEFAULT_POLICY`] states it, restated character by
+    /// character (not copied from the crate's constant).
+    pub(crate) fn documented_default() -> PolicySpec {
+        PolicySpec {
+            max_len: 128,
+            min_len: 1,
+            characters: ('A'..='Z')
+                .chain('a'..='z')
+                .chain('0'..='9')
+                .chain("-_.:".chars())
+                .collect(),
+        }
+    }
+
     /// The documented rules: a length range whose end is 1 to 1024 and start 1 to its end, 1 to 1024
     /// allowed characters, none of them forbidden.
     pub(crate) fn valid(&self) -> bool {
