@@ -8,7 +8,7 @@
 
 #![allow(dead_code)]
 
-use token_runtime_id::{ConfigField, MaxDepthPolicy, RuntimeId, RuntimeIdConfig};
+use token_runtime_id::{CharClass, ConfigField, MaxDepthPolicy, RuntimeId, RuntimeIdConfig};
 
 /// Unicode's `White_Space` property (PropList.txt), which includes U+0085, U+2028 and
 /// U+2029, the characters some readers take for line breaks.
@@ -59,6 +59,26 @@ pub(crate) fn forbidden(c: char) -> bool {
         || c == '\''
         || c == '\\'
         || in_table(INVISIBLE_FORMAT, c)
+}
+
+/// Why `c` is forbidden, as the docs class it (`CharClass`), the first class that holds it
+/// in this order: control character (C0, DEL, C1), white space, quote, backslash, invisible
+/// formatting character. `None` when it is allowed; `Some` exactly when [`forbidden`] is true.
+pub(crate) fn class(c: char) -> Option<CharClass> {
+    let code = c as u32;
+    if code <= 0x1F || code == 0x7F || (0x80..=0x9F).contains(&code) {
+        Some(CharClass::Control)
+    } else if in_table(WHITE_SPACE, c) {
+        Some(CharClass::Whitespace)
+    } else if c == '"' || c == '\'' {
+        Some(CharClass::Quote)
+    } else if c == '\\' {
+        Some(CharClass::Backslash)
+    } else if in_table(INVISIBLE_FORMAT, c) {
+        Some(CharClass::Format)
+    } else {
+        None
+    }
 }
 
 /// Whether `c` must not appear raw in an error message: what [`forbidden`] names, except
