@@ -197,11 +197,10 @@ fn segment<'t>(text: &'t str, spec: &Spec) -> Result<&'t str, String> {
     Ok(chars.as_str())
 }
 
-/// Checks `id` against the grammar of the chain of specs that made it: `levels[0]` made
-/// the root, `levels[i]` the `i`-th child. Also checks that `depth`, `parent` and `root`
-/// agree with the text.
-pub(crate) fn check_id(id: &RuntimeId, levels: &[&Spec]) -> Result<(), String> {
-    let text = id.as_str();
+/// Reads `text` with the grammar of the chain of specs that made it (`levels[0]` made the
+/// root, `levels[i]` the `i`-th child), and returns where each level ends: `text[..ends[i]]`
+/// is the text of its ancestor at depth `i + 1`, the last end the whole text.
+pub(crate) fn level_ends(text: &str, levels: &[&Spec]) -> Result<Vec<usize>, String> {
     let Some((root_spec, _)) = levels.split_first() else {
         return Err("no levels".into());
     };
@@ -210,7 +209,6 @@ pub(crate) fn check_id(id: &RuntimeId, levels: &[&Spec]) -> Result<(), String> {
         .strip_prefix(root_prefix.as_str())
         .ok_or_else(|| format!("{text:?} does not start with {root_prefix:?}"))?;
     rest = segment(rest, root_spec)?;
-    // Where each level's text ends: the prefix of `text` that is that ancestor.
     let mut ends = vec![text.len() - rest.len()];
     for spec in &levels[1..] {
         rest = rest
@@ -222,6 +220,23 @@ pub(crate) fn check_id(id: &RuntimeId, levels: &[&Spec]) -> Result<(), String> {
     if !rest.is_empty() {
         return Err(format!("{text:?} has {rest:?} left over"));
     }
+    Ok(ends)
+}
+
+/// Whether an ID whose text is `text` and whose levels end at `ends` (see [`level_ends`]) is
+/// `other` or below it, read from the text alone: its ancestor at `other`'s depth (or itself)
+/// has `other`'s text.
+pub(crate) fn within(text: &str, ends: &[usize], other: &RuntimeId) -> bool {
+    let depth = other.depth();
+    (1..=ends.len()).contains(&depth) && text[..ends[depth - 1]] == *other.as_str()
+}
+
+/// Checks `id` against the grammar of the chain of specs that made it: `levels[0]` made
+/// the root, `levels[i]` the `i`-th child. Also checks that `depth`, `parent` and `root`
+/// agree with the text.
+pub(crate) fn check_id(id: &RuntimeId, levels: &[&Spec]) -> Result<(), String> {
+    let text = id.as_str();
+    let ends = level_ends(text, levels)?;
     if id.depth() != levels.len() {
         return Err(format!(
             "{text:?}: depth {} != {}",
