@@ -9,7 +9,10 @@
 //! - `depth`: `RuntimeId::next(..)?.scope(..)` opened at depth 1 to 8 (a config with
 //!   `max_depth` 8), for how the cost grows.
 //! - `threads`: `with_runtime_id` on a logger over `Mutex<slog_json::Json>`, from 2 threads
-//!   at once against 1: finding the logger's ID must not take the writer's lock.
+//!   at once against 1: finding the logger's ID must not take the writer's lock. For what
+//!   is left of the difference, the same harness times slog alone: a clone and drop of
+//!   one shared `Logger` (its reference counts are shared by the threads), and
+//!   `Logger::root(Discard, o!())` and drop (allocations only, nothing shared).
 //! - `guards`: 10,000 guards entered, then dropped newest first and oldest first.
 
 mod support;
@@ -103,9 +106,13 @@ fn depth(c: &mut Criterion) {
     group.finish();
 }
 
-/// The wall time of `iters` calls of `with_runtime_id` on each of `threads` threads at once:
-/// the same as on one thread when the calls do not contend (the machine has 2 cores).
-fn with_runtime_id_on_threads(logger: &Logger, threads: usize, iters: u64) -> Duration {
+/// One call made on each thread, given the thread's clone of the shared logger.
+type Call = fn(&Logger);
+
+/// The wall time of `iters` calls of `call` on each of `threads` threads at once, each
+/// given a clone of `logger`: the same as on one thread when the calls do not contend (the
+/// machine has 2 cores).
+fn on_threads(logger: &Logger, threads: usize, iters: u64, call: Call) -> Duration {
     let barrier = Arc::new(Barrier::new(threads + 1));
     let workers: Vec<_> = (0..threads)
         .map(|_| {
@@ -113,10 +120,7 @@ fn with_runtime_id_on_threads(logger: &Logger, threads: usize, iters: u64) -> Du
             std::thread::spawn(move || {
                 barrier.wait();
                 for _ in 0..iters {
-                    with_runtime_id(&logger, |log| {
-                        black_box(log);
-                    })
-                    .unwrap();
+                    call(black_box(&logger));
                 }
             })
         })
@@ -131,11 +135,25 @@ fn with_runtime_id_on_threads(logger: &Logger, threads: usize, iters: u64) -> Du
 
 fn threads(c: &mut Criterion) {
     let logger = Logger::root(RuntimeIdDrain::new(json_drain()).fuse(), o!());
+    let calls: [(&str, Call); 3] = [
+        ("mutex_json", |logger| {
+            with_runtime_id(logger, |log| {
+                black_box(log);
+            })
+            .unwrap();
+        }),
+        ("logger_clone", |logger| drop(black_box(logger.clone()))),
+        ("logger_root", |_| {
+            drop(black_box(Logger::root(Discard, o!())))
+        }),
+    ];
     let mut group = c.benchmark_group("threads");
-    for threads in [1, 2] {
-        group.bench_function(format!("mutex_json_{threads}"), |b| {
-            b.iter_custom(|iters| with_runtime_id_on_threads(&logger, threads, iters))
-        });
+    for (name, call) in calls {
+        for threads in [1, 2] {
+            group.bench_function(format!("{name}_{threads}"), |b| {
+                b.iter_custom(|iters| on_threads(&logger, threads, iters, call))
+            });
+        }
     }
     group.finish();
 }
@@ -207,6 +225,20 @@ fn report() {
             group: "threads",
             ours: "mutex_json_2",
             baseline: "mutex_json_1",
+            target: Target::Reference,
+        },
+        Comparison {
+            what: "slog's `logger.clone()` and drop, one shared logger, wall time, 2 threads vs 1",
+            group: "threads",
+            ours: "logger_clone_2",
+            baseline: "logger_clone_1",
+            target: Target::Reference,
+        },
+        Comparison {
+            what: "slog's `Logger::root(Discard, o!())` and drop, wall time, 2 threads vs 1",
+            group: "threads",
+            ours: "logger_root_2",
+            baseline: "logger_root_1",
             target: Target::Reference,
         },
         Comparison {

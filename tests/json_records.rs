@@ -169,6 +169,9 @@ fn every_branch_of_a_duplicate_gets_the_current_id_once() {
     a.scope(|| info!(log, "both"));
     assert_eq!(out_a.ids(), vec![text(&a)]);
     assert_eq!(out_b.ids(), vec![text(&a)]);
+    // Parsing keeps one of two equal keys: the raw lines must hold the key once.
+    out_a.assert_one_key_per_line();
+    out_b.assert_one_key_per_line();
 }
 
 #[test]
@@ -184,6 +187,10 @@ fn every_branch_of_a_duplicate_gets_a_bound_loggers_id_once() {
     assert_eq!(out_b.ids()[0], text(&b), "second branch of the Duplicate");
     assert_eq!(out_a.ids()[1], out_b.ids()[1]);
     assert!(out_b.ids()[1].is_some(), "second branch of the Duplicate");
+    // Parsing keeps one of two equal keys: the raw lines must hold the key once.
+    assert_eq!(out_a.lines().len(), 2);
+    out_a.assert_one_key_per_line();
+    out_b.assert_one_key_per_line();
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Property tests: configs are accepted exactly when the documented rules hold, every ID
-//! matches the grammar its configs define, and the scope stack behaves like its model
+//! matches the grammar its configs define, a bound logger writes the current ID exactly
+//! when its text lies within the bound one, and the scope stack behaves like its model
 //! whatever order guards are entered, dropped, leaked or lent to futures in.
 //!
 //! The oracle (`tests/oracle/mod.rs`) restates the rules from the crate's docs without
@@ -19,6 +20,7 @@ use oracle::Spec;
 use proptest::prelude::*;
 use proptest::sample::{Index, select, subsequence};
 use proptest::test_runner::{Config, RngSeed, TestRunner};
+use slog::Drain;
 use token_runtime_id::{
     RuntimeId, RuntimeIdConfig, RuntimeIdError, RuntimeIdFutureExt, RuntimeIdGuard, WithRuntimeId,
     get_runtime_id,
@@ -164,9 +166,12 @@ fn near_valid_spec() -> impl Strategy<Value = Spec> {
 /// Builder inputs that the rules allow.
 fn valid_spec() -> impl Strategy<Value = Spec> {
     let seps = select(&[":", ".", "-", "::", "/", "→", "|#", "~~~~~~~~"][..]);
+    // The whole range of depths, with shallow ones often enough that chains of a few
+    // configs reach their limits.
+    let max_depth = prop_oneof![1usize..=8, 1usize..=64];
     (
         1usize..=64,
-        1usize..=8,
+        max_depth,
         seps,
         subsequence(NICE, 2..=NICE.len()).prop_shuffle(),
         prop::option::of(subsequence(NICE, 1..=6)),
@@ -408,6 +413,132 @@ fn a_chain_of_different_configs_takes_each_segment_from_its_own() {
     });
 }
 
+/// How the property below picks the ID a logger is bound to, against the current one.
+#[derive(Clone, Copy, Debug)]
+enum BoundPick {
+    /// An ID of the chain: an ancestor of the current one, itself, or a descendant.
+    OfTheChain,
+    /// A new sibling of an ID of the chain (its text equal only by chance).
+    Sibling,
+    /// The current ID's text cut anywhere, adopted as a root: a root of the same text as the
+    /// chain's when cut at the end of its root, else a text that merely starts it.
+    CutAndAdopted,
+    /// The whole text of an ID of the chain, adopted as a root.
+    TextAdopted,
+}
+
+/// Which ID a bound logger writes, and which ID its `new_child_with` nests under, agree
+/// with the text: logging through a logger bound to `B` while `X` is current, the record
+/// carries `X` exactly when `X`'s text up to its level `B.depth()` is `B`'s text (`X` is `B`
+/// or below it), else `B`. (The crate decides this with `RuntimeId::is_within`.)
+#[test]
+fn a_bound_logger_writes_the_current_id_exactly_when_it_lies_within_the_bound_one_by_its_text() {
+    static WITHIN: AtomicUsize = AtomicUsize::new(0);
+    static OUTSIDE: AtomicUsize = AtomicUsize::new(0);
+    let pick = prop_oneof![
+        Just(BoundPick::OfTheChain),
+        Just(BoundPick::Sibling),
+        Just(BoundPick::CutAndAdopted),
+        Just(BoundPick::TextAdopted),
+    ];
+    let cases = (
+        prop::collection::vec(valid_spec(), 1..=5),
+        any::<Index>(),
+        pick,
+        any::<Index>(),
+        any::<Index>(),
+    );
+    let deep = RuntimeIdConfig::builder().max_depth(64).build().unwrap();
+    check(
+        1024,
+        cases,
+        |(specs, current_at, pick, other_at, cut_at)| {
+            let configs: Vec<RuntimeIdConfig> = specs.iter().map(|s| s.build().unwrap()).collect();
+            // Each ID a child of the one before, made with the next config while its limit allows.
+            let mut chain = vec![RuntimeId::new_root(&configs[0])];
+            for cfg in &configs[1..] {
+                match chain.last().unwrap().child(cfg) {
+                    Ok(child) if child.depth() > chain.len() => chain.push(child),
+                    _ => break,
+                }
+            }
+            let current = &chain[current_at.index(chain.len())];
+            let levels: Vec<&Spec> = specs.iter().take(current.depth()).collect();
+            let ends =
+                oracle::level_ends(current.as_str(), &levels).map_err(TestCaseError::fail)?;
+
+            // A policy that adopts any text of the chain's characters (the deepest ID
+            // holds them all).
+            let mut characters: Vec<char> = chain.last().unwrap().as_str().chars().collect();
+            characters.sort_unstable();
+            characters.dedup();
+            let policy = token_runtime_id::IncomingPolicy::builder()
+                .length(1..=1024)
+                .characters(&String::from_iter(characters))
+                .build()
+                .unwrap();
+            let adopt = |text: &str| RuntimeId::from_incoming(text, &policy).unwrap();
+            let other = &chain[other_at.index(chain.len())];
+            let bound = match pick {
+                BoundPick::OfTheChain => other.clone(),
+                BoundPick::Sibling => match other.parent() {
+                    Some(parent) => parent.child(&configs[other.depth() - 1]).unwrap(),
+                    None => RuntimeId::new_root(&configs[0]),
+                },
+                BoundPick::CutAndAdopted => {
+                    let text = current.as_str();
+                    let cuts: Vec<usize> = text
+                        .char_indices()
+                        .map(|(at, c)| at + c.len_utf8())
+                        .filter(|&end| end <= 1024)
+                        .collect();
+                    adopt(&text[..cuts[cut_at.index(cuts.len())]])
+                }
+                BoundPick::TextAdopted if other.as_str().len() <= 1024 => adopt(other.as_str()),
+                BoundPick::TextAdopted => other.clone(),
+            };
+            let within = oracle::within(current.as_str(), &ends, &bound);
+            let expected = match within {
+                true => current.clone(),
+                false => bound.clone(),
+            };
+
+            let recorder = common::Recorder::default();
+            let logger = slog::Logger::root(
+                token_runtime_id::RuntimeIdDrain::new(recorder.clone()).fuse(),
+                slog::o!(),
+            );
+            let bound_logger = token_runtime_id::LoggerExt::bind_runtime_id(&logger, bound.clone());
+            let child = current.scope(|| {
+                slog::info!(bound_logger, "record");
+                token_runtime_id::LoggerExt::new_child_with(&bound_logger, &deep)
+            });
+            let child = child.map_err(|err| TestCaseError::fail(err.to_string()))?;
+            prop_assert_eq!(
+                recorder.ids(),
+                vec![Some(expected.to_string())],
+                "bound to {:?} ({:?}) in {:?}",
+                bound,
+                pick,
+                current
+            );
+            let child_id = token_runtime_id::LoggerExt::runtime_id(&child).unwrap();
+            prop_assert_eq!(child_id.parent(), Some(expected));
+            match within {
+                true => WITHIN.fetch_add(1, Ordering::Relaxed),
+                false => OUTSIDE.fetch_add(1, Ordering::Relaxed),
+            };
+            Ok(())
+        },
+    );
+    let (within, outside) = (
+        WITHIN.load(Ordering::Relaxed),
+        OUTSIDE.load(Ordering::Relaxed),
+    );
+    println!("bound loggers: the current ID written {within} times, the bound one {outside}");
+    assert!(within >= 300 && outside >= 300, "{within} / {outside}");
+}
+
 /// One step of a random walk over the scope stack.
 #[derive(Clone, Debug)]
 enum Op {
@@ -592,72 +723,111 @@ fn key_text() -> impl Strategy<Value = String> {
     ]
 }
 
-#[test]
-fn keys_and_placeholders_are_accepted_exactly_when_the_documented_rules_hold() {
-    check(2048, (key_text(), text(0..=66)), |(key, placeholder)| {
-        let drain = token_runtime_id::RuntimeIdDrain::with_key(slog::Discard, &key);
-        prop_assert_eq!(
-            drain.is_ok(),
-            oracle::valid_key(&key),
-            "key {:?}: {:?}",
-            key,
-            drain.as_ref().err()
-        );
-        match drain {
-            Ok(_) => {
-                let written = common::keys_written(|json| {
-                    token_runtime_id::RuntimeIdDrain::with_key(json, &key).unwrap()
-                });
-                prop_assert_eq!(written, [key.clone()]);
-            }
-            Err(err) => {
-                let is_invalid_key = matches!(err, RuntimeIdError::InvalidKey { .. });
-                prop_assert!(is_invalid_key, "{err:?}");
-                prop_assert!(
-                    !err.to_string().chars().any(oracle::forbidden_in_message),
-                    "{err:?}"
-                );
-            }
-        }
-        let with =
-            token_runtime_id::RuntimeIdDrain::new(slog::Discard).with_placeholder(&placeholder);
-        prop_assert_eq!(
-            with.is_ok(),
-            oracle::valid_placeholder(&placeholder),
-            "placeholder {:?}",
-            placeholder
-        );
-        if let Err(err) = with {
-            let is_invalid = matches!(err, RuntimeIdError::InvalidPlaceholder { .. });
-            prop_assert!(is_invalid, "{err:?}");
-        }
-        Ok(())
-    });
+/// Placeholders: any text, and text of allowed characters only around the limit of 64
+/// characters (characters, not bytes: `é` is two bytes, `🦀` four).
+fn placeholder_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => text(0..=66),
+        1 => (60usize..=70).prop_map(|n| "p".repeat(n)),
+        1 => (60usize..=70).prop_map(|n| "é".repeat(n)),
+        1 => prop::collection::vec(select(NICE), 60..=70).prop_map(String::from_iter),
+    ]
 }
 
-/// The default incoming policy, as documented: 1 to 128 bytes of ASCII letters, digits
-/// and `-_.:`.
-fn default_policy() -> oracle::PolicySpec {
-    oracle::PolicySpec {
-        max_len: 128,
-        min_len: 1,
-        characters: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:".into(),
+#[test]
+fn keys_and_placeholders_are_accepted_exactly_when_the_documented_rules_hold() {
+    // Placeholders refused for their length alone: the length rule is exercised, not
+    // hidden behind a forbidden character.
+    static TOO_LONG_ONLY: AtomicUsize = AtomicUsize::new(0);
+    check(
+        2048,
+        (key_text(), placeholder_text()),
+        |(key, placeholder)| {
+            if placeholder.chars().count() > oracle::PREFIX_CHARS
+                && !placeholder.chars().any(oracle::forbidden)
+            {
+                TOO_LONG_ONLY.fetch_add(1, Ordering::Relaxed);
+            }
+            let drain = token_runtime_id::RuntimeIdDrain::with_key(slog::Discard, &key);
+            prop_assert_eq!(
+                drain.is_ok(),
+                oracle::valid_key(&key),
+                "key {:?}: {:?}",
+                key,
+                drain.as_ref().err()
+            );
+            match drain {
+                Ok(_) => {
+                    let written = common::keys_written(|json| {
+                        token_runtime_id::RuntimeIdDrain::with_key(json, &key).unwrap()
+                    });
+                    prop_assert_eq!(written, [key.clone()]);
+                }
+                Err(err) => {
+                    let is_invalid_key = matches!(err, RuntimeIdError::InvalidKey { .. });
+                    prop_assert!(is_invalid_key, "{err:?}");
+                    prop_assert!(
+                        !err.to_string().chars().any(oracle::forbidden_in_message),
+                        "{err:?}"
+                    );
+                }
+            }
+            let with =
+                token_runtime_id::RuntimeIdDrain::new(slog::Discard).with_placeholder(&placeholder);
+            prop_assert_eq!(
+                with.is_ok(),
+                oracle::valid_placeholder(&placeholder),
+                "placeholder {:?}",
+                placeholder
+            );
+            if let Err(err) = with {
+                let is_invalid = matches!(err, RuntimeIdError::InvalidPlaceholder { .. });
+                prop_assert!(is_invalid, "{err:?}");
+            }
+            Ok(())
+        },
+    );
+    let too_long_only = TOO_LONG_ONLY.load(Ordering::Relaxed);
+    println!("placeholders: {too_long_only} too long and otherwise valid");
+    assert!(too_long_only >= 200, "{too_long_only}");
+}
+
+/// The policy a case runs under: the crate's default as it is (`IncomingPolicy::default()`,
+/// judged by the oracle's reading of the README), or one built from settings.
+#[derive(Clone, Debug)]
+enum PolicyCase {
+    Default,
+    Built(oracle::PolicySpec),
+}
+
+impl PolicyCase {
+    /// The settings the oracle judges the case by.
+    fn spec(&self) -> oracle::PolicySpec {
+        match self {
+            PolicyCase::Default => oracle::PolicySpec::documented_default(),
+            PolicyCase::Built(spec) => spec.clone(),
+        }
     }
 }
 
-fn policy_spec() -> impl Strategy<Value = oracle::PolicySpec> {
+fn policy_case() -> impl Strategy<Value = PolicyCase> {
     let len = prop_oneof![4 => 0usize..=40, 1 => 1020usize..=1030, 1 => any::<usize>()];
     prop_oneof![
-        2 => Just(default_policy()),
+        2 => Just(PolicyCase::Default),
         3 => (len.clone(), len, pool()).prop_map(|(max_len, min_len, characters)| {
-            oracle::PolicySpec { max_len, min_len: min_len % (max_len + 2), characters }
+            PolicyCase::Built(oracle::PolicySpec {
+                max_len,
+                min_len: min_len % (max_len + 2),
+                characters,
+            })
         }),
     ]
 }
 
 /// A policy, and values for it: many made of its own characters, near its length bounds.
-fn policy_and_value() -> impl Strategy<Value = (oracle::PolicySpec, Vec<u8>)> {
-    policy_spec().prop_flat_map(|spec| {
+fn policy_and_value() -> impl Strategy<Value = (PolicyCase, Vec<u8>)> {
+    policy_case().prop_flat_map(|case| {
+        let spec = case.spec();
         let own: Vec<char> = spec.characters.chars().collect();
         let own = match own.is_empty() {
             true => vec!['a'],
@@ -671,18 +841,24 @@ fn policy_and_value() -> impl Strategy<Value = (oracle::PolicySpec, Vec<u8>)> {
             2 => prop::collection::vec(any::<u8>(), 0..=40),
             1 => (0usize..=2048).prop_map(|n| vec![b'a'; n]),
         ];
-        (Just(spec), value)
+        (Just(case), value)
     })
 }
 
 #[test]
 fn an_incoming_id_is_adopted_exactly_when_its_policy_allows_it() {
     static ADOPTED: AtomicUsize = AtomicUsize::new(0);
-    check(4096, policy_and_value(), |(spec, value)| {
-        let built = token_runtime_id::IncomingPolicy::builder()
-            .length(spec.min_len..=spec.max_len)
-            .characters(&spec.characters)
-            .build();
+    static BY_DEFAULT: AtomicUsize = AtomicUsize::new(0);
+    check(4096, policy_and_value(), |(case, value)| {
+        let spec = case.spec();
+        let is_default = matches!(case, PolicyCase::Default);
+        let built = match case {
+            PolicyCase::Default => Ok(token_runtime_id::IncomingPolicy::default()),
+            PolicyCase::Built(_) => token_runtime_id::IncomingPolicy::builder()
+                .length(spec.min_len..=spec.max_len)
+                .characters(&spec.characters)
+                .build(),
+        };
         let policy = match built {
             Ok(policy) => {
                 prop_assert!(spec.valid(), "{spec:?} accepted");
@@ -702,6 +878,9 @@ fn an_incoming_id_is_adopted_exactly_when_its_policy_allows_it() {
                 prop_assert_eq!(id.as_str().as_bytes(), &value[..]);
                 prop_assert_eq!((id.depth(), id.parent()), (1, None));
                 ADOPTED.fetch_add(1, Ordering::Relaxed);
+                if is_default {
+                    BY_DEFAULT.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Err(err) => {
                 prop_assert!(!accepted, "{value:?} refused under {spec:?}: {err}");
@@ -721,6 +900,63 @@ fn an_incoming_id_is_adopted_exactly_when_its_policy_allows_it() {
         Ok(())
     });
     let adopted = ADOPTED.load(Ordering::Relaxed);
-    println!("incoming IDs: {adopted} adopted");
-    assert!(adopted >= 600, "{adopted}");
+    let by_default = BY_DEFAULT.load(Ordering::Relaxed);
+    println!("incoming IDs: {adopted} adopted, {by_default} of them by the default policy");
+    assert!(
+        adopted >= 600 && by_default >= 300,
+        "{adopted}, {by_default}"
+    );
+}
+
+/// The default policy as it is, against the README's words: every ASCII character and some
+/// beyond it, one at a time and all the allowed ones together, and the length limit in bytes.
+#[test]
+fn the_default_incoming_policy_accepts_what_the_readme_says_and_nothing_else() {
+    let readme = include_str!("../README.md").replace('\n', " ");
+    assert!(
+        readme.contains(oracle::README_DEFAULT_POLICY),
+        "the README no longer says {:?}: update the oracle with it",
+        oracle::README_DEFAULT_POLICY
+    );
+    let policy = token_runtime_id::IncomingPolicy::default();
+    assert_eq!(
+        token_runtime_id::IncomingPolicy::builder().build(),
+        Ok(policy.clone())
+    );
+
+    let beyond_ascii = [
+        'é', 'ß', 'α', 'ж', '中', '🦀', '\u{a0}', '\u{2010}', '\u{2024}', '\u{ff10}', '\u{ff1a}',
+        '\u{ff3f}', '\u{ff41}',
+    ];
+    let mut allowed = String::new();
+    for c in (0..=0x7f_u8).map(char::from).chain(beyond_ascii) {
+        let documented = c.is_ascii_alphanumeric() || "-_.:".contains(c);
+        let adopted = RuntimeId::from_incoming(c.to_string(), &policy);
+        assert_eq!(adopted.is_ok(), documented, "{c:?}: {adopted:?}");
+        if documented {
+            allowed.push(c);
+        }
+    }
+    assert_eq!(allowed.len(), 26 + 26 + 10 + 4);
+    assert_eq!(
+        RuntimeId::from_incoming(&allowed, &policy).map(|id| id.to_string()),
+        Ok(allowed.clone())
+    );
+    let longest: String = allowed.chars().cycle().take(128).collect();
+    assert!(RuntimeId::from_incoming(&longest, &policy).is_ok());
+    let too_long = format!("{longest}a");
+    assert!(matches!(
+        RuntimeId::from_incoming(&too_long, &policy),
+        Err(RuntimeIdError::InvalidIncoming { len: 129, .. })
+    ));
+    // Bytes, not characters: 65 two-byte characters are 130 bytes, and refused for their
+    // characters only after their length.
+    assert!(matches!(
+        RuntimeId::from_incoming("é".repeat(65), &policy),
+        Err(RuntimeIdError::InvalidIncoming {
+            reason: token_runtime_id::IncomingRejection::TooLong { max: 128 },
+            ..
+        })
+    ));
+    assert!(RuntimeId::from_incoming("", &policy).is_err());
 }

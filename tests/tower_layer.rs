@@ -1,20 +1,31 @@
-//! `RuntimeIdLayer` in an axum router, driven in memory (no sockets): adoption, new roots,
-//! nested scopes and tasks, options, and hostile header values.
+//! `RuntimeIdLayer` in an axum router: adoption, new roots, nested scopes and tasks,
+//! options, and hostile header values, driven in memory; and the same router served by
+//! hyper on a loopback socket, where hyper's HTTP/1 parser, its connection task (which calls
+//! the layer and writes the response) and keep-alive connections come into play.
 
 mod common;
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::Extension;
 use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use axum::routing::get;
+use axum::serve::ListenerExt;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
 use slog::{Logger, info};
 use token_runtime_id::tower::RuntimeIdLayer;
 use token_runtime_id::{
     IncomingPolicy, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, get_runtime_id, with_runtime_id,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
 /// A router whose handler logs, nests a scope, spawns a task, and echoes what it saw.
@@ -360,4 +371,265 @@ async fn regression_a_response_header_the_handler_set_is_kept() {
         response.extensions().get::<RuntimeId>().unwrap().as_str(),
         "from-the-caller"
     );
+}
+
+// The same layer behind a real server: `axum::serve` (hyper) on 127.0.0.1.
+
+/// Serves `app` on a loopback port; returns its address and the number of connections the
+/// server has accepted so far.
+async fn serve(app: Router) -> (SocketAddr, Arc<AtomicUsize>) {
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&connections);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let listener = listener.tap_io(move |_| {
+        counted.fetch_add(1, Ordering::Relaxed);
+    });
+    tokio::spawn(std::future::IntoFuture::into_future(axum::serve(
+        listener, app,
+    )));
+    (addr, connections)
+}
+
+/// Runs `body` with a time limit, so a stuck connection fails the test instead of hanging it.
+async fn in_time<F: std::future::Future>(body: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(60), body)
+        .await
+        .expect("the requests finish in time")
+}
+
+/// A response as it came off the wire: status, header lines (name as sent, raw value) and
+/// body.
+struct RawResponse {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The raw values of the header lines whose name is `name`, in any case.
+    fn header(&self, name: &str) -> Vec<&[u8]> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+            .collect()
+    }
+}
+
+/// Sends `GET /` with `header_lines` (each ending in CRLF) as raw bytes on a new connection,
+/// and reads the response until the server closes it.
+async fn raw_get(addr: SocketAddr, header_lines: &[u8]) -> RawResponse {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut request =
+        format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n").into_bytes();
+    request.extend_from_slice(header_lines);
+    request.extend_from_slice(b"\r\n");
+    stream.write_all(&request).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("the end of the response head");
+    let mut lines = raw[..end]
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
+    let status_line = String::from_utf8(lines.next().unwrap().to_vec()).unwrap();
+    let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .map(|line| {
+            let colon = line.iter().position(|&b| b == b':').unwrap();
+            let name = String::from_utf8(line[..colon].to_vec()).unwrap();
+            (name, line[colon + 1..].trim_ascii().to_vec())
+        })
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: raw[end + 4..].to_vec(),
+    }
+}
+
+/// The IDs the tasks polled on the runtime's workers find current: none, if no request left
+/// its ID behind on a worker thread.
+async fn ids_left_on_the_workers() -> Vec<RuntimeId> {
+    let probes: Vec<_> = (0..32)
+        .map(|_| {
+            tokio::spawn(async {
+                tokio::task::yield_now().await;
+                get_runtime_id()
+            })
+        })
+        .collect();
+    let mut left = Vec::new();
+    for probe in probes {
+        left.extend(probe.await.unwrap());
+    }
+    left
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_real_server_each_request_of_one_keep_alive_connection_runs_in_its_own_id() {
+    let (log, out) = common::json_logger();
+    let (addr, connections) = serve(app(log.clone(), RuntimeIdLayer::new().logger(log))).await;
+    // One connection, its requests sent one after another: one connection task on the
+    // server calls the layer for each of them and writes each response.
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut requests = Vec::new();
+    in_time(async {
+        for n in 0..12 {
+            let sent = match n % 3 {
+                0 => Some(format!("gateway-{n}")),
+                1 => None,
+                _ => Some("a b".to_owned()),
+            };
+            let mut request = Request::get(format!("http://{addr}/"));
+            if let Some(value) = &sent {
+                request = request.header("x-request-id", value);
+            }
+            sender.ready().await.unwrap();
+            let response = sender
+                .send_request(request.body(Empty::new()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let ids: Vec<_> = response.headers().get_all("x-request-id").iter().collect();
+            assert_eq!(ids.len(), 1, "{:?}", response.headers());
+            let id = ids[0].to_str().unwrap().to_owned();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            // The handler saw the ID in its extensions and in the request's header.
+            assert_eq!(body, format!("{id} {id}"));
+            requests.push((sent, id));
+        }
+    })
+    .await;
+    assert_eq!(connections.load(Ordering::Relaxed), 1);
+
+    let mut new_roots = HashSet::new();
+    for (sent, id) in &requests {
+        match sent.as_deref() {
+            Some(upstream) if upstream.starts_with("gateway-") => assert_eq!(id, upstream),
+            _ => {
+                assert_eq!(id.len(), 8, "{id}");
+                new_roots.insert(id.clone());
+            }
+        }
+    }
+    // Eight new roots: a repeat by chance has probability 1e-11.
+    assert_eq!(new_roots.len(), 8);
+
+    let records = out.records();
+    for (sent, id) in &requests {
+        let of_request: Vec<_> = records
+            .iter()
+            .filter(|r| {
+                let written = r["runtime_id"].as_str().unwrap();
+                written == id || written.starts_with(&format!("{id}:"))
+            })
+            .collect();
+        let messages: Vec<_> = of_request
+            .iter()
+            .map(|r| r["msg"].as_str().unwrap())
+            .collect();
+        let rejected = sent.as_deref() == Some("a b");
+        let mut expected = vec!["handler start", "nested", "in a task", "handler end"];
+        if rejected {
+            expected.insert(0, "rejected the incoming request ID, using a new one");
+        }
+        assert_eq!(messages, expected, "{id}");
+    }
+    assert_eq!(records.len(), 12 * 4 + 4);
+    out.assert_one_key_per_line();
+    // Nothing of any request stays behind on the threads hyper's tasks ran on.
+    assert_eq!(ids_left_on_the_workers().await, []);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_real_server_a_header_sent_twice_is_ambiguous_and_its_name_is_read_in_any_case() {
+    let (log, out) = common::json_logger();
+    let (addr, _) = serve(app(log.clone(), RuntimeIdLayer::new().logger(log))).await;
+    let (twice, upper) = in_time(async {
+        let twice = raw_get(addr, b"X-Request-Id: first-1\r\nx-request-id: second-2\r\n").await;
+        let upper = raw_get(addr, b"X-REQUEST-ID: Upper-Case-7\r\n").await;
+        (twice, upper)
+    })
+    .await;
+
+    // hyper keeps both lines: the layer sees two values and adopts neither.
+    assert_eq!(twice.status, 200);
+    let ids = twice.header("x-request-id");
+    assert_eq!(ids.len(), 1);
+    let id = String::from_utf8(ids[0].to_vec()).unwrap();
+    assert_eq!(id.len(), 8, "{id}");
+    assert_eq!(twice.body, format!("{id} {id}").into_bytes());
+    let warning = out
+        .records()
+        .into_iter()
+        .find(|r| r["level"] == "WARN")
+        .expect("the ambiguous header is reported");
+    assert_eq!(warning["reason"], "it was sent more than once");
+    assert_eq!(warning["len"], 7);
+    assert_eq!(warning["runtime_id"], id.as_str());
+
+    // A header name in capitals is the same header; the response's goes out as hyper
+    // writes names, in lower case.
+    assert_eq!(upper.status, 200);
+    let names: Vec<_> = upper
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("x-request-id"))
+        .map(|(name, value)| (name.as_str(), value.as_slice()))
+        .collect();
+    assert_eq!(names, [("x-request-id", &b"Upper-Case-7"[..])]);
+    assert_eq!(upper.body, b"Upper-Case-7 Upper-Case-7");
+    let adopted: Vec<_> = out
+        .records()
+        .into_iter()
+        .filter(|r| r["runtime_id"] == "Upper-Case-7")
+        .map(|r| r["msg"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(adopted, ["handler start", "in a task", "handler end"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_real_server_non_ascii_ids_cross_the_wire_as_utf8_both_ways() {
+    let greek = RuntimeIdConfig::builder()
+        .characters("αβγδεζηθικλμνξοπρστυφχψω")
+        .build()
+        .unwrap();
+    let (made_here, _) = serve(header_echo(RuntimeIdLayer::new().config(greek))).await;
+    let policy = IncomingPolicy::builder()
+        .characters("αβγδ-0123456789")
+        .build()
+        .unwrap();
+    let (adopting, _) = serve(header_echo(RuntimeIdLayer::new().policy(policy))).await;
+    let (sent, received) = in_time(async {
+        let sent = raw_get(made_here, b"").await;
+        let mut header = b"x-request-id: ".to_vec();
+        header.extend_from_slice("αβ-42-γδ".as_bytes());
+        header.extend_from_slice(b"\r\n");
+        let received = raw_get(adopting, &header).await;
+        (sent, received)
+    })
+    .await;
+
+    // A new root of Greek letters, sent as its UTF-8 bytes.
+    assert_eq!(sent.status, 200);
+    let ids = sent.header("x-request-id");
+    assert_eq!(ids.len(), 1);
+    let id = std::str::from_utf8(ids[0]).unwrap();
+    assert_eq!(id.chars().count(), 8);
+    assert!(id.chars().all(|c| ('α'..='ω').contains(&c)), "{id}");
+    assert_eq!(sent.body, format!("{id} {id}").into_bytes());
+
+    // A UTF-8 value that came off the wire, adopted and returned byte for byte.
+    assert_eq!(received.status, 200);
+    assert_eq!(received.header("x-request-id"), ["αβ-42-γδ".as_bytes()]);
+    assert_eq!(received.body, "αβ-42-γδ αβ-42-γδ".as_bytes());
 }

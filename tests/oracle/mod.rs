@@ -8,7 +8,7 @@
 
 #![allow(dead_code)]
 
-use token_runtime_id::{ConfigField, MaxDepthPolicy, RuntimeId, RuntimeIdConfig};
+use token_runtime_id::{CharClass, ConfigField, MaxDepthPolicy, RuntimeId, RuntimeIdConfig};
 
 /// Unicode's `White_Space` property (PropList.txt), which includes U+0085, U+2028 and
 /// U+2029, the characters some readers take for line breaks.
@@ -59,6 +59,26 @@ pub(crate) fn forbidden(c: char) -> bool {
         || c == '\''
         || c == '\\'
         || in_table(INVISIBLE_FORMAT, c)
+}
+
+/// Why `c` is forbidden, as the docs class it (`CharClass`), the first class that holds it
+/// in this order: control character (C0, DEL, C1), white space, quote, backslash, invisible
+/// formatting character. `None` when it is allowed; `Some` exactly when [`forbidden`] is true.
+pub(crate) fn class(c: char) -> Option<CharClass> {
+    let code = c as u32;
+    if code <= 0x1F || code == 0x7F || (0x80..=0x9F).contains(&code) {
+        Some(CharClass::Control)
+    } else if in_table(WHITE_SPACE, c) {
+        Some(CharClass::Whitespace)
+    } else if c == '"' || c == '\'' {
+        Some(CharClass::Quote)
+    } else if c == '\\' {
+        Some(CharClass::Backslash)
+    } else if in_table(INVISIBLE_FORMAT, c) {
+        Some(CharClass::Format)
+    } else {
+        None
+    }
 }
 
 /// Whether `c` must not appear raw in an error message: what [`forbidden`] names, except
@@ -177,11 +197,10 @@ fn segment<'t>(text: &'t str, spec: &Spec) -> Result<&'t str, String> {
     Ok(chars.as_str())
 }
 
-/// Checks `id` against the grammar of the chain of specs that made it: `levels[0]` made
-/// the root, `levels[i]` the `i`-th child. Also checks that `depth`, `parent` and `root`
-/// agree with the text.
-pub(crate) fn check_id(id: &RuntimeId, levels: &[&Spec]) -> Result<(), String> {
-    let text = id.as_str();
+/// Reads `text` with the grammar of the chain of specs that made it (`levels[0]` made the
+/// root, `levels[i]` the `i`-th child), and returns where each level ends: `text[..ends[i]]`
+/// is the text of its ancestor at depth `i + 1`, the last end the whole text.
+pub(crate) fn level_ends(text: &str, levels: &[&Spec]) -> Result<Vec<usize>, String> {
     let Some((root_spec, _)) = levels.split_first() else {
         return Err("no levels".into());
     };
@@ -190,7 +209,6 @@ pub(crate) fn check_id(id: &RuntimeId, levels: &[&Spec]) -> Result<(), String> {
         .strip_prefix(root_prefix.as_str())
         .ok_or_else(|| format!("{text:?} does not start with {root_prefix:?}"))?;
     rest = segment(rest, root_spec)?;
-    // Where each level's text ends: the prefix of `text` that is that ancestor.
     let mut ends = vec![text.len() - rest.len()];
     for spec in &levels[1..] {
         rest = rest
@@ -202,6 +220,23 @@ pub(crate) fn check_id(id: &RuntimeId, levels: &[&Spec]) -> Result<(), String> {
     if !rest.is_empty() {
         return Err(format!("{text:?} has {rest:?} left over"));
     }
+    Ok(ends)
+}
+
+/// Whether an ID whose text is `text` and whose levels end at `ends` (see [`level_ends`]) is
+/// `other` or below it, read from the text alone: its ancestor at `other`'s depth (or itself)
+/// has `other`'s text.
+pub(crate) fn within(text: &str, ends: &[usize], other: &RuntimeId) -> bool {
+    let depth = other.depth();
+    (1..=ends.len()).contains(&depth) && text[..ends[depth - 1]] == *other.as_str()
+}
+
+/// Checks `id` against the grammar of the chain of specs that made it: `levels[0]` made
+/// the root, `levels[i]` the `i`-th child. Also checks that `depth`, `parent` and `root`
+/// agree with the text.
+pub(crate) fn check_id(id: &RuntimeId, levels: &[&Spec]) -> Result<(), String> {
+    let text = id.as_str();
+    let ends = level_ends(text, levels)?;
     if id.depth() != levels.len() {
         return Err(format!(
             "{text:?}: depth {} != {}",
@@ -259,7 +294,25 @@ pub(crate) struct PolicySpec {
     pub(crate) characters: String,
 }
 
+/// What the README says the default incoming policy accepts, word for word.
+pub(crate) const README_DEFAULT_POLICY: &str =
+    "at most 128 bytes of ASCII letters, digits and `-_.:`";
+
 impl PolicySpec {
+    /// The default policy as [`README_DEFAULT_POLICY`] states it, restated character by
+    /// character (not copied from the crate's constant).
+    pub(crate) fn documented_default() -> PolicySpec {
+        PolicySpec {
+            max_len: 128,
+            min_len: 1,
+            characters: ('A'..='Z')
+                .chain('a'..='z')
+                .chain('0'..='9')
+                .chain("-_.:".chars())
+                .collect(),
+        }
+    }
+
     /// The documented rules: a length range whose end is 1 to 1024 and start 1 to its end, 1 to 1024
     /// allowed characters, none of them forbidden.
     pub(crate) fn valid(&self) -> bool {
