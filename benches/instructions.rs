@@ -20,16 +20,24 @@ use std::process::Command;
 use rand::distr::{Alphanumeric, SampleString};
 use slog::{Discard, Drain, Logger, info, o};
 use support::{PendingTimes, json_drain, poll_to_end};
+use token_runtime_id::tracing::SlogLayer;
 use token_runtime_id::{
     LoggerExt, RuntimeId, RuntimeIdConfig, RuntimeIdDrain, RuntimeIdFutureExt, with_runtime_id,
 };
 use tracing::Instrument;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
+
+/// A layer that does nothing, so the registry keeps the spans' data as for any layer.
+struct Nothing;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Nothing {}
 
 const FEW: u32 = 1_000;
 const MANY: u32 = 11_000;
 
 /// The cases, each run in a process of its own; [`run`] says what one call of each does.
-const CASES: [&str; 15] = [
+const CASES: [&str; 20] = [
     "with_runtime_id",
     "next_and_scope",
     "tracing_root_span",
@@ -45,10 +53,15 @@ const CASES: [&str; 15] = [
     "poll_with_runtime_id",
     "poll_instrumented",
     "poll_bare",
+    "span_enter_slog_layer",
+    "span_enter_registry",
+    "record_in_hidden_span",
+    "record_no_id_subscriber",
+    "record_no_id",
 ];
 
 /// Rows of the report: what, ours, baseline, target ratio (`None`: for reference).
-const ROWS: [(&str, &str, &str, Option<f64>); 8] = [
+const ROWS: [(&str, &str, &str, Option<f64>); 11] = [
     (
         "`with_runtime_id` on a root logger vs a root span",
         "with_runtime_id",
@@ -90,6 +103,24 @@ const ROWS: [(&str, &str, &str, Option<f64>); 8] = [
         "captured_scope",
         "runtime_id_scope",
         Some(1.0),
+    ),
+    (
+        "entering and leaving a span holding an ID: `SlogLayer` vs a layer doing nothing",
+        "span_enter_slog_layer",
+        "span_enter_registry",
+        None,
+    ),
+    (
+        "record to slog-json in a span hidden from the layer (its ID found above it) vs in a scope",
+        "record_in_hidden_span",
+        "record_current_id",
+        None,
+    ),
+    (
+        "record to slog-json with no ID: under a subscriber (the span lookup finds none) vs none",
+        "record_no_id_subscriber",
+        "record_no_id",
+        None,
     ),
     (
         "a poll of a wrapped future vs tracing `Instrumented`",
@@ -237,6 +268,57 @@ fn run(case: &str, calls: u32) {
             poll_to_end(PendingTimes { left: calls }.instrument(span));
         }
         "poll_bare" => poll_to_end(PendingTimes { left: calls }),
+        "span_enter_slog_layer" | "span_enter_registry" => {
+            let logger = Logger::root(RuntimeIdDrain::new(json_drain()).fuse(), o!());
+            let _scoped = match case {
+                "span_enter_slog_layer" => tracing::subscriber::set_default(
+                    tracing_subscriber::registry().with(SlogLayer::new(logger)),
+                ),
+                _ => tracing::subscriber::set_default(tracing_subscriber::registry().with(Nothing)),
+            };
+            let span = RuntimeId::new_root(&cfg).scope(|| tracing::info_span!("request"));
+            repeat(Box::new(|| {
+                span.in_scope(|| black_box(1));
+            }));
+        }
+        "record_in_hidden_span" => {
+            let logger = Logger::root(RuntimeIdDrain::new(json_drain()).fuse(), o!());
+            let filter = Targets::new()
+                .with_default(tracing::Level::TRACE)
+                .with_target("hidden", tracing::level_filters::LevelFilter::OFF);
+            let subscriber = tracing_subscriber::registry()
+                .with(SlogLayer::new(logger.clone()).with_filter(filter))
+                .with(Nothing);
+            tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+            let shown = RuntimeId::new_root(&cfg).scope(|| tracing::info_span!("request"));
+            std::thread::spawn(move || {
+                // On a thread with no scope, as a library's worker thread.
+                let hidden = shown.in_scope(|| tracing::info_span!(target: "hidden", "hidden"));
+                hidden.in_scope(|| {
+                    for _ in 0..calls {
+                        info!(logger, "request"; "n" => 1);
+                    }
+                });
+            })
+            .join()
+            .unwrap();
+        }
+        "record_no_id_subscriber" | "record_no_id" => {
+            let logger = Logger::root(RuntimeIdDrain::new(json_drain()).fuse(), o!());
+            if case == "record_no_id_subscriber" {
+                let subscriber =
+                    tracing_subscriber::registry().with(SlogLayer::new(logger.clone()));
+                tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+            }
+            // On a thread with no scoped subscriber, as in a service.
+            std::thread::spawn(move || {
+                for _ in 0..calls {
+                    info!(logger, "request"; "n" => 1);
+                }
+            })
+            .join()
+            .unwrap();
+        }
         _ => panic!("no case {case}"),
     }
 }
