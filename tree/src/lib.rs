@@ -78,10 +78,14 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod files;
 mod forest;
 mod level;
+mod read;
+mod record;
 mod render;
 mod tree;
 
 pub use level::{Level, UnknownLevel};
+pub use read::ReadError;
 pub use tree::{DEFAULT_KEY, DEFAULT_SEP, DEFAULT_SERVICE_KEY, LogTree, Summary};

@@ -1,10 +1,8 @@
 //! `runtime-id-tree`: JSON-lines logs from one or more services as one indented tree per
 //! request, in time order; see `runtime-id-tree --help`.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
-use std::io::{self, BufReader, Write};
-use std::path::Path;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -96,24 +94,26 @@ fn run(args: Args) -> Result<ExitCode, String> {
     if files.is_empty() {
         files.push("-".into());
     }
-    for (file, name) in files.iter().zip(source_names(&files)) {
-        let read = if file == "-" {
-            tree.read(io::stdin().lock(), &name)
-        } else {
-            std::fs::File::open(file).and_then(|f| tree.read(BufReader::new(f), &name))
-        };
-        read.map_err(|err| format!("cannot read {}: {err}", file.to_string_lossy()))?;
-    }
+    tree.read_paths(&files).map_err(|err| err.to_string())?;
 
-    let (text, summary) = tree.render_with_summary();
-    let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let summary = match tree
+        .render_to_with_summary(&mut out)
+        .and_then(|summary| out.flush().map(|()| summary))
+    {
+        Ok(summary) => summary,
         // A reader that stopped early (`| head`) is not an error.
-        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
-            return Err(format!("cannot write: {err}"));
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            return Err(format!("cannot read a record again: {err}"));
         }
-        _ => {}
-    }
+        Err(err) => return Err(format!("cannot write: {err}")),
+    };
     if summary.malformed > 0 {
         eprintln!("runtime-id-tree: {summary}");
     }
@@ -123,34 +123,4 @@ fn run(args: Args) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// How each file is named on its lines: its file name, or the path as given when two files
-/// share a name.
-fn source_names(files: &[OsString]) -> Vec<String> {
-    let short = |file: &OsString| -> String {
-        if file == "-" {
-            return "<stdin>".to_owned();
-        }
-        Path::new(file)
-            .file_name()
-            .unwrap_or(file)
-            .to_string_lossy()
-            .into_owned()
-    };
-    let mut count: HashMap<String, usize> = HashMap::new();
-    for file in files {
-        *count.entry(short(file)).or_default() += 1;
-    }
-    files
-        .iter()
-        .map(|file| {
-            let name = short(file);
-            if count[&name] > 1 && file != "-" {
-                file.to_string_lossy().into_owned()
-            } else {
-                name
-            }
-        })
-        .collect()
 }

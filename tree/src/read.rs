@@ -1,0 +1,595 @@
+//! Reading log files into a [`LogTree`]: every record indexed, or, when trees are asked
+//! for, a search for the lines that may belong to them, then the span of those trees.
+//!
+//! The search is sound because of how IDs nest: an ID's parent is a prefix of it that
+//! ends where the separator starts, so every ID that can be in the tree holding `ID`, or
+//! decide its nesting, starts with `ID`'s text up to the first place past its first
+//! character where the separator's first character is (its first segment). A line whose
+//! text lacks that segment can only hold such an ID written with escapes, and a line with
+//! an escape has a backslash: lines with neither are passed over without being parsed.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use memchr::memmem::Finder;
+
+use crate::files::{Blocks, LogFile, NamedPath, Opened, SourceFiles, lines, resolve};
+use crate::forest::Nesting;
+use crate::record::{self, RawId, fields, raw_id};
+use crate::tree::LogTree;
+
+/// Why [`LogTree::read_paths`] could not read its paths.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// A file or directory could not be read.
+    Io {
+        /// The path, as given or as found in a directory or by a pattern.
+        path: PathBuf,
+        /// What reading it failed with.
+        source: io::Error,
+    },
+    /// A glob pattern that is not valid.
+    Pattern {
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A glob pattern that matches no file.
+    NoMatch {
+        /// The pattern as given.
+        pattern: String,
+    },
+    /// `read_paths` was called a second time on a tree with roots asked for: the lines
+    /// passed over the first time could belong to the trees once more is read.
+    ReadAgain,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io { path, source } => write!(f, "cannot read {}: {source}", path.display()),
+            ReadError::Pattern { pattern, message } => {
+                write!(f, "not a valid pattern: {pattern:?}: {message}")
+            }
+            ReadError::NoMatch { pattern } => write!(f, "no file matches {pattern:?}"),
+            ReadError::ReadAgain => f.write_str(
+                "the files were already read with roots asked for: read every file in one call",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+fn io_error(file: &NamedPath) -> impl FnOnce(io::Error) -> ReadError + '_ {
+    move |source| ReadError::Io {
+        path: file
+            .path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("<stdin>")),
+        source,
+    }
+}
+
+pub(crate) fn read_paths(tree: &mut LogTree, args: &[OsString]) -> Result<(), ReadError> {
+    if tree.filtered_read && !tree.roots.is_empty() {
+        return Err(ReadError::ReadAgain);
+    }
+    let sources = resolve(args)?;
+    if tree.roots.is_empty() {
+        for source in &sources {
+            index(tree, source)?;
+        }
+        Ok(())
+    } else {
+        tree.filtered_read = true;
+        read_trees(tree, &sources)
+    }
+}
+
+/// Every line of the source's files, each record indexed where it is.
+fn index(tree: &mut LogTree, files: &SourceFiles) -> Result<(), ReadError> {
+    let source = tree.source(&files.name);
+    let keys_owned = (tree.key.clone(), tree.service_key.clone());
+    let keys = record::Keys {
+        id: &keys_owned.0,
+        service: &keys_owned.1,
+    };
+    for file in &files.files {
+        let error = io_error(file);
+        let mut opened = Opened::open(file).map_err(io_error(file))?;
+        let first_line = tree.sources[source as usize].file_lines;
+        let mut blocks = Blocks::new();
+        let mut count = 0u64;
+        // Records point at the file; it is known once read (a copy is complete then).
+        let input = tree.add_input(source, None);
+        loop {
+            let block = match blocks.next(&mut opened) {
+                Ok(Some(block)) => block,
+                Ok(None) => break,
+                Err(err) => return Err(error(err)),
+            };
+            let (offset, block) = block;
+            for (at, line) in lines(block) {
+                count += 1;
+                let line_number = first_line + count;
+                let Some(text) = record_text(line) else {
+                    continue;
+                };
+                let place = || (file.name.as_str(), count as usize);
+                let Ok(text) = text else {
+                    let (name, n) = place();
+                    tree.count_malformed(name, n);
+                    continue;
+                };
+                let Some(found) = fields(text, keys) else {
+                    let (name, n) = place();
+                    tree.count_malformed(name, n);
+                    continue;
+                };
+                let time = tree.time_of(source, &found);
+                let Ok(len) = u32::try_from(line.len()) else {
+                    let (name, n) = place();
+                    tree.count_malformed(name, n);
+                    continue;
+                };
+                tree.push(found, input, offset + at as u64, len, line_number, time);
+            }
+        }
+        tree.sources[source as usize].file_lines += count;
+        let log = opened.finish(file.name.clone()).map_err(io_error(file))?;
+        tree.inputs[input as usize].file = Some(Arc::new(log));
+    }
+    Ok(())
+}
+
+/// A line's text for parsing: `None` for a blank line (skipped), `Err` when it is not
+/// UTF-8 (malformed).
+fn record_text(line: &[u8]) -> Option<Result<&str, ()>> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Ok(text) = std::str::from_utf8(line) else {
+        return Some(Err(()));
+    };
+    let text = text.trim_end_matches('\r');
+    if text.trim().is_empty() {
+        None
+    } else {
+        Some(Ok(text))
+    }
+}
+
+/// Where an ID's lines are in one file: the first's offset and line number, and the end
+/// of the last.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    file: usize,
+    start: u64,
+    line_number: u64,
+    end: u64,
+}
+
+/// The files, opened: each with its source and the number of its first line.
+struct ReadFile {
+    source: u32,
+    first_line: u64,
+    log: Arc<LogFile>,
+}
+
+/// Only the trees asked for: the search, then their span read whole.
+fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadError> {
+    let sep = tree.sep.clone();
+    let firsts: Vec<String> = tree
+        .roots
+        .iter()
+        .map(|id| first_segment(id, &sep).to_owned())
+        .collect();
+    let finders: Vec<Finder<'_>> = firsts.iter().map(|q| Finder::new(q.as_bytes())).collect();
+    let quoted_key = format!("\"{}\"", tree.key);
+    let quoted_key = Finder::new(quoted_key.as_bytes());
+    let keys_owned = (tree.key.clone(), tree.service_key.clone());
+    let keys = record::Keys {
+        id: &keys_owned.0,
+        service: &keys_owned.1,
+    };
+    let may_belong = |id: &str| firsts.iter().any(|q| id.starts_with(q.as_str()));
+
+    // The IDs that may be in the trees, with where their lines are; the IDs of records
+    // already read count too.
+    let mut ids: IndexMap<Box<str>, Vec<Span>> = IndexMap::new();
+    for id in tree.ids.iter() {
+        ids.insert(id.clone(), Vec::new());
+    }
+    let mut files: Vec<ReadFile> = Vec::new();
+    for source_files in sources {
+        let source = tree.source(&source_files.name);
+        for file in &source_files.files {
+            let error = io_error(file);
+            let mut opened = Opened::open(file).map_err(io_error(file))?;
+            let first_line = tree.sources[source as usize].file_lines;
+            let index = files.len();
+            let mut blocks = Blocks::new();
+            let mut count = first_line;
+            loop {
+                let (offset, block) = match blocks.next(&mut opened) {
+                    Ok(Some(block)) => block,
+                    Ok(None) => break,
+                    Err(err) => return Err(error(err)),
+                };
+                let mut search = Search::new(block, &finders);
+                let mut counted = 0;
+                while let Some((start, end)) = search.next_line() {
+                    count += memchr::memchr_iter(b'\n', &block[counted..start]).count() as u64;
+                    counted = start;
+                    let line = &block[start..end];
+                    let id = match raw_id(line, &quoted_key) {
+                        RawId::Absent => continue,
+                        RawId::Id(raw) if !may_belong(raw) => continue,
+                        RawId::Id(raw) => match ids.get_mut(raw) {
+                            // Already a record's ID: where this line is is enough.
+                            Some(spans) => {
+                                extend(spans, index, offset, start, end, count + 1);
+                                continue;
+                            }
+                            None => checked_id(line, keys),
+                        },
+                        RawId::Unknown => {
+                            let lenient = std::str::from_utf8(line)
+                                .ok()
+                                .and_then(|text| record::id_only(text, keys.id).ok())
+                                .flatten();
+                            match lenient {
+                                Some(id) if may_belong(&id) => checked_id(line, keys),
+                                _ => None,
+                            }
+                        }
+                    };
+                    if let Some(id) = id.filter(|id| may_belong(id)) {
+                        let spans = ids.entry(id.into()).or_default();
+                        extend(spans, index, offset, start, end, count + 1);
+                    }
+                }
+                count += memchr::memchr_iter(b'\n', &block[counted..]).count() as u64;
+                if !block.ends_with(b"\n") {
+                    count += 1;
+                }
+            }
+            tree.sources[source as usize].file_lines = count;
+            let log = opened.finish(file.name.clone()).map_err(io_error(file))?;
+            files.push(ReadFile {
+                source,
+                first_line,
+                log: Arc::new(log),
+            });
+        }
+    }
+
+    // The trees holding the IDs asked for, from the IDs' text alone.
+    let names: Vec<&str> = ids.keys().map(|id| &**id).collect();
+    let nesting = Nesting::new(&names, &sep);
+    let holding = nesting.holding(&tree.roots, &names, &sep, |id| ids.get_index_of(id));
+    let mut root = vec![0u32; names.len()];
+    for &node in &nesting.by_len {
+        let parent = nesting.parent[node as usize];
+        root[node as usize] = if parent == crate::forest::NO_PARENT {
+            node
+        } else {
+            root[parent as usize]
+        };
+    }
+    let selected: std::collections::HashSet<&str> = names
+        .iter()
+        .enumerate()
+        .filter(|&(node, _)| holding[root[node] as usize])
+        .map(|(_, &id)| id)
+        .collect();
+    // Each file's span of those trees: from the first line of one of their IDs to the
+    // end of the last.
+    let mut ranges: HashMap<usize, Span> = HashMap::new();
+    for (id, spans) in &ids {
+        if !selected.contains(&**id) {
+            continue;
+        }
+        for span in spans {
+            let range = ranges.entry(span.file).or_insert(*span);
+            if span.start < range.start {
+                range.start = span.start;
+                range.line_number = span.line_number;
+            }
+            range.end = range.end.max(span.end);
+        }
+    }
+    let mut ranges: Vec<Span> = ranges.into_values().collect();
+    ranges.sort_by_key(|range| range.file);
+
+    let mut known: HashMap<u32, (usize, u64, i128)> = HashMap::new();
+    for range in ranges {
+        let file = &files[range.file];
+        let source = file.source;
+        let input = tree.held_input(source);
+        let contiguous = known
+            .get(&source)
+            .is_some_and(|&(f, end, _)| f == range.file && end == range.start);
+        let mut last_time = if contiguous {
+            Some(tree.sources[source as usize].last_time)
+        } else {
+            None
+        };
+        let text =
+            read_range(&file.log, range.start, range.end).map_err(|source| ReadError::Io {
+                path: PathBuf::from(&file.log.name),
+                source,
+            })?;
+        for (n, (at, line)) in (range.line_number..).zip(lines(&text)) {
+            let Some(text) = record_text(line) else {
+                continue;
+            };
+            let local = (n - file.first_line) as usize;
+            let Ok(text) = text else {
+                tree.count_malformed(&file.log.name, local);
+                continue;
+            };
+            let Some(found) = fields(text, keys) else {
+                tree.count_malformed(&file.log.name, local);
+                continue;
+            };
+            if let Some(time) = found.time {
+                last_time = Some(time);
+            }
+            let keep = found.id.as_deref().is_some_and(|id| selected.contains(id));
+            if !keep {
+                continue;
+            }
+            let time = match (found.time, last_time) {
+                (Some(time), _) => (time, true),
+                (None, Some(last)) => (last, false),
+                (None, None) => {
+                    let before = range.start + at as u64;
+                    let back_to = known.get(&source).copied();
+                    let last = time_before(&files, range.file, before, back_to, keys).map_err(
+                        |source| ReadError::Io {
+                            path: PathBuf::from(&file.log.name),
+                            source,
+                        },
+                    )?;
+                    last_time = Some(last);
+                    (last, false)
+                }
+            };
+            let loc = tree.held.len() as u64;
+            tree.held.push(text.into());
+            tree.push(found, input, loc, 0, n, time);
+        }
+        let last = match last_time {
+            Some(time) => time,
+            None => {
+                let back_to = known.get(&source).copied();
+                time_before(&files, range.file, range.end, back_to, keys).map_err(|source| {
+                    ReadError::Io {
+                        path: PathBuf::from(&file.log.name),
+                        source,
+                    }
+                })?
+            }
+        };
+        tree.sources[source as usize].last_time = last;
+        known.insert(source, (range.file, range.end, last));
+    }
+    Ok(())
+}
+
+/// `id` up to the first place past its first character where the separator's first
+/// character is: every ID that can be in the tree holding `id` starts with it.
+pub(crate) fn first_segment<'a>(id: &'a str, sep: &str) -> &'a str {
+    let Some(sep_first) = sep.chars().next() else {
+        return id;
+    };
+    id.char_indices()
+        .skip(1)
+        .find(|&(_, c)| c == sep_first)
+        .map_or(id, |(at, _)| &id[..at])
+}
+
+/// The ID of a line that is a record, checked as the tree reads it.
+fn checked_id<'a>(line: &'a [u8], keys: record::Keys<'_>) -> Option<std::borrow::Cow<'a, str>> {
+    let text = record_text(line)?.ok()?;
+    fields(text, keys)?.id
+}
+
+fn extend(
+    spans: &mut Vec<Span>,
+    file: usize,
+    offset: u64,
+    start: usize,
+    end: usize,
+    line_number: u64,
+) {
+    let (start, end) = (offset + start as u64, offset + end as u64);
+    match spans.last_mut() {
+        Some(span) if span.file == file => span.end = end,
+        _ => spans.push(Span {
+            file,
+            start,
+            line_number,
+            end,
+        }),
+    }
+}
+
+/// The lines of a block that hold one of the first segments, or a backslash: each once,
+/// as (start, end) without the line end, in order.
+struct Search<'b, 'f> {
+    block: &'b [u8],
+    finders: &'f [Finder<'f>],
+    /// Each finder's next match at or after `from`, then the next backslash's.
+    next: Vec<Option<usize>>,
+    from: usize,
+}
+
+impl<'b, 'f> Search<'b, 'f> {
+    fn new(block: &'b [u8], finders: &'f [Finder<'f>]) -> Self {
+        let mut next: Vec<Option<usize>> = finders.iter().map(|f| f.find(block)).collect();
+        next.push(memchr::memchr(b'\\', block));
+        Search {
+            block,
+            finders,
+            next,
+            from: 0,
+        }
+    }
+
+    fn next_line(&mut self) -> Option<(usize, usize)> {
+        let block = self.block;
+        let from = self.from;
+        if from > block.len() {
+            return None;
+        }
+        for (i, next) in self.next.iter_mut().enumerate() {
+            if next.is_some_and(|at| at < from) {
+                let rest = &block[from..];
+                let found = match self.finders.get(i) {
+                    Some(finder) => finder.find(rest),
+                    None => memchr::memchr(b'\\', rest),
+                };
+                *next = found.map(|at| from + at);
+            }
+        }
+        let hit = self.next.iter().flatten().copied().min()?;
+        let start = memchr::memrchr(b'\n', &block[..hit]).map_or(0, |at| at + 1);
+        let end = memchr::memchr(b'\n', &block[hit..]).map_or(block.len(), |at| hit + at);
+        self.from = end + 1;
+        Some((start, end))
+    }
+}
+
+/// The bytes from `start` to `end` of the file.
+fn read_range(log: &LogFile, start: u64, end: u64) -> io::Result<Vec<u8>> {
+    let mut file = &log.file;
+    file.seek(SeekFrom::Start(start))?;
+    let mut text = Vec::new();
+    file.take(end - start).read_to_end(&mut text)?;
+    if (text.len() as u64) < end - start {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the file is shorter than when it was searched",
+        ));
+    }
+    Ok(text)
+}
+
+/// The time of the last record with one before `offset` in `file`, going back through
+/// the earlier files of its source, down to `known` (a place whose last time is known).
+fn time_before(
+    files: &[ReadFile],
+    file: usize,
+    offset: u64,
+    known: Option<(usize, u64, i128)>,
+    keys: record::Keys<'_>,
+) -> io::Result<i128> {
+    let source = files[file].source;
+    let mut at = (file, offset);
+    loop {
+        let (index, end) = at;
+        let floor = match known {
+            Some((f, place, _)) if f == index => place,
+            _ => 0,
+        };
+        if let Some(time) = last_time_in(&files[index].log, floor, end, keys)? {
+            return Ok(time);
+        }
+        if let Some((f, place, time)) = known {
+            if f == index && place == floor {
+                return Ok(time);
+            }
+        }
+        // The previous file of the same source, from its end.
+        let previous = (0..index).rev().find(|&i| files[i].source == source);
+        match previous {
+            Some(i) => at = (i, files[i].log.file.metadata()?.len()),
+            None => return Ok(i128::MIN),
+        }
+    }
+}
+
+/// The time of the last record with one in `[floor, end)` of the file, read backwards.
+fn last_time_in(
+    log: &LogFile,
+    floor: u64,
+    end: u64,
+    keys: record::Keys<'_>,
+) -> io::Result<Option<i128>> {
+    const STEP: u64 = 64 * 1024;
+    let time_of = |line: &[u8]| match record_text(line) {
+        Some(Ok(text)) => fields(text, keys).and_then(|found| found.time),
+        _ => None,
+    };
+    let mut end = end;
+    // The beginning of the earliest line read so far, whose start is before `end`.
+    let mut carry: Vec<u8> = Vec::new();
+    while end > floor {
+        let start = end.saturating_sub(STEP).max(floor);
+        let mut text = read_range(log, start, end)?;
+        text.extend_from_slice(&carry);
+        let cut = if start > floor {
+            match memchr::memchr(b'\n', &text) {
+                Some(at) => at + 1,
+                None => {
+                    carry = text;
+                    end = start;
+                    continue;
+                }
+            }
+        } else {
+            0
+        };
+        let whole: Vec<&[u8]> = lines(&text[cut..]).map(|(_, line)| line).collect();
+        if let Some(time) = whole.into_iter().rev().find_map(time_of) {
+            return Ok(Some(time));
+        }
+        carry = text[..cut].to_vec();
+        end = start;
+    }
+    Ok(time_of(&carry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_segment_is_cut_where_the_separator_could_start() {
+        assert_eq!(first_segment("a1b2:c3d4", ":"), "a1b2");
+        assert_eq!(first_segment("12345:API:a1b2", ":"), "12345");
+        assert_eq!(first_segment(":a:b", ":"), ":a");
+        assert_eq!(first_segment("a1b2", ":"), "a1b2");
+        assert_eq!(first_segment("a.b::c", "::"), "a.b");
+        assert_eq!(first_segment("ab:c", "b:"), "a");
+        assert_eq!(first_segment("a:b", ""), "a:b");
+        assert_eq!(first_segment("é:x", ":"), "é");
+    }
+
+    #[test]
+    fn the_search_finds_each_line_with_a_segment_or_a_backslash_once() {
+        let block = b"x a1 a1\nnothing\nq \\\" a1\n\\\nlast a1";
+        let finders = [Finder::new(b"a1")];
+        let mut search = Search::new(block, &finders);
+        let mut found = Vec::new();
+        while let Some((start, end)) = search.next_line() {
+            found.push(std::str::from_utf8(&block[start..end]).unwrap());
+        }
+        assert_eq!(found, ["x a1 a1", "q \\\" a1", "\\", "last a1"]);
+    }
+}
