@@ -75,13 +75,19 @@ fn main() {
 #[derive(Clone, Copy)]
 struct Run {
     seconds: f64,
+    /// User and system time: what the command cost, whatever else the machine runs.
+    cpu: f64,
     peak_kib: u64,
 }
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mib = self.peak_kib as f64 / 1024.0;
-        write!(f, "{:.3} s, {mib:.1} MiB", self.seconds)
+        write!(
+            f,
+            "{:.3} s ({:.2} s CPU), {mib:.1} MiB",
+            self.seconds, self.cpu
+        )
     }
 }
 
@@ -96,7 +102,7 @@ fn median(mut runs: Vec<Run>) -> Run {
 fn measure(command: &[&str]) -> Run {
     let start = Instant::now();
     let output = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
+        .args(["-f", "%M %U %S"])
         .args(command)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -105,14 +111,21 @@ fn measure(command: &[&str]) -> Run {
         .unwrap();
     let seconds = start.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let peak_kib = stderr
+    let figures: Vec<f64> = stderr
         .lines()
         .last()
-        .and_then(|line| line.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{command:?}: {stderr}"));
+        .map(|line| line.split(' ').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_default();
+    let [peak_kib, user, system] = figures[..] else {
+        panic!("{command:?}: {stderr}");
+    };
     // grep exits with 1 when nothing matched: the ID is always there.
     assert!(output.status.success(), "{command:?}: {stderr}");
-    Run { seconds, peak_kib }
+    Run {
+        seconds,
+        cpu: user + system,
+        peak_kib: peak_kib as u64,
+    }
 }
 
 /// A small, seeded generator: the same file at every run.
@@ -307,11 +320,7 @@ fn generate(path: &Path, bytes: u64) -> (u64, String) {
         clock = clock.max(*begun + offset);
         text.clear();
         let (secs, nanos) = (clock / 1_000_000_000, clock % 1_000_000_000);
-        let _ = writeln!(
-            text,
-            "{{\"ts\":\"{}.{nanos:09}Z\",{body}",
-            date_time(secs)
-        );
+        let _ = writeln!(text, "{{\"ts\":\"{}.{nanos:09}Z\",{body}", date_time(secs));
         out.write_all(text.as_bytes()).unwrap();
         written += text.len() as u64;
         lines += 1;

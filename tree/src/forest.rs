@@ -19,7 +19,7 @@ const MAX_NESTING: usize = 128;
 pub(crate) const NO_PARENT: u32 = u32::MAX;
 
 /// No shown record, in `Forest::first`.
-const NOTHING_SHOWN: usize = usize::MAX;
+const NOTHING_SHOWN: u32 = u32::MAX;
 
 /// How a set of IDs nests, from their text alone.
 pub(crate) struct Nesting {
@@ -34,21 +34,22 @@ pub(crate) struct Nesting {
 impl Nesting {
     /// Each ID under its nearest other ID that it extends with `sep`; chains deeper than
     /// [`MAX_NESTING`] start new trees, so rendering never recurses deeper than that.
-    pub(crate) fn new(ids: &[&str], sep: &str) -> Nesting {
-        let parents = parents(ids, sep);
-        let mut by_len: Vec<u32> = (0..ids.len() as u32).collect();
-        by_len.sort_by_key(|&node| ids[node as usize].len());
-        let mut depth = vec![0usize; ids.len()];
-        let mut parent = vec![NO_PARENT; ids.len()];
+    pub(crate) fn new<'s>(count: usize, id: impl Fn(usize) -> &'s str, sep: &str) -> Nesting {
+        let mut parent = parents(count, &id, sep);
+        let mut by_len: Vec<u32> = (0..count as u32).collect();
+        by_len.sort_by_key(|&node| id(node as usize).len());
+        let mut depth = vec![0u8; count];
         let mut roots = Vec::new();
         for &node in &by_len {
             let node = node as usize;
-            match parents[node] {
-                Some(p) if depth[p] < MAX_NESTING => {
-                    depth[node] = depth[p] + 1;
-                    parent[node] = p as u32;
+            match parent[node] {
+                p if p != NO_PARENT && usize::from(depth[p as usize]) < MAX_NESTING => {
+                    depth[node] = depth[p as usize] + 1;
                 }
-                _ => roots.push(node as u32),
+                _ => {
+                    parent[node] = NO_PARENT;
+                    roots.push(node as u32);
+                }
             }
         }
         Nesting {
@@ -67,20 +68,21 @@ impl Nesting {
 
     /// Which trees hold `requested` IDs: the tree of the ID, else of its nearest logged
     /// ancestor, else those of the IDs nested in it. `lookup` finds an ID's index.
-    pub(crate) fn holding(
+    pub(crate) fn holding<'s>(
         &self,
         requested: &[String],
-        ids: &[&str],
+        id_of: impl Fn(usize) -> &'s str,
         sep: &str,
         lookup: impl Fn(&str) -> Option<usize>,
     ) -> Vec<bool> {
-        let mut selected = vec![false; ids.len()];
+        let count = self.parent.len();
+        let mut selected = vec![false; count];
         for id in requested {
             match lookup(id).or_else(|| parent_of(id, sep, &lookup)) {
                 Some(node) => selected[self.root_of(node as u32) as usize] = true,
                 None => {
-                    for (node, other) in ids.iter().enumerate() {
-                        if nested_in(other, id, sep) {
+                    for node in 0..count {
+                        if nested_in(id_of(node), id, sep) {
                             selected[self.root_of(node as u32) as usize] = true;
                         }
                     }
@@ -101,19 +103,19 @@ pub(crate) struct Forest<'a> {
     tree: &'a LogTree,
     nesting: Nesting,
     /// Record indices in time order.
-    order: Vec<usize>,
+    order: Vec<u32>,
     /// The positions in time order of each ID's own records, in time order:
     /// `own[own_start[id]..own_start[id + 1]]`.
-    own_start: Vec<usize>,
-    own: Vec<usize>,
+    own_start: Vec<u32>,
+    own: Vec<u32>,
     /// Each ID's nested IDs, by their first shown record:
     /// `children[child_start[id]..child_start[id + 1]]`.
-    child_start: Vec<usize>,
+    child_start: Vec<u32>,
     children: Vec<u32>,
     /// The earliest position in time order of a shown record in each ID's subtree.
-    first: Vec<usize>,
+    first: Vec<u32>,
     /// Shown records in each ID's subtree.
-    shown: Vec<usize>,
+    shown: Vec<u32>,
 }
 
 /// The counts of what is shown.
@@ -127,52 +129,51 @@ pub(crate) struct Shown {
 impl<'a> Forest<'a> {
     /// Nesting is found on every record, so the filters never move an ID to another place.
     pub(crate) fn new(tree: &'a LogTree) -> Self {
+        // Records are counted in `u32`: reading stops short of `u32::MAX` records.
         let records = &tree.records;
-        let mut order: Vec<usize> = (0..records.len()).collect();
+        let mut order: Vec<u32> = (0..records.len() as u32).collect();
         // Ties in time go to the earlier source, then the earlier line: the output does
         // not depend on how the reading was scheduled.
         order.sort_unstable_by_key(|&i| {
-            let r = &records[i];
+            let r = &records[i as usize];
             let source = tree.inputs[r.input as usize].source;
-            (r.secs, r.nanos, source, r.line_number, i)
+            (r.secs, r.nanos, source, r.place(tree), i)
         });
 
         let count = tree.ids.len();
-        let mut own_start = vec![0usize; count + 1];
+        let mut own_start = vec![0u32; count + 1];
         for r in records.iter().filter(|r| r.id != NO_ID) {
             own_start[r.id as usize + 1] += 1;
         }
         for id in 0..count {
             own_start[id + 1] += own_start[id];
         }
-        let mut own = vec![0usize; own_start[count]];
+        let mut own = vec![0u32; own_start[count] as usize];
         let mut next = own_start.clone();
         for (position, &i) in order.iter().enumerate() {
-            let id = records[i].id;
+            let id = records[i as usize].id;
             if id != NO_ID {
-                own[next[id as usize]] = position;
+                own[next[id as usize] as usize] = position as u32;
                 next[id as usize] += 1;
             }
         }
         drop(next);
 
-        let ids: Vec<&str> = tree.ids.iter().map(|id| &**id).collect();
-        let nesting = Nesting::new(&ids, &tree.sep);
-        drop(ids);
+        let nesting = Nesting::new(count, |id| tree.ids.get(id), &tree.sep);
 
-        let mut child_start = vec![0usize; count + 1];
+        let mut child_start = vec![0u32; count + 1];
         for &parent in nesting.parent.iter().filter(|&&p| p != NO_PARENT) {
             child_start[parent as usize + 1] += 1;
         }
         for id in 0..count {
             child_start[id + 1] += child_start[id];
         }
-        let mut children = vec![0u32; child_start[count]];
+        let mut children = vec![0u32; child_start[count] as usize];
         let mut next = child_start.clone();
         for &node in &nesting.by_len {
             let parent = nesting.parent[node as usize];
             if parent != NO_PARENT {
-                children[next[parent as usize]] = node;
+                children[next[parent as usize] as usize] = node;
                 next[parent as usize] += 1;
             }
         }
@@ -193,7 +194,8 @@ impl<'a> Forest<'a> {
         for id in 0..count {
             let (start, end) = (forest.child_start[id], forest.child_start[id + 1]);
             let first = &forest.first;
-            forest.children[start..end].sort_by_key(|&child| first[child as usize]);
+            forest.children[start as usize..end as usize]
+                .sort_by_key(|&child| first[child as usize]);
         }
         forest
     }
@@ -203,8 +205,8 @@ impl<'a> Forest<'a> {
     fn count_shown(&mut self) {
         for id in 0..self.first.len() {
             let own = self.shown_own(id);
-            let first = own.clone().next().unwrap_or(NOTHING_SHOWN);
-            let count = own.count();
+            let first = own.clone().next().map_or(NOTHING_SHOWN, |p| p as u32);
+            let count = own.count() as u32;
             (self.first[id], self.shown[id]) = (first, count);
         }
         // Longest first: each ID is complete before it is added to its parent.
@@ -222,14 +224,20 @@ impl<'a> Forest<'a> {
     /// Positions in time order of the ID's own records that the level filter lets
     /// through, in time order.
     fn shown_own(&self, id: usize) -> impl Iterator<Item = usize> + Clone + '_ {
-        self.own[self.own_start[id]..self.own_start[id + 1]]
+        let own = self.own_start[id] as usize..self.own_start[id + 1] as usize;
+        self.own[own]
             .iter()
-            .copied()
-            .filter(|&position| shown(self.tree, &self.tree.records[self.order[position]]))
+            .map(|&position| position as usize)
+            .filter(|&position| shown(self.tree, &self.tree.records[self.record(position)]))
+    }
+
+    /// The record at `position` in time order.
+    fn record(&self, position: usize) -> usize {
+        self.order[position] as usize
     }
 
     fn children_of(&self, id: usize) -> &[u32] {
-        &self.children[self.child_start[id]..self.child_start[id + 1]]
+        &self.children[self.child_start[id] as usize..self.child_start[id + 1] as usize]
     }
 
     /// Distinct IDs.
@@ -248,9 +256,12 @@ impl<'a> Forest<'a> {
         let selected = if tree.roots.is_empty() {
             vec![true; self.first.len()]
         } else {
-            let ids: Vec<&str> = tree.ids.iter().map(|id| &**id).collect();
-            self.nesting
-                .holding(&tree.roots, &ids, &tree.sep, |id| tree.ids.get_index_of(id))
+            self.nesting.holding(
+                &tree.roots,
+                |id| tree.ids.get(id),
+                &tree.sep,
+                |id| tree.ids.index_of(id),
+            )
         };
         let mut roots: Vec<usize> = self
             .nesting
@@ -280,14 +291,14 @@ impl<'a> Forest<'a> {
         Shown {
             trees: roots.len(),
             ids,
-            records: roots.iter().map(|&root| self.shown[root]).sum(),
+            records: roots.iter().map(|&root| self.shown[root] as usize).sum(),
             without_id: self.shown_without_id().count(),
         }
     }
 
     /// Record indices of the tree's shown records, in time order.
     fn shown_records(&self, root: usize) -> Vec<usize> {
-        let mut found: Vec<usize> = Vec::with_capacity(self.shown[root]);
+        let mut found: Vec<usize> = Vec::with_capacity(self.shown[root] as usize);
         let mut stack = vec![root];
         while let Some(id) = stack.pop() {
             found.extend(self.shown_own(id));
@@ -296,7 +307,7 @@ impl<'a> Forest<'a> {
         found.sort_unstable();
         found
             .into_iter()
-            .map(|position| self.order[position])
+            .map(|position| self.record(position))
             .collect()
     }
 
@@ -304,7 +315,7 @@ impl<'a> Forest<'a> {
     fn shown_without_id(&self) -> impl Iterator<Item = usize> + '_ {
         let tree = self.tree;
         let asked = !tree.roots.is_empty();
-        self.order.iter().copied().filter(move |&i| {
+        self.order.iter().map(|&i| i as usize).filter(move |&i| {
             let record = &tree.records[i];
             !asked && record.id == NO_ID && shown(tree, record)
         })
@@ -330,13 +341,13 @@ impl<'a> Forest<'a> {
             while let Some(id) = stack.pop() {
                 labels.extend(
                     self.shown_own(id)
-                        .map(|p| tree.records[self.order[p]].label),
+                        .map(|p| tree.records[self.record(p)].label),
                 );
                 stack.extend(self.children_of(id).iter().map(|&child| child as usize));
             }
         }
         labels.extend(self.shown_without_id().map(|i| tree.records[i].label));
-        let width = label_width(labels.iter().map(|&label| &*tree.labels[label as usize]));
+        let width = label_width(labels.iter().map(|&label| tree.labels.get(label as usize)));
         drop(labels);
 
         let mut writer = Lines {
@@ -349,12 +360,8 @@ impl<'a> Forest<'a> {
         for &root in &roots {
             let records = self.shown_records(root);
             let summary = writer.summary(&records)?;
-            head_line(
-                &mut writer.line,
-                0,
-                &tree.ids[root],
-                Some(&summary.as_summary(tree)),
-            );
+            let summary = summary.as_summary(tree);
+            head_line(&mut writer.line, 0, tree.ids.get(root), Some(&summary));
             writer.flush()?;
             drop(records);
             self.render_children(root, 1, &mut writer)?;
@@ -388,7 +395,7 @@ impl<'a> Forest<'a> {
             .peekable();
         loop {
             let next_record = records.peek().copied();
-            let next_child = children.peek().map(|&child| self.first[child]);
+            let next_child = children.peek().map(|&child| self.first[child] as usize);
             let child_first = match (next_record, next_child) {
                 (None, None) => break,
                 (Some(record), Some(child)) => child < record,
@@ -397,12 +404,12 @@ impl<'a> Forest<'a> {
             };
             if child_first {
                 if let Some(child) = children.next() {
-                    head_line(&mut writer.line, depth, &self.tree.ids[child], None);
+                    head_line(&mut writer.line, depth, self.tree.ids.get(child), None);
                     writer.flush()?;
                     self.render_children(child, depth + 1, writer)?;
                 }
             } else if let Some(position) = records.next() {
-                writer.record(self.order[position], depth)?;
+                writer.record(self.record(position), depth)?;
             }
         }
         Ok(())
@@ -429,7 +436,7 @@ impl OwnedSummary {
             services: self
                 .services
                 .iter()
-                .map(|&label| &*tree.labels[label as usize])
+                .map(|&label| tree.labels.get(label as usize))
                 .collect(),
             span: self.span.as_ref().map(|(ts, span)| (ts.as_str(), *span)),
         }
@@ -459,7 +466,7 @@ impl<W: Write> Lines<'_, W> {
             Err(err) if self.lossy => (None, format!("<{}>", Sanitized(&err.to_string()))),
             Err(err) => return Err(err),
         };
-        let label = &tree.labels[tree.records[i].label as usize];
+        let label = tree.labels.get(tree.records[i].label as usize);
         record_line(
             &mut self.line,
             depth,
@@ -546,7 +553,7 @@ impl<'a> Texts<'a> {
         let tree = self.tree;
         let input = &tree.inputs[entry.input as usize];
         let Some(file) = &input.file else {
-            let line = &tree.held[entry.loc as usize];
+            let (_, line) = &tree.held[entry.loc as usize];
             return match serde_json::from_str(line) {
                 Ok(Value::Object(fields)) => Ok(fields),
                 _ => Err(io::Error::new(
@@ -555,13 +562,13 @@ impl<'a> Texts<'a> {
                 )),
             };
         };
-        self.read(entry.input, &file.file, entry.loc, entry.len as usize)?;
+        self.read_line(entry.input, &file.file, entry.loc)?;
         let changed = || {
             io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
-                    "{} changed since it was read: line {} is no longer the record read",
-                    file.name, entry.line_number
+                    "{} changed since it was read: the line at byte {} is no longer the record read",
+                    file.name, entry.loc
                 ),
             )
         };
@@ -571,7 +578,7 @@ impl<'a> Texts<'a> {
             return Err(changed());
         };
         let id = match fields.get(&tree.key) {
-            Some(Value::String(id)) => tree.ids.get_index_of(id.as_str()).map(|id| id as u32),
+            Some(Value::String(id)) => tree.ids.index_of(id).map(|id| id as u32),
             _ => Some(NO_ID),
         };
         if id != Some(entry.id) {
@@ -580,30 +587,47 @@ impl<'a> Texts<'a> {
         Ok(fields)
     }
 
-    /// Reads `len` bytes at `offset` of the input's file into `scratch`.
-    fn read(
-        &mut self,
-        input: u32,
-        file: &std::fs::File,
-        offset: u64,
-        len: usize,
-    ) -> io::Result<()> {
+    /// Reads the line at `offset` of the input's file into `scratch`, without its end.
+    fn read_line(&mut self, input: u32, file: &std::fs::File, offset: u64) -> io::Result<()> {
         self.scratch.clear();
-        let index = offset / BLOCK_SIZE;
+        let slot = self.block(input, file, offset / BLOCK_SIZE)?;
+        let block = &self.blocks[slot].bytes;
         let within = (offset % BLOCK_SIZE) as usize;
-        if within + len > BLOCK_SIZE as usize {
-            // Across blocks: read on its own.
-            let mut file = file;
-            file.seek(SeekFrom::Start(offset))?;
-            self.scratch.resize(len, 0);
-            return file.read_exact(&mut self.scratch);
+        let Some(rest) = block.get(within..) else {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file is shorter than when it was read",
+            ));
+        };
+        if let Some(end) = memchr::memchr(b'\n', rest) {
+            self.scratch.extend_from_slice(&rest[..end]);
+            return Ok(());
         }
+        let whole_block = block.len() as u64 == BLOCK_SIZE;
+        self.scratch.extend_from_slice(rest);
+        if !whole_block {
+            // The file's last line.
+            return Ok(());
+        }
+        // Past the block: read on to the line's end.
+        let mut file = file;
+        file.seek(SeekFrom::Start(offset + rest.len() as u64))?;
+        let mut reader = io::BufReader::new(file);
+        io::BufRead::read_until(&mut reader, b'\n', &mut self.scratch)?;
+        if self.scratch.last() == Some(&b'\n') {
+            self.scratch.pop();
+        }
+        Ok(())
+    }
+
+    /// The slot of block `index` of the input's file, read when it is not cached.
+    fn block(&mut self, input: u32, file: &std::fs::File, index: u64) -> io::Result<usize> {
         self.clock += 1;
-        let slot = match self
+        let cached = self
             .blocks
             .iter()
-            .position(|b| b.input == input && b.index == index)
-        {
+            .position(|b| b.input == input && b.index == index);
+        let slot = match cached {
             Some(slot) => slot,
             None => {
                 let slot = if self.blocks.len() < BLOCKS {
@@ -615,13 +639,8 @@ impl<'a> Texts<'a> {
                     });
                     self.blocks.len() - 1
                 } else {
-                    let (slot, _) = self
-                        .blocks
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, b)| b.used)
-                        .expect("the cache is full");
-                    slot
+                    let oldest = self.blocks.iter().enumerate().min_by_key(|(_, b)| b.used);
+                    oldest.map_or(0, |(slot, _)| slot)
                 };
                 let block = &mut self.blocks[slot];
                 block.input = input;
@@ -633,18 +652,8 @@ impl<'a> Texts<'a> {
                 slot
             }
         };
-        let block = &mut self.blocks[slot];
-        block.used = self.clock;
-        match block.bytes.get(within..within + len) {
-            Some(bytes) => {
-                self.scratch.extend_from_slice(bytes);
-                Ok(())
-            }
-            None => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file is shorter than when it was read",
-            )),
-        }
+        self.blocks[slot].used = self.clock;
+        Ok(slot)
     }
 }
 
@@ -662,26 +671,29 @@ fn shown(tree: &LogTree, record: &Entry) -> bool {
 /// prefix up would hash a long ID once per separator). The IDs are visited in sorted order
 /// with the IDs that are prefixes of the current one on a stack: whatever sorts between a
 /// prefix and an ID that extends it has that prefix too, so none is popped too early.
-fn parents(ids: &[&str], sep: &str) -> Vec<Option<usize>> {
-    let mut parents = vec![None; ids.len()];
+fn parents<'s>(count: usize, id_of: &impl Fn(usize) -> &'s str, sep: &str) -> Vec<u32> {
+    let mut parents = vec![NO_PARENT; count];
     if sep.is_empty() {
         return parents;
     }
-    let mut sorted: Vec<usize> = (0..ids.len()).collect();
-    sorted.sort_unstable_by_key(|&i| ids[i]);
-    let mut prefixes: Vec<usize> = Vec::new();
+    let mut sorted: Vec<u32> = (0..count as u32).collect();
+    sorted.sort_unstable_by_key(|&i| id_of(i as usize));
+    let mut prefixes: Vec<u32> = Vec::new();
     for node in sorted {
-        let id = ids[node];
-        while prefixes.last().is_some_and(|&p| !id.starts_with(ids[p])) {
+        let id = id_of(node as usize);
+        while prefixes
+            .last()
+            .is_some_and(|&p| !id.starts_with(id_of(p as usize)))
+        {
             prefixes.pop();
         }
         // The separators and the prefixes, both from the longest: the first separator
         // that a prefix ends at, as `parent_of` finds it.
         let mut longer = prefixes.iter().rev().peekable();
         for (at, _) in id.rmatch_indices(sep).filter(|&(at, _)| at > 0) {
-            while longer.next_if(|&&p| ids[p].len() > at).is_some() {}
-            if let Some(&&p) = longer.peek().filter(|&&&p| ids[p].len() == at) {
-                parents[node] = Some(p);
+            while longer.next_if(|&&p| id_of(p as usize).len() > at).is_some() {}
+            if let Some(&&p) = longer.peek().filter(|&&&p| id_of(p as usize).len() == at) {
+                parents[node as usize] = p;
                 break;
             }
         }
@@ -738,12 +750,14 @@ mod tests {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
         for sep in [":", "::", "a:", "aa", ":a:"] {
-            let found = super::parents(&ids, sep);
-            let nested = found.iter().filter(|p| p.is_some()).count();
+            let found = super::parents(ids.len(), &|i| ids[i], sep);
+            let nested = found.iter().filter(|&&p| p != super::NO_PARENT).count();
             assert!(nested > 10, "{sep}: {nested}");
             for (i, &id) in ids.iter().enumerate() {
                 let lookup = |id: &str| index.get(id).copied();
-                assert_eq!(found[i], super::parent_of(id, sep, lookup), "{sep} {id}");
+                let expected =
+                    super::parent_of(id, sep, lookup).map_or(super::NO_PARENT, |p| p as u32);
+                assert_eq!(found[i], expected, "{sep} {id}");
             }
         }
     }

@@ -80,6 +80,7 @@
 
 mod files;
 mod forest;
+mod intern;
 mod level;
 mod read;
 mod record;

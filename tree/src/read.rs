@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -46,6 +46,8 @@ pub enum ReadError {
         /// The pattern as given.
         pattern: String,
     },
+    /// More records than a tree holds (`u32::MAX - 1`, some 200 GB of memory).
+    TooManyRecords,
     /// `read_paths` was called a second time on a tree with roots asked for: the lines
     /// passed over the first time could belong to the trees once more is read.
     ReadAgain,
@@ -59,6 +61,9 @@ impl fmt::Display for ReadError {
                 write!(f, "not a valid pattern: {pattern:?}: {message}")
             }
             ReadError::NoMatch { pattern } => write!(f, "no file matches {pattern:?}"),
+            ReadError::TooManyRecords => {
+                f.write_str("more than 4,294,967,294 records: read fewer files at a time")
+            }
             ReadError::ReadAgain => f.write_str(
                 "the files were already read with roots asked for: read every file in one call",
             ),
@@ -112,45 +117,36 @@ fn index(tree: &mut LogTree, files: &SourceFiles) -> Result<(), ReadError> {
     for file in &files.files {
         let error = io_error(file);
         let mut opened = Opened::open(file).map_err(io_error(file))?;
-        let first_line = tree.sources[source as usize].file_lines;
+        let base = tree.sources[source as usize].file_bytes;
         let mut blocks = Blocks::new();
-        let mut count = 0u64;
+        let mut line_number = 0usize;
+        let mut size = 0;
         // Records point at the file; it is known once read (a copy is complete then).
-        let input = tree.add_input(source, None);
+        let input = tree.add_input(source, None, base);
         loop {
-            let block = match blocks.next(&mut opened) {
+            let (offset, block) = match blocks.next(&mut opened) {
                 Ok(Some(block)) => block,
                 Ok(None) => break,
                 Err(err) => return Err(error(err)),
             };
-            let (offset, block) = block;
+            size = offset + block.len() as u64;
             for (at, line) in lines(block) {
-                count += 1;
-                let line_number = first_line + count;
+                line_number += 1;
                 let Some(text) = record_text(line) else {
                     continue;
                 };
-                let place = || (file.name.as_str(), count as usize);
-                let Ok(text) = text else {
-                    let (name, n) = place();
-                    tree.count_malformed(name, n);
+                let Some(found) = text.ok().and_then(|text| fields(text, keys)) else {
+                    tree.count_malformed(&file.name, line_number);
                     continue;
                 };
-                let Some(found) = fields(text, keys) else {
-                    let (name, n) = place();
-                    tree.count_malformed(name, n);
-                    continue;
-                };
+                if tree.is_full() {
+                    return Err(ReadError::TooManyRecords);
+                }
                 let time = tree.time_of(source, &found);
-                let Ok(len) = u32::try_from(line.len()) else {
-                    let (name, n) = place();
-                    tree.count_malformed(name, n);
-                    continue;
-                };
-                tree.push(found, input, offset + at as u64, len, line_number, time);
+                tree.push(found, input, offset + at as u64, time);
             }
         }
-        tree.sources[source as usize].file_lines += count;
+        tree.sources[source as usize].file_bytes += size;
         let log = opened.finish(file.name.clone()).map_err(io_error(file))?;
         tree.inputs[input as usize].file = Some(Arc::new(log));
     }
@@ -172,20 +168,18 @@ fn record_text(line: &[u8]) -> Option<Result<&str, ()>> {
     }
 }
 
-/// Where an ID's lines are in one file: the first's offset and line number, and the end
-/// of the last.
+/// Where an ID's lines are in one file: from the first's start to the last's end.
 #[derive(Debug, Clone, Copy)]
 struct Span {
     file: usize,
     start: u64,
-    line_number: u64,
     end: u64,
 }
 
-/// The files, opened: each with its source and the number of its first line.
+/// The files, opened: each with its source and where its bytes start in the source.
 struct ReadFile {
     source: u32,
-    first_line: u64,
+    base: u64,
     log: Arc<LogFile>,
 }
 
@@ -197,7 +191,8 @@ fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadErr
         .iter()
         .map(|id| first_segment(id, &sep).to_owned())
         .collect();
-    let finders: Vec<Finder<'_>> = firsts.iter().map(|q| Finder::new(q.as_bytes())).collect();
+    let needles = needles(&firsts);
+    let finders: Vec<Finder<'_>> = needles.iter().map(Finder::new).collect();
     let quoted_key = format!("\"{}\"", tree.key);
     let quoted_key = Finder::new(quoted_key.as_bytes());
     let keys_owned = (tree.key.clone(), tree.service_key.clone());
@@ -211,7 +206,7 @@ fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadErr
     // already read count too.
     let mut ids: IndexMap<Box<str>, Vec<Span>> = IndexMap::new();
     for id in tree.ids.iter() {
-        ids.insert(id.clone(), Vec::new());
+        ids.insert(id.into(), Vec::new());
     }
     let mut files: Vec<ReadFile> = Vec::new();
     for source_files in sources {
@@ -219,21 +214,18 @@ fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadErr
         for file in &source_files.files {
             let error = io_error(file);
             let mut opened = Opened::open(file).map_err(io_error(file))?;
-            let first_line = tree.sources[source as usize].file_lines;
             let index = files.len();
             let mut blocks = Blocks::new();
-            let mut count = first_line;
+            let mut size = 0;
             loop {
                 let (offset, block) = match blocks.next(&mut opened) {
                     Ok(Some(block)) => block,
                     Ok(None) => break,
                     Err(err) => return Err(error(err)),
                 };
+                size = offset + block.len() as u64;
                 let mut search = Search::new(block, &finders);
-                let mut counted = 0;
                 while let Some((start, end)) = search.next_line() {
-                    count += memchr::memchr_iter(b'\n', &block[counted..start]).count() as u64;
-                    counted = start;
                     let line = &block[start..end];
                     let id = match raw_id(line, &quoted_key) {
                         RawId::Absent => continue,
@@ -241,7 +233,7 @@ fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadErr
                         RawId::Id(raw) => match ids.get_mut(raw) {
                             // Already a record's ID: where this line is is enough.
                             Some(spans) => {
-                                extend(spans, index, offset, start, end, count + 1);
+                                extend(spans, index, offset, start, end);
                                 continue;
                             }
                             None => checked_id(line, keys),
@@ -259,19 +251,16 @@ fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadErr
                     };
                     if let Some(id) = id.filter(|id| may_belong(id)) {
                         let spans = ids.entry(id.into()).or_default();
-                        extend(spans, index, offset, start, end, count + 1);
+                        extend(spans, index, offset, start, end);
                     }
                 }
-                count += memchr::memchr_iter(b'\n', &block[counted..]).count() as u64;
-                if !block.ends_with(b"\n") {
-                    count += 1;
-                }
             }
-            tree.sources[source as usize].file_lines = count;
+            let base = tree.sources[source as usize].file_bytes;
+            tree.sources[source as usize].file_bytes += size;
             let log = opened.finish(file.name.clone()).map_err(io_error(file))?;
             files.push(ReadFile {
                 source,
-                first_line,
+                base,
                 log: Arc::new(log),
             });
         }
@@ -279,8 +268,8 @@ fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadErr
 
     // The trees holding the IDs asked for, from the IDs' text alone.
     let names: Vec<&str> = ids.keys().map(|id| &**id).collect();
-    let nesting = Nesting::new(&names, &sep);
-    let holding = nesting.holding(&tree.roots, &names, &sep, |id| ids.get_index_of(id));
+    let nesting = Nesting::new(names.len(), |id| names[id], &sep);
+    let holding = nesting.holding(&tree.roots, |id| names[id], &sep, |id| ids.get_index_of(id));
     let mut root = vec![0u32; names.len()];
     for &node in &nesting.by_len {
         let parent = nesting.parent[node as usize];
@@ -305,10 +294,7 @@ fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadErr
         }
         for span in spans {
             let range = ranges.entry(span.file).or_insert(*span);
-            if span.start < range.start {
-                range.start = span.start;
-                range.line_number = span.line_number;
-            }
+            range.start = range.start.min(span.start);
             range.end = range.end.max(span.end);
         }
     }
@@ -320,6 +306,10 @@ fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadErr
         let file = &files[range.file];
         let source = file.source;
         let input = tree.held_input(source);
+        let io = |source| ReadError::Io {
+            path: PathBuf::from(&file.log.name),
+            source,
+        };
         let contiguous = known
             .get(&source)
             .is_some_and(|&(f, end, _)| f == range.file && end == range.start);
@@ -328,67 +318,75 @@ fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadErr
         } else {
             None
         };
-        let text =
-            read_range(&file.log, range.start, range.end).map_err(|source| ReadError::Io {
-                path: PathBuf::from(&file.log.name),
-                source,
-            })?;
-        for (n, (at, line)) in (range.line_number..).zip(lines(&text)) {
+        let text = read_range(&file.log, range.start, range.end).map_err(io)?;
+        for (at, line) in lines(&text) {
+            let loc = range.start + at as u64;
             let Some(text) = record_text(line) else {
                 continue;
             };
-            let local = (n - file.first_line) as usize;
-            let Ok(text) = text else {
-                tree.count_malformed(&file.log.name, local);
-                continue;
-            };
-            let Some(found) = fields(text, keys) else {
-                tree.count_malformed(&file.log.name, local);
+            let Some(found) = text.ok().and_then(|text| fields(text, keys)) else {
+                // Only the first malformed line's number is reported.
+                let line_number = if tree.has_first_malformed() {
+                    0
+                } else {
+                    line_number_at(&file.log, loc).map_err(io)?
+                };
+                tree.count_malformed(&file.log.name, line_number);
                 continue;
             };
             if let Some(time) = found.time {
                 last_time = Some(time);
             }
-            let keep = found.id.as_deref().is_some_and(|id| selected.contains(id));
-            if !keep {
+            if !found.id.as_deref().is_some_and(|id| selected.contains(id)) {
                 continue;
             }
             let time = match (found.time, last_time) {
                 (Some(time), _) => (time, true),
                 (None, Some(last)) => (last, false),
                 (None, None) => {
-                    let before = range.start + at as u64;
                     let back_to = known.get(&source).copied();
-                    let last = time_before(&files, range.file, before, back_to, keys).map_err(
-                        |source| ReadError::Io {
-                            path: PathBuf::from(&file.log.name),
-                            source,
-                        },
-                    )?;
+                    let last = time_before(&files, range.file, loc, back_to, keys).map_err(io)?;
                     last_time = Some(last);
                     (last, false)
                 }
             };
-            let loc = tree.held.len() as u64;
-            tree.held.push(text.into());
-            tree.push(found, input, loc, 0, n, time);
+            if tree.is_full() {
+                return Err(ReadError::TooManyRecords);
+            }
+            let line = String::from_utf8_lossy(line);
+            let line = line.trim_end_matches('\r');
+            tree.push_held(found, input, line, file.base + loc, time);
         }
         let last = match last_time {
             Some(time) => time,
             None => {
                 let back_to = known.get(&source).copied();
-                time_before(&files, range.file, range.end, back_to, keys).map_err(|source| {
-                    ReadError::Io {
-                        path: PathBuf::from(&file.log.name),
-                        source,
-                    }
-                })?
+                time_before(&files, range.file, range.end, back_to, keys).map_err(io)?
             }
         };
         tree.sources[source as usize].last_time = last;
         known.insert(source, (range.file, range.end, last));
     }
     Ok(())
+}
+
+/// What the search looks for: the first segments, and the escapes that could write one
+/// of their characters in another way (`\u` writes any, `\/` a slash; a segment with a
+/// character JSON must escape makes every backslash a candidate).
+fn needles(firsts: &[String]) -> Vec<Vec<u8>> {
+    let mut needles: Vec<Vec<u8>> = firsts.iter().map(|q| q.as_bytes().to_vec()).collect();
+    let must_escape = |c: char| c == '"' || c == '\\' || c.is_control();
+    if firsts.iter().any(|q| q.contains(must_escape)) {
+        needles.push(b"\\".to_vec());
+    } else {
+        needles.push(b"\\u".to_vec());
+        if firsts.iter().any(|q| q.contains('/')) {
+            needles.push(b"\\/".to_vec());
+        }
+    }
+    needles.sort();
+    needles.dedup();
+    needles
 }
 
 /// `id` up to the first place past its first character where the separator's first
@@ -409,40 +407,44 @@ fn checked_id<'a>(line: &'a [u8], keys: record::Keys<'_>) -> Option<std::borrow:
     fields(text, keys)?.id
 }
 
-fn extend(
-    spans: &mut Vec<Span>,
-    file: usize,
-    offset: u64,
-    start: usize,
-    end: usize,
-    line_number: u64,
-) {
+fn extend(spans: &mut Vec<Span>, file: usize, offset: u64, start: usize, end: usize) {
     let (start, end) = (offset + start as u64, offset + end as u64);
     match spans.last_mut() {
         Some(span) if span.file == file => span.end = end,
-        _ => spans.push(Span {
-            file,
-            start,
-            line_number,
-            end,
-        }),
+        _ => spans.push(Span { file, start, end }),
     }
 }
 
-/// The lines of a block that hold one of the first segments, or a backslash: each once,
-/// as (start, end) without the line end, in order.
+/// The number of the line that starts at `offset` of the file.
+fn line_number_at(log: &LogFile, offset: u64) -> io::Result<usize> {
+    let mut file = &log.file;
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = io::BufReader::with_capacity(1 << 20, file.take(offset));
+    let mut count = 1;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(count);
+        }
+        count += memchr::memchr_iter(b'\n', buf).count();
+        let n = buf.len();
+        reader.consume(n);
+    }
+}
+
+/// The lines of a block that hold one of the needles: each once, as (start, end)
+/// without the line end, in order.
 struct Search<'b, 'f> {
     block: &'b [u8],
     finders: &'f [Finder<'f>],
-    /// Each finder's next match at or after `from`, then the next backslash's.
+    /// Each finder's next match at or after `from`.
     next: Vec<Option<usize>>,
     from: usize,
 }
 
 impl<'b, 'f> Search<'b, 'f> {
     fn new(block: &'b [u8], finders: &'f [Finder<'f>]) -> Self {
-        let mut next: Vec<Option<usize>> = finders.iter().map(|f| f.find(block)).collect();
-        next.push(memchr::memchr(b'\\', block));
+        let next = finders.iter().map(|f| f.find(block)).collect();
         Search {
             block,
             finders,
@@ -457,14 +459,9 @@ impl<'b, 'f> Search<'b, 'f> {
         if from > block.len() {
             return None;
         }
-        for (i, next) in self.next.iter_mut().enumerate() {
+        for (finder, next) in self.finders.iter().zip(&mut self.next) {
             if next.is_some_and(|at| at < from) {
-                let rest = &block[from..];
-                let found = match self.finders.get(i) {
-                    Some(finder) => finder.find(rest),
-                    None => memchr::memchr(b'\\', rest),
-                };
-                *next = found.map(|at| from + at);
+                *next = finder.find(&block[from..]).map(|at| from + at);
             }
         }
         let hit = self.next.iter().flatten().copied().min()?;
@@ -582,14 +579,34 @@ mod tests {
     }
 
     #[test]
-    fn the_search_finds_each_line_with_a_segment_or_a_backslash_once() {
-        let block = b"x a1 a1\nnothing\nq \\\" a1\n\\\nlast a1";
-        let finders = [Finder::new(b"a1")];
+    fn the_search_finds_each_line_with_a_needle_once() {
+        let block = b"x a1 a1\nnothing\nq \\u0061 a1\n\\u\nlast a1";
+        let finders = [Finder::new(b"a1"), Finder::new(b"\\u")];
         let mut search = Search::new(block, &finders);
         let mut found = Vec::new();
         while let Some((start, end)) = search.next_line() {
             found.push(std::str::from_utf8(&block[start..end]).unwrap());
         }
-        assert_eq!(found, ["x a1 a1", "q \\\" a1", "\\", "last a1"]);
+        assert_eq!(found, ["x a1 a1", "q \\u0061 a1", "\\u", "last a1"]);
+    }
+
+    #[test]
+    fn an_escape_is_searched_for_only_where_it_could_write_a_segment() {
+        let of = |firsts: &[&str]| {
+            let firsts: Vec<String> = firsts.iter().map(|q| (*q).to_owned()).collect();
+            needles(&firsts)
+        };
+        assert_eq!(of(&["a1b2"]), [b"\\u".to_vec(), b"a1b2".to_vec()]);
+        assert_eq!(
+            of(&["a/b", "a1b2"]),
+            [
+                b"\\/".to_vec(),
+                b"\\u".to_vec(),
+                b"a/b".to_vec(),
+                b"a1b2".to_vec()
+            ]
+        );
+        assert_eq!(of(&["a\"b"]), [b"\\".to_vec(), b"a\"b".to_vec()]);
+        assert_eq!(of(&["a\tb"]), [b"\\".to_vec(), b"a\tb".to_vec()]);
     }
 }

@@ -7,10 +7,9 @@ use std::fmt;
 use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 
-use indexmap::IndexSet;
-
 use crate::files::LogFile;
 use crate::forest::Forest;
+use crate::intern::Interner;
 use crate::level::Level;
 use crate::read::ReadError;
 use crate::record::{Fields, Keys, fields};
@@ -36,13 +35,13 @@ pub struct LogTree {
     pub(crate) sources: Vec<Source>,
     source_index: HashMap<String, u32>,
     /// The records' services and sources' names, each once.
-    pub(crate) labels: IndexSet<Box<str>>,
+    pub(crate) labels: Interner,
     /// The records' IDs, each once.
-    pub(crate) ids: IndexSet<Box<str>>,
+    pub(crate) ids: Interner,
     /// Where records' lines are: in `held`, or in a file.
     pub(crate) inputs: Vec<Input>,
-    /// The lines of the records read from memory.
-    pub(crate) held: Vec<Box<str>>,
+    /// The lines of the records read from memory, with their line numbers.
+    pub(crate) held: Vec<(u64, Box<str>)>,
     pub(crate) records: Vec<Entry>,
     malformed: u64,
     first_malformed: Option<String>,
@@ -57,9 +56,9 @@ pub(crate) struct Source {
     pub(crate) last_time: i128,
     /// The input holding the lines of this source read from memory.
     held_input: Option<u32>,
-    /// Lines read from files of this source so far: their numbers continue from file to
-    /// file of a rotated set.
-    pub(crate) file_lines: u64,
+    /// Bytes read from files of this source so far: a file's lines are placed after
+    /// those of the files of its rotated set read before it.
+    pub(crate) file_bytes: u64,
 }
 
 /// Where the lines of a run of records are.
@@ -68,25 +67,23 @@ pub(crate) struct Input {
     pub(crate) source: u32,
     /// `None`: in `held`.
     pub(crate) file: Option<Arc<LogFile>>,
+    /// Where the file's bytes start among those of its source's files.
+    pub(crate) base: u64,
 }
 
 /// No ID, in [`Entry::id`].
 pub(crate) const NO_ID: u32 = u32::MAX;
 
-/// One record: what orders, nests and filters it, and where its line is. Its text is
-/// read again to print it, so a file's records hold no text.
+/// One record: what orders, nests and filters it, and where its line is, in 40 bytes.
+/// Its text is read again to print it, so a file's records hold no text.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     /// Seconds and nanoseconds since the Unix epoch: the record's `ts`, or else the
     /// source's last (`i64::MIN` seconds when there was none).
     pub(crate) secs: i64,
-    /// Its source's line number: ties in time go to the earlier line.
-    pub(crate) line_number: u64,
     /// Offset of the line in its input's file, or its index in `held`.
     pub(crate) loc: u64,
     pub(crate) nanos: u32,
-    /// The line's length in its file.
-    pub(crate) len: u32,
     /// Index in `ids`, or [`NO_ID`].
     pub(crate) id: u32,
     /// Index in `labels`: the record's service, or its source's name.
@@ -98,6 +95,17 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// Its place in its source, so that ties in time go to the earlier line: its line
+    /// number when read from memory, its byte offset across the source's files when read
+    /// from a file.
+    pub(crate) fn place(&self, tree: &LogTree) -> u64 {
+        let input = &tree.inputs[self.input as usize];
+        match input.file {
+            Some(_) => input.base + self.loc,
+            None => tree.held[self.loc as usize].0,
+        }
+    }
+
     /// Nanoseconds since the Unix epoch; `i128::MIN` before any time.
     pub(crate) fn time(&self) -> i128 {
         if self.secs == i64::MIN {
@@ -178,8 +186,8 @@ impl LogTree {
             roots: Vec::new(),
             sources: Vec::new(),
             source_index: HashMap::new(),
-            labels: IndexSet::new(),
-            ids: IndexSet::new(),
+            labels: Interner::default(),
+            ids: Interner::default(),
             inputs: Vec::new(),
             held: Vec::new(),
             records: Vec::new(),
@@ -299,6 +307,7 @@ impl LogTree {
     /// malformed. A record whose `ts` is missing or not RFC 3339 takes the time of the
     /// last record before it from the same source (the earliest time if none).
     pub fn add_line(&mut self, line: &str, source: &str, line_number: usize) {
+        let source_name = source;
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() {
             return;
@@ -308,10 +317,12 @@ impl LogTree {
         };
         let source = self.source(source);
         let input = self.held_input(source);
+        if self.is_full() {
+            // Past four billion records: none is dropped without being counted.
+            return self.count_malformed(source_name, line_number);
+        }
         let time = self.time_of(source, &found);
-        let loc = self.held.len() as u64;
-        self.held.push(line.into());
-        self.push(found, input, loc, 0, line_number as u64, time);
+        self.push_held(found, input, line, line_number as u64, time);
     }
 
     pub(crate) fn keys(&self) -> Keys<'_> {
@@ -334,14 +345,31 @@ impl LogTree {
         }
     }
 
+    /// Whether no more records can be held: they are numbered in `u32`.
+    pub(crate) fn is_full(&self) -> bool {
+        self.records.len() >= u32::MAX as usize - 1
+    }
+
+    /// Adds a record whose line is kept in memory, line `place` of its source.
+    pub(crate) fn push_held(
+        &mut self,
+        found: Fields<'_>,
+        input: u32,
+        line: &str,
+        place: u64,
+        time: (i128, bool),
+    ) {
+        let loc = self.held.len() as u64;
+        self.held.push((place, line.into()));
+        self.push(found, input, loc, time);
+    }
+
     /// Adds a record read from `input`'s line at `loc`.
     pub(crate) fn push(
         &mut self,
         found: Fields<'_>,
         input: u32,
         loc: u64,
-        len: u32,
-        line_number: u64,
         (time, timed): (i128, bool),
     ) {
         let source = self.inputs[input as usize].source;
@@ -356,10 +384,8 @@ impl LogTree {
         let (secs, nanos) = split_time(time);
         self.records.push(Entry {
             secs,
-            line_number,
             loc,
             nanos,
-            len,
             id,
             label,
             input,
@@ -369,10 +395,7 @@ impl LogTree {
     }
 
     fn intern_id(&mut self, id: &str) -> u32 {
-        match self.ids.get_index_of(id) {
-            Some(index) => index as u32,
-            None => self.ids.insert_full(id.into()).0 as u32,
-        }
+        self.ids.intern(id) as u32
     }
 
     pub(crate) fn source(&mut self, name: &str) -> u32 {
@@ -384,7 +407,7 @@ impl LogTree {
             label,
             last_time: i128::MIN,
             held_input: None,
-            file_lines: 0,
+            file_bytes: 0,
         });
         let source = (self.sources.len() - 1) as u32;
         self.source_index.insert(name.to_owned(), source);
@@ -395,21 +418,23 @@ impl LogTree {
         if let Some(input) = self.sources[source as usize].held_input {
             return input;
         }
-        let input = self.add_input(source, None);
+        let input = self.add_input(source, None, 0);
         self.sources[source as usize].held_input = Some(input);
         input
     }
 
-    pub(crate) fn add_input(&mut self, source: u32, file: Option<Arc<LogFile>>) -> u32 {
-        self.inputs.push(Input { source, file });
+    pub(crate) fn add_input(&mut self, source: u32, file: Option<Arc<LogFile>>, base: u64) -> u32 {
+        self.inputs.push(Input { source, file, base });
         (self.inputs.len() - 1) as u32
     }
 
     fn label(&mut self, text: &str) -> u32 {
-        match self.labels.get_index_of(text) {
-            Some(label) => label as u32,
-            None => self.labels.insert_full(text.into()).0 as u32,
-        }
+        self.labels.intern(text) as u32
+    }
+
+    /// Whether the place of the first malformed line is known: the others' are not needed.
+    pub(crate) fn has_first_malformed(&self) -> bool {
+        self.first_malformed.is_some()
     }
 
     /// Counts a malformed line, `line_number` of `place`.
@@ -617,7 +642,7 @@ mod tests {
         let labels: Vec<&str> = tree
             .records
             .iter()
-            .map(|r| &*tree.labels[r.label as usize])
+            .map(|r| tree.labels.get(r.label as usize))
             .collect();
         assert_eq!(labels, ["billing", "b.jsonl"]);
         let forest = Forest::new(&tree);
