@@ -267,16 +267,6 @@ impl Opened {
         }
     }
 
-    /// Reads up to `buf.len()` bytes, as [`Read::read`]; what is read is copied when the
-    /// lines are to be read from a copy.
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.reader.read(buf)?;
-        if let Some(copy) = &mut self.copy {
-            copy.write_all(&buf[..n])?;
-        }
-        Ok(n)
-    }
-
     /// The file that the offsets of the lines read point into.
     pub(crate) fn finish(self, name: String) -> io::Result<LogFile> {
         let file = match (self.copy, self.file) {
@@ -285,6 +275,17 @@ impl Opened {
             (None, None) => unreachable!("a file without a copy is read from itself"),
         };
         Ok(LogFile { file, name })
+    }
+}
+
+/// What is read is copied when the lines are to be read from a copy.
+impl Read for Opened {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.reader.read(buf)?;
+        if let Some(copy) = &mut self.copy {
+            copy.write_all(&buf[..n])?;
+        }
+        Ok(n)
     }
 }
 
@@ -313,7 +314,7 @@ impl Blocks {
     }
 
     /// The next block of whole lines and its offset, or `None` at the end.
-    pub(crate) fn next(&mut self, input: &mut Opened) -> io::Result<Option<(u64, &[u8])>> {
+    pub(crate) fn next(&mut self, input: &mut impl Read) -> io::Result<Option<(u64, &[u8])>> {
         // The unfinished line of the last block starts this one.
         self.buf.copy_within(self.end..self.filled, 0);
         self.offset += self.end as u64;

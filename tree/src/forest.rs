@@ -136,7 +136,7 @@ impl<'a> Forest<'a> {
         // not depend on how the reading was scheduled.
         order.sort_unstable_by_key(|&i| {
             let r = &records[i as usize];
-            let source = tree.inputs[r.input as usize].source;
+            let source = tree.inputs[r.input() as usize].source;
             (r.secs, r.nanos, source, r.place(tree), i)
         });
 
@@ -527,7 +527,7 @@ struct Block {
 }
 
 const BLOCK_SIZE: u64 = 64 * 1024;
-const BLOCKS: usize = 64;
+const BLOCKS: usize = 16;
 
 impl<'a> Texts<'a> {
     fn new(tree: &'a LogTree) -> Self {
@@ -551,9 +551,9 @@ impl<'a> Texts<'a> {
 
     fn fields(&mut self, entry: &Entry) -> io::Result<Map<String, Value>> {
         let tree = self.tree;
-        let input = &tree.inputs[entry.input as usize];
+        let input = &tree.inputs[entry.input() as usize];
         let Some(file) = &input.file else {
-            let (_, line) = &tree.held[entry.loc as usize];
+            let (_, line) = &tree.held[entry.loc() as usize];
             return match serde_json::from_str(line) {
                 Ok(Value::Object(fields)) => Ok(fields),
                 _ => Err(io::Error::new(
@@ -562,13 +562,14 @@ impl<'a> Texts<'a> {
                 )),
             };
         };
-        self.read_line(entry.input, &file.file, entry.loc)?;
+        self.read_line(entry.input(), &file.file, entry.loc())?;
         let changed = || {
             io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
                     "{} changed since it was read: the line at byte {} is no longer the record read",
-                    file.name, entry.loc
+                    file.name,
+                    entry.loc()
                 ),
             )
         };

@@ -46,8 +46,9 @@ pub enum ReadError {
         /// The pattern as given.
         pattern: String,
     },
-    /// More records than a tree holds (`u32::MAX - 1`, some 200 GB of memory).
-    TooManyRecords,
+    /// More than a tree holds: 4,294,967,294 records (some 140 GB of memory), a million
+    /// files, or a file past 16 TiB.
+    TooLarge,
     /// `read_paths` was called a second time on a tree with roots asked for: the lines
     /// passed over the first time could belong to the trees once more is read.
     ReadAgain,
@@ -61,9 +62,10 @@ impl fmt::Display for ReadError {
                 write!(f, "not a valid pattern: {pattern:?}: {message}")
             }
             ReadError::NoMatch { pattern } => write!(f, "no file matches {pattern:?}"),
-            ReadError::TooManyRecords => {
-                f.write_str("more than 4,294,967,294 records: read fewer files at a time")
-            }
+            ReadError::TooLarge => f.write_str(
+                "more than 4,294,967,294 records, a million files or a file past 16 TiB: \
+                 read fewer at a time",
+            ),
             ReadError::ReadAgain => f.write_str(
                 "the files were already read with roots asked for: read every file in one call",
             ),
@@ -139,11 +141,12 @@ fn index(tree: &mut LogTree, files: &SourceFiles) -> Result<(), ReadError> {
                     tree.count_malformed(&file.name, line_number);
                     continue;
                 };
-                if tree.is_full() {
-                    return Err(ReadError::TooManyRecords);
+                let loc = offset + at as u64;
+                if tree.is_full() || !LogTree::fits(loc) {
+                    return Err(ReadError::TooLarge);
                 }
                 let time = tree.time_of(source, &found);
-                tree.push(found, input, offset + at as u64, time);
+                tree.push(found, input, loc, time);
             }
         }
         tree.sources[source as usize].file_bytes += size;
@@ -285,22 +288,23 @@ fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadErr
         .filter(|&(node, _)| holding[root[node] as usize])
         .map(|(_, &id)| id)
         .collect();
-    // Each file's span of those trees: from the first line of one of their IDs to the
-    // end of the last.
-    let mut ranges: HashMap<usize, Span> = HashMap::new();
-    for (id, spans) in &ids {
-        if !selected.contains(&**id) {
-            continue;
+    // Where the lines of those trees are in each file: the spans of their IDs, those that
+    // overlap merged.
+    let mut ranges: Vec<Span> = ids
+        .iter()
+        .filter(|(id, _)| selected.contains(&***id))
+        .flat_map(|(_, spans)| spans.iter().copied())
+        .collect();
+    ranges.sort_by_key(|span| (span.file, span.start));
+    ranges.dedup_by(|next, range| {
+        let overlaps = next.file == range.file && next.start <= range.end;
+        if overlaps {
+            range.end = range.end.max(next.end);
         }
-        for span in spans {
-            let range = ranges.entry(span.file).or_insert(*span);
-            range.start = range.start.min(span.start);
-            range.end = range.end.max(span.end);
-        }
-    }
-    let mut ranges: Vec<Span> = ranges.into_values().collect();
-    ranges.sort_by_key(|range| range.file);
+        overlaps
+    });
 
+    // The last time known in each source, and the place it holds from.
     let mut known: HashMap<u32, (usize, u64, i128)> = HashMap::new();
     for range in ranges {
         let file = &files[range.file];
@@ -318,44 +322,50 @@ fn read_trees(tree: &mut LogTree, sources: &[SourceFiles]) -> Result<(), ReadErr
         } else {
             None
         };
-        let text = read_range(&file.log, range.start, range.end).map_err(io)?;
-        for (at, line) in lines(&text) {
-            let loc = range.start + at as u64;
-            let Some(text) = record_text(line) else {
-                continue;
-            };
-            let Some(found) = text.ok().and_then(|text| fields(text, keys)) else {
-                // Only the first malformed line's number is reported.
-                let line_number = if tree.has_first_malformed() {
-                    0
-                } else {
-                    line_number_at(&file.log, loc).map_err(io)?
+        let mut region = &file.log.file;
+        region.seek(SeekFrom::Start(range.start)).map_err(io)?;
+        let mut region = region.take(range.end - range.start);
+        let mut blocks = Blocks::new();
+        while let Some((offset, block)) = blocks.next(&mut region).map_err(io)? {
+            for (at, line) in lines(block) {
+                let loc = range.start + offset + at as u64;
+                let Some(text) = record_text(line) else {
+                    continue;
                 };
-                tree.count_malformed(&file.log.name, line_number);
-                continue;
-            };
-            if let Some(time) = found.time {
-                last_time = Some(time);
-            }
-            if !found.id.as_deref().is_some_and(|id| selected.contains(id)) {
-                continue;
-            }
-            let time = match (found.time, last_time) {
-                (Some(time), _) => (time, true),
-                (None, Some(last)) => (last, false),
-                (None, None) => {
-                    let back_to = known.get(&source).copied();
-                    let last = time_before(&files, range.file, loc, back_to, keys).map_err(io)?;
-                    last_time = Some(last);
-                    (last, false)
+                let Some(found) = text.ok().and_then(|text| fields(text, keys)) else {
+                    // Only the first malformed line's number is reported.
+                    let line_number = if tree.has_first_malformed() {
+                        0
+                    } else {
+                        line_number_at(&file.log, loc).map_err(io)?
+                    };
+                    tree.count_malformed(&file.log.name, line_number);
+                    continue;
+                };
+                if let Some(time) = found.time {
+                    last_time = Some(time);
                 }
-            };
-            if tree.is_full() {
-                return Err(ReadError::TooManyRecords);
+                if !found.id.as_deref().is_some_and(|id| selected.contains(id)) {
+                    continue;
+                }
+                let time = match (found.time, last_time) {
+                    (Some(time), _) => (time, true),
+                    (None, Some(last)) => (last, false),
+                    (None, None) => {
+                        let back_to = known.get(&source).copied();
+                        let last =
+                            time_before(&files, range.file, loc, back_to, keys).map_err(io)?;
+                        last_time = Some(last);
+                        (last, false)
+                    }
+                };
+                if tree.is_full() {
+                    return Err(ReadError::TooLarge);
+                }
+                let line = String::from_utf8_lossy(line);
+                let line = line.trim_end_matches('\r');
+                tree.push_held(found, input, line, file.base + loc, time);
             }
-            let line = String::from_utf8_lossy(line);
-            let line = line.trim_end_matches('\r');
-            tree.push_held(found, input, line, file.base + loc, time);
         }
         let last = match last_time {
             Some(time) => time,

@@ -74,35 +74,48 @@ pub(crate) struct Input {
 /// No ID, in [`Entry::id`].
 pub(crate) const NO_ID: u32 = u32::MAX;
 
-/// One record: what orders, nests and filters it, and where its line is, in 40 bytes.
+/// Bits of [`Entry::at`] for the line's offset in its file (16 TiB), the rest for the
+/// input (a million files).
+const LOC_BITS: u32 = 44;
+
+/// One record: what orders, nests and filters it, and where its line is, in 32 bytes.
 /// Its text is read again to print it, so a file's records hold no text.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     /// Seconds and nanoseconds since the Unix epoch: the record's `ts`, or else the
     /// source's last (`i64::MIN` seconds when there was none).
     pub(crate) secs: i64,
-    /// Offset of the line in its input's file, or its index in `held`.
-    pub(crate) loc: u64,
+    /// The input (high bits) and the offset of the line in its file, or its index in
+    /// `held` (low [`LOC_BITS`] bits).
+    at: u64,
     pub(crate) nanos: u32,
     /// Index in `ids`, or [`NO_ID`].
     pub(crate) id: u32,
     /// Index in `labels`: the record's service, or its source's name.
     pub(crate) label: u32,
-    pub(crate) input: u32,
     pub(crate) level: Option<Level>,
     /// Whether the time is the record's own.
     pub(crate) timed: bool,
 }
 
 impl Entry {
+    pub(crate) fn input(&self) -> u32 {
+        (self.at >> LOC_BITS) as u32
+    }
+
+    /// The offset of the line in its input's file, or its index in `held`.
+    pub(crate) fn loc(&self) -> u64 {
+        self.at & ((1 << LOC_BITS) - 1)
+    }
+
     /// Its place in its source, so that ties in time go to the earlier line: its line
     /// number when read from memory, its byte offset across the source's files when read
     /// from a file.
     pub(crate) fn place(&self, tree: &LogTree) -> u64 {
-        let input = &tree.inputs[self.input as usize];
+        let input = &tree.inputs[self.input() as usize];
         match input.file {
-            Some(_) => input.base + self.loc,
-            None => tree.held[self.loc as usize].0,
+            Some(_) => input.base + self.loc(),
+            None => tree.held[self.loc() as usize].0,
         }
     }
 
@@ -345,9 +358,15 @@ impl LogTree {
         }
     }
 
-    /// Whether no more records can be held: they are numbered in `u32`.
+    /// Whether no more records can be held: they are numbered in `u32`, and where they
+    /// are is kept in 64 bits (see [`LOC_BITS`]).
     pub(crate) fn is_full(&self) -> bool {
-        self.records.len() >= u32::MAX as usize - 1
+        self.records.len() >= u32::MAX as usize - 1 || self.inputs.len() >= 1 << (64 - LOC_BITS)
+    }
+
+    /// Whether a line at `offset` of a file can be held.
+    pub(crate) fn fits(offset: u64) -> bool {
+        offset < 1 << LOC_BITS
     }
 
     /// Adds a record whose line is kept in memory, line `place` of its source.
@@ -382,13 +401,17 @@ impl LogTree {
             _ => self.sources[source as usize].label,
         };
         let (secs, nanos) = split_time(time);
+        // Grown by a quarter at a time, not doubled: the records are most of the memory.
+        if self.records.len() == self.records.capacity() {
+            let more = (self.records.capacity() / 4).max(1024);
+            self.records.reserve_exact(more);
+        }
         self.records.push(Entry {
             secs,
-            loc,
+            at: u64::from(input) << LOC_BITS | loc,
             nanos,
             id,
             label,
-            input,
             level: found.level,
             timed,
         });

@@ -134,8 +134,14 @@ pub(crate) fn two_service_logs(seed: u64, requests: usize, prefix: &str) -> [Vec
         let query = format!("{call}:{}", segment());
         let start = 1_000 * r;
         let record = |at: Option<u64>, level: &str, msg: &str, id: &str, service: &str| {
+            // The fields a web service's request log has, to the size of its lines.
             let mut line = serde_json::json!({"level": level, "msg": msg, "runtime_id": id,
-                "service": service, "request": r});
+                "service": service, "request": r, "host": format!("{service}-7d9f8b6c4-x2k9p"),
+                "uri": format!("/api/v1/orders/{r}?expand=items,payments"),
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+                "remote_addr": format!("10.1.{}.{}:{}", r % 256, r / 256 % 256, 1024 + r),
+                "trace_id": format!("{:032x}", u128::from(r) * 0x9e37_79b9_7f4a_7c15),
+                "span_id": format!("{:016x}", r * 0x2545_f491 + 1)});
             if let Some(at) = at {
                 line["ts"] = ts(at).into();
             }
