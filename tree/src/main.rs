@@ -32,6 +32,17 @@ are not printed then.
 debug, info, warning, error, critical, in any case. Lines whose level is missing or
 unknown are kept. The filters hide lines, never move them: nesting is found on all lines.
 
+A directory is read as its files (hidden ones left out), a pattern such as 'logs/*.jsonl*'
+as the files it matches. The files of a rotated set (app.jsonl and app.jsonl.20240115T
+103045.123456Z as the setups name them, app.jsonl.1 or app.jsonl-20240115 as logrotate
+does) are one source named app.jsonl, read oldest first. Files compressed with gzip are
+read as they are, through a temporary copy in TMPDIR (as is standard input).
+
+Lines stay in the files: about 40 bytes are kept per record, and each is read again when
+printed. With --root, only the lines that may belong to the trees asked for are parsed
+(those holding the ID's first segment), then the span of the trees found: lines outside
+it are passed over and not counted on standard error.
+
 Lines that are not JSON objects are counted and reported on standard error, not fatal.
 Text that could drive the terminal is printed escaped.
 
@@ -62,7 +73,7 @@ struct Args {
     #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(Level))]
     level: Option<Level>,
 
-    /// Files to read; none, or -, reads standard input
+    /// Files, directories or glob patterns to read; none, or -, reads standard input
     #[arg(value_name = "FILE")]
     files: Vec<OsString>,
 }

@@ -477,7 +477,7 @@ impl LogTree {
     /// file, or its path when two share a name, in the order the paths give them.
     ///
     /// The lines stay in the files: only what orders, nests and filters each record is
-    /// kept (about 50 bytes a record and the IDs), and a record's line is read again to
+    /// kept (about 40 bytes a record, and the IDs), and a record's line is read again to
     /// print it. A compressed file and standard input are first copied, decompressed, to
     /// a temporary file (in `TMPDIR`), deleted when the tree is dropped.
     ///
