@@ -40,8 +40,8 @@ read as they are, through a temporary copy in TMPDIR (as is standard input).
 
 Lines stay in the files: about 40 bytes are kept per record, and each is read again when
 printed. With --root, only the lines that may belong to the trees asked for are parsed
-(those holding the ID's first segment), then the span of the trees found: lines outside
-it are passed over and not counted on standard error.
+(those that hold a prefix of the ID that can be its tree's root), then the spans of the
+trees found: lines outside them are passed over and not counted on standard error.
 
 Lines that are not JSON objects are counted and reported on standard error, not fatal.
 Text that could drive the terminal is printed escaped.

@@ -482,9 +482,9 @@ impl LogTree {
     /// a temporary file (in `TMPDIR`), deleted when the tree is dropped.
     ///
     /// With [`root`](Self::root) set before, only the trees asked for are kept: the
-    /// files are searched for the lines that may belong to them (those holding an ID's
-    /// first segment, whose nesting is read from their text), then the span of the
-    /// trees found is read whole. Lines outside that span are passed over, not counted
+    /// files are searched for the lines that may belong to them (those that hold a prefix
+    /// of an ID asked for that can be its tree's root), then the spans of the trees found
+    /// are read whole. Lines outside that span are passed over, not counted
     /// in the [`summary`](Self::summary). Read every file in one call then: a second
     /// call is [`ReadError::ReadAgain`].
     ///

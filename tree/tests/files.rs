@@ -351,3 +351,60 @@ fn records_without_any_time_keep_their_order_under_root() {
     assert_eq!(output, expected);
     assert!(output.starts_with("[r]  200 lines"), "{output}");
 }
+
+#[test]
+fn a_request_deep_in_a_log_whose_roots_share_a_prefix_is_found_whole() {
+    // Every root starts with `4242:API:`: past a thousand lines that only share it, the
+    // search looks for whole IDs instead; a nested ID's tree is its request's whole.
+    let dir = tempfile::tempdir().unwrap();
+    let [gateway, orders] = two_service_logs(5, 300, "4242:API:");
+    let (a, b) = (text_of(&gateway), text_of(&orders));
+    let a_path = write(dir.path(), "gateway.jsonl", &a);
+    let b_path = write(dir.path(), "orders.jsonl", &b);
+    let sources = [("gateway.jsonl", a.as_str()), ("orders.jsonl", b.as_str())];
+    let id_of = |line: &String| {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        record["runtime_id"].as_str().unwrap().to_owned()
+    };
+    let late: Vec<String> = orders[orders.len() - 40..]
+        .iter()
+        .filter(|line| line.contains("\"runtime_id\""))
+        .map(id_of)
+        .step_by(5)
+        .collect();
+    assert!(
+        late.iter().any(|id| id.matches(':').count() >= 4),
+        "{late:?}"
+    );
+    for id in &late {
+        let output = stdout(&view(&["--root", id, arg(&b_path), arg(&a_path)], None));
+        let expected = in_memory(&[sources[1], sources[0]], &["--root", id]);
+        assert_eq!(output, expected, "{id}");
+        assert!(output.contains("services: gateway, orders;"), "{output}");
+    }
+}
+
+#[test]
+fn lines_of_a_branch_logged_before_its_root_are_in_the_tree() {
+    // Asked for `r:a:x`, the search collects what starts with it until `r:a`, then `r`,
+    // turn out to be records' IDs; the lines it passed over before are read again.
+    let dir = tempfile::tempdir().unwrap();
+    let line = |msg: &str, id: &str| format!("{{\"msg\":\"{msg}\",\"runtime_id\":\"{id}\"}}\n");
+    let text = [
+        line("sibling first", "r:b"),
+        line("other request", "q:a"),
+        line("asked", "r:a:x"),
+        line("parent", "r:a"),
+        line("sibling again", "r:b:c"),
+        line("root at last", "r"),
+        line("after", "r:b"),
+    ]
+    .concat();
+    let path = write(dir.path(), "a.jsonl", &text);
+    let output = stdout(&view(&["--root", "r:a:x", arg(&path)], None));
+    assert_eq!(
+        output,
+        in_memory(&[("a.jsonl", &text)], &["--root", "r:a:x"])
+    );
+    assert!(output.starts_with("[r]  6 lines"), "{output}");
+}
