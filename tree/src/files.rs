@@ -231,8 +231,15 @@ fn group(files: Vec<Option<PathBuf>>) -> Vec<SourceFiles> {
 /// standard input, through a temporary copy of its text that the lines then point into.
 pub(crate) struct Opened {
     reader: Box<dyn Read>,
-    copy: Option<BufWriter<File>>,
-    file: Option<File>,
+    lines_in: LinesIn,
+}
+
+/// Where the lines read will be read again from.
+enum LinesIn {
+    /// The file read.
+    Itself(File),
+    /// A copy of what is read, decompressed.
+    Copy(BufWriter<File>),
 }
 
 impl Opened {
@@ -249,8 +256,7 @@ impl Opened {
         match (gzip, file) {
             (false, Some(file)) => Ok(Opened {
                 reader,
-                copy: None,
-                file: Some(file),
+                lines_in: LinesIn::Itself(file),
             }),
             (gzip, _) => {
                 let reader: Box<dyn Read> = if gzip {
@@ -258,10 +264,10 @@ impl Opened {
                 } else {
                     Box::new(reader)
                 };
+                let copy = BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
                 Ok(Opened {
                     reader,
-                    copy: Some(BufWriter::with_capacity(1 << 16, tempfile::tempfile()?)),
-                    file: None,
+                    lines_in: LinesIn::Copy(copy),
                 })
             }
         }
@@ -269,10 +275,9 @@ impl Opened {
 
     /// The file that the offsets of the lines read point into.
     pub(crate) fn finish(self, name: String) -> io::Result<LogFile> {
-        let file = match (self.copy, self.file) {
-            (Some(copy), _) => copy.into_inner().map_err(io::IntoInnerError::into_error)?,
-            (None, Some(file)) => file,
-            (None, None) => unreachable!("a file without a copy is read from itself"),
+        let file = match self.lines_in {
+            LinesIn::Itself(file) => file,
+            LinesIn::Copy(copy) => copy.into_inner().map_err(io::IntoInnerError::into_error)?,
         };
         Ok(LogFile { file, name })
     }
@@ -282,7 +287,7 @@ impl Opened {
 impl Read for Opened {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.reader.read(buf)?;
-        if let Some(copy) = &mut self.copy {
+        if let LinesIn::Copy(copy) = &mut self.lines_in {
             copy.write_all(&buf[..n])?;
         }
         Ok(n)
