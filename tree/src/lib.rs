@@ -63,6 +63,15 @@
 //! as a root of its own. The nesting is found on every record read, so the filters
 //! ([`LogTree::min_level`], [`LogTree::root`]) hide lines without moving any.
 //!
+//! # Logs of any size
+//!
+//! [`LogTree::read_paths`] reads files, directories, glob patterns, rotated sets and gzip
+//! files without holding their lines: about 40 bytes are kept per record, and each line is
+//! read again as it is printed ([`LogTree::render`] writes as it goes). With
+//! [`LogTree::root`] set, only the lines that may belong to the trees asked for are
+//! parsed, so one request out of gigabytes costs about what searching them for its ID
+//! costs. [`LogTree::read`] and [`LogTree::add_line`] keep the lines they are given.
+//!
 //! # Hostile input
 //!
 //! A log line may hold anything a user sent. Control characters, line breaks and invisible
@@ -78,10 +87,15 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod files;
 mod forest;
+mod intern;
 mod level;
+mod read;
+mod record;
 mod render;
 mod tree;
 
 pub use level::{Level, UnknownLevel};
+pub use read::ReadError;
 pub use tree::{DEFAULT_KEY, DEFAULT_SEP, DEFAULT_SERVICE_KEY, LogTree, Summary};

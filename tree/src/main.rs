@@ -1,10 +1,8 @@
 //! `runtime-id-tree`: JSON-lines logs from one or more services as one indented tree per
 //! request, in time order; see `runtime-id-tree --help`.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
-use std::io::{self, BufReader, Write};
-use std::path::Path;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -33,6 +31,17 @@ are not printed then.
 --level LEVEL takes TRCE, DEBG, INFO, WARN, ERRO, CRIT (as slog writes them) or trace,
 debug, info, warning, error, critical, in any case. Lines whose level is missing or
 unknown are kept. The filters hide lines, never move them: nesting is found on all lines.
+
+A directory is read as its files (hidden ones left out), a pattern such as 'logs/*.jsonl*'
+as the files it matches. The files of a rotated set (app.jsonl and app.jsonl.20240115T
+103045.123456Z as the setups name them, app.jsonl.1 or app.jsonl-20240115 as logrotate
+does) are one source named app.jsonl, read oldest first. Files compressed with gzip are
+read as they are, through a temporary copy in TMPDIR (as is standard input).
+
+Lines stay in the files: about 40 bytes are kept per record, and each is read again when
+printed. With --root, only the lines that may belong to the trees asked for are parsed
+(those that hold a prefix of the ID that can be its tree's root), then the spans of the
+trees found: lines outside them are passed over and not counted on standard error.
 
 Lines that are not JSON objects are counted and reported on standard error, not fatal.
 Text that could drive the terminal is printed escaped.
@@ -64,7 +73,7 @@ struct Args {
     #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(Level))]
     level: Option<Level>,
 
-    /// Files to read; none, or -, reads standard input
+    /// Files, directories or glob patterns to read; none, or -, reads standard input
     #[arg(value_name = "FILE")]
     files: Vec<OsString>,
 }
@@ -96,24 +105,26 @@ fn run(args: Args) -> Result<ExitCode, String> {
     if files.is_empty() {
         files.push("-".into());
     }
-    for (file, name) in files.iter().zip(source_names(&files)) {
-        let read = if file == "-" {
-            tree.read(io::stdin().lock(), &name)
-        } else {
-            std::fs::File::open(file).and_then(|f| tree.read(BufReader::new(f), &name))
-        };
-        read.map_err(|err| format!("cannot read {}: {err}", file.to_string_lossy()))?;
-    }
+    tree.read_paths(&files).map_err(|err| err.to_string())?;
 
-    let (text, summary) = tree.render_with_summary();
-    let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let summary = match tree
+        .render_to_with_summary(&mut out)
+        .and_then(|summary| out.flush().map(|()| summary))
+    {
+        Ok(summary) => summary,
         // A reader that stopped early (`| head`) is not an error.
-        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
-            return Err(format!("cannot write: {err}"));
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            return Err(format!("cannot read a record again: {err}"));
         }
-        _ => {}
-    }
+        Err(err) => return Err(format!("cannot write: {err}")),
+    };
     if summary.malformed > 0 {
         eprintln!("runtime-id-tree: {summary}");
     }
@@ -123,34 +134,4 @@ fn run(args: Args) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// How each file is named on its lines: its file name, or the path as given when two files
-/// share a name.
-fn source_names(files: &[OsString]) -> Vec<String> {
-    let short = |file: &OsString| -> String {
-        if file == "-" {
-            return "<stdin>".to_owned();
-        }
-        Path::new(file)
-            .file_name()
-            .unwrap_or(file)
-            .to_string_lossy()
-            .into_owned()
-    };
-    let mut count: HashMap<String, usize> = HashMap::new();
-    for file in files {
-        *count.entry(short(file)).or_default() += 1;
-    }
-    files
-        .iter()
-        .map(|file| {
-            let name = short(file);
-            if count[&name] > 1 && file != "-" {
-                file.to_string_lossy().into_owned()
-            } else {
-                name
-            }
-        })
-        .collect()
 }

@@ -163,6 +163,10 @@ pub(crate) struct Sanitized<'a>(pub(crate) &'a str);
 
 impl fmt::Display for Sanitized<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Printable ASCII, most of a log, is never escaped: written at once.
+        if self.0.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+            return f.write_str(self.0);
+        }
         for c in self.0.chars() {
             match forbidden_class(c) {
                 Some(CharClass::Whitespace) if c == ' ' => f.write_char(c)?,

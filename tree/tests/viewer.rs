@@ -71,21 +71,42 @@ fn the_json_file_setup_becomes_one_tree_per_order() {
     check_json_file_trees(&text, "orders.jsonl");
 }
 
-/// The examples `cargo test` has built beside this test binary, if it has.
-fn built_example(name: &str) -> Option<PathBuf> {
-    let deps = std::env::current_exe().ok()?.parent()?.to_owned();
-    let example = deps.parent()?.join("examples").join(name);
-    example.exists().then_some(example)
+/// The executable of the root package's example `name`, built by cargo for this test: a
+/// check of what is already built when `cargo test --workspace --all-features` built it
+/// beside this test.
+fn built_example(name: &str) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--package", "token-runtime-id", "--all-features"])
+        .args([
+            "--example",
+            name,
+            "--message-format",
+            "json-render-diagnostics",
+        ]);
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    let output = build.output().unwrap();
+    assert!(
+        output.status.success(),
+        "cannot build the {name} example: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Cargo names the executable in its message for the example.
+    let executable = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["target"]["name"] == name)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from));
+    executable.unwrap_or_else(|| panic!("cargo named no executable for the {name} example"))
 }
 
 #[test]
 fn the_json_file_example_output_becomes_one_tree_per_order() {
-    // The example is the root package's: `cargo test --workspace` builds it beside this
-    // test, `cargo test -p token-runtime-id-tree` does not (a build left there is used).
-    let Some(example) = built_example("json_file") else {
-        eprintln!("the json_file example is not built: run `cargo test --workspace` to check it");
-        return;
-    };
+    let example = built_example("json_file");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("example.jsonl");
     let run = Command::new(example).arg(&path).output().unwrap();

@@ -92,3 +92,129 @@ pub(crate) fn within<T: Send + 'static>(seconds: u64, f: impl FnOnce() -> T + Se
         }
     }
 }
+
+/// The logs of `requests` requests through two services, as the lines of their two files
+/// (gateway, orders), each file in time order with requests overlapping: the gateway
+/// calls orders in a nested ID that orders adopts as its root. Seeded, so the same
+/// `seed` and `prefix` give the same first requests whatever their number. Among the
+/// lines: records without a `ts` (they take the time before them), with an ID written
+/// with a JSON escape, without an ID, at every level, and lines that are not JSON.
+/// `prefix` starts every root ID (`4242:API:` as a process ID and prefix would).
+pub(crate) fn two_service_logs(seed: u64, requests: usize, prefix: &str) -> [Vec<String>; 2] {
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut segment = || -> String {
+        (0..8)
+            .map(|_| b"0123456789abcdefghijklmnopqrstuvwxyz"[(next() % 36) as usize] as char)
+            .collect()
+    };
+    let ts = |micros: u64| {
+        let (minutes, micros) = (micros / 60_000_000, micros % 60_000_000);
+        format!(
+            "2024-01-15T10:{minutes:02}:{:02}.{:06}Z",
+            micros / 1_000_000,
+            micros % 1_000_000
+        )
+    };
+    // (time, order written, line) for each file.
+    let mut files: [Vec<(u64, usize, String)>; 2] = [Vec::new(), Vec::new()];
+    let mut written = 0;
+    let mut add = |file: usize, at: u64, line: String| {
+        written += 1;
+        files[file].push((at, written, line));
+    };
+    for r in 0..requests as u64 {
+        let root = format!("{prefix}{}", segment());
+        let call = format!("{root}:{}", segment());
+        let query = format!("{call}:{}", segment());
+        let start = 1_000 * r;
+        let record = |at: Option<u64>, level: &str, msg: &str, id: &str, service: &str| {
+            // The fields a web service's request log has, to the size of its lines.
+            let mut line = serde_json::json!({"level": level, "msg": msg, "runtime_id": id,
+                "service": service, "request": r, "host": format!("{service}-7d9f8b6c4-x2k9p"),
+                "uri": format!("/api/v1/orders/{r}?expand=items,payments"),
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+                "remote_addr": format!("10.1.{}.{}:{}", r % 256, r / 256 % 256, 1024 + r),
+                "trace_id": format!("{:032x}", u128::from(r) * 0x9e37_79b9_7f4a_7c15),
+                "span_id": format!("{:016x}", r * 0x2545_f491 + 1)});
+            if let Some(at) = at {
+                line["ts"] = ts(at).into();
+            }
+            line.to_string()
+        };
+        add(
+            0,
+            start,
+            record(Some(start), "INFO", "started", &root, "gateway"),
+        );
+        add(
+            0,
+            start + 400,
+            record(
+                Some(start + 400),
+                "DEBG",
+                "calling orders",
+                &call,
+                "gateway",
+            ),
+        );
+        add(
+            1,
+            start + 900,
+            record(Some(start + 900), "INFO", "handling", &call, "orders"),
+        );
+        let level = if r % 5 == 0 { "WARN" } else { "INFO" };
+        let mut query_line = record(
+            Some(start + 1_700),
+            level,
+            "query \"orders\"",
+            &query,
+            "orders",
+        );
+        if r % 11 == 3 {
+            // The same ID, its first character escaped.
+            let first = query.chars().next().unwrap();
+            let escaped = format!("\\u{:04x}{}", first as u32, &query[first.len_utf8()..]);
+            query_line = query_line.replace(&query, &escaped);
+        }
+        add(1, start + 1_700, query_line);
+        if r % 7 == 2 {
+            add(
+                1,
+                start + 1_750,
+                record(None, "INFO", "no clock here", &query, "orders"),
+            );
+        }
+        add(
+            1,
+            start + 2_600,
+            record(Some(start + 2_600), "INFO", "replied", &call, "orders"),
+        );
+        add(
+            0,
+            start + 4_500,
+            record(Some(start + 4_500), "INFO", "finished", &root, "gateway"),
+        );
+        if r % 13 == 5 {
+            add(0, start + 4_600, "not json {".to_owned());
+        }
+        if r % 17 == 1 {
+            let tick = serde_json::json!({"ts": ts(start + 4_700), "level": "INFO", "msg": "tick"});
+            add(0, start + 4_700, tick.to_string());
+        }
+    }
+    files.map(|mut lines| {
+        lines.sort();
+        lines.into_iter().map(|(_, _, line)| line).collect()
+    })
+}
+
+/// The text of `lines`, one a line.
+pub(crate) fn text_of(lines: &[String]) -> String {
+    lines.iter().map(|line| format!("{line}\n")).collect()
+}
