@@ -15,7 +15,7 @@
 //! the rename, the reopen and the clean-up.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
 use super::writer::Output;
@@ -75,6 +75,9 @@ pub(crate) struct LogFile {
     keep: Option<usize>,
     /// The microseconds of the last rotated name, so that each new name sorts after it.
     last_name: u64,
+    /// The file ends in part of a line (a crash cut the last write of an earlier run): a
+    /// line break goes first, so the next record does not glue to it.
+    line_break_due: bool,
 }
 
 impl LogFile {
@@ -86,6 +89,14 @@ impl LogFile {
     ) -> io::Result<LogFile> {
         let file = open(path, truncate)?;
         let meta = file.metadata()?;
+        let line_break_due = !truncate && ends_mid_line(path, &meta);
+        if line_break_due {
+            super::guard::diagnose(format_args!(
+                "{} ends in part of a line (an earlier run stopped while writing it): \
+                 the new lines start after a line break",
+                path.display()
+            ));
+        }
         let rotation = rotation.map(|r| r.0);
         // A file kept from an earlier run belongs to the period it was last written in.
         let period = match rotation {
@@ -104,6 +115,7 @@ impl LogFile {
             period,
             keep,
             last_name: 0,
+            line_break_due,
         })
     }
 
@@ -146,6 +158,23 @@ impl LogFile {
     }
 }
 
+/// Whether the file at `path`, described by `meta` (of the file opened to write), is a
+/// regular file whose last byte is not a line break. Read through a second, read-only
+/// handle: a file that may be written but not read is not checked.
+fn ends_mid_line(path: &Path, meta: &std::fs::Metadata) -> bool {
+    if !meta.is_file() || meta.len() == 0 {
+        return false;
+    }
+    let last_byte = || -> io::Result<u8> {
+        let mut file = File::open(path)?;
+        let mut last = [0u8];
+        file.seek(SeekFrom::Start(meta.len() - 1))?;
+        file.read_exact(&mut last)?;
+        Ok(last[0])
+    };
+    last_byte().is_ok_and(|last| last != b'\n')
+}
+
 /// Opens the file for appending, also when it is truncated first: every write goes to the
 /// file's end, so after an outside truncation (logrotate's `copytruncate`) lines start the
 /// file anew instead of leaving a hole up to the old offset.
@@ -159,6 +188,13 @@ fn open(path: &Path, truncate: bool) -> io::Result<File> {
 
 impl Output for LogFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.line_break_due {
+            if self.file.write(b"\n")? == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.line_break_due = false;
+            self.size += 1;
+        }
         let written = self.file.write(buf)?;
         self.size += written as u64;
         Ok(written)

@@ -66,6 +66,10 @@ struct Block<O> {
     /// terminal message with line breaks), so records are counted by these.
     ends: Vec<usize>,
     flush_each_record: bool,
+    /// The output holds the start of the first record in `bytes` (a write failed after
+    /// taking part of it): its rest goes out before anything else, and is never dropped
+    /// while the output is open, so the next record cannot be glued to the cut one.
+    mid_line: bool,
     /// Set when the output panicked: it is closed, as its state is unknown.
     poisoned: bool,
     /// Bytes were written since the output was last flushed.
@@ -115,8 +119,9 @@ impl<O: Output> Block<O> {
     }
 
     /// Writes the block. On an error, the record being written when it happened keeps
-    /// its unwritten rest, to be finished by the next write, so no line is ever left torn
-    /// in the output; the records not yet started are dropped and counted.
+    /// its unwritten rest, to be finished by the next write (which retries it first, also
+    /// when it fails again without writing anything), so no line is ever glued to a cut
+    /// one; the records not yet started are dropped and counted.
     fn write(&mut self) {
         if self.bytes.is_empty() {
             return;
@@ -143,27 +148,27 @@ impl<O: Output> Block<O> {
         let Some(error) = error else {
             self.bytes.clear();
             self.ends.clear();
+            self.mid_line = false;
             return;
         };
         self.status.write_failed(&error);
         // Records that ended at or before `written` are out; the one `written` falls
-        // inside (if it began before it) keeps its rest.
+        // inside keeps its rest if the output holds its start: it began before `written`,
+        // or it is the rest of a record cut by an earlier write.
         let done = self.ends.partition_point(|&end| end <= written);
         let start = if done == 0 { 0 } else { self.ends[done - 1] };
-        let keep = if start < written { done + 1 } else { done };
-        let kept_end = if keep > done {
-            self.ends[done]
-        } else {
-            written
-        };
+        let started = done < self.ends.len() && (start < written || (done == 0 && self.mid_line));
+        let keep = done + usize::from(started);
+        let kept_end = if started { self.ends[done] } else { written };
         let lost = (self.ends.len() - keep) as u64;
         self.status.records_lost(lost, &error);
         self.bytes.truncate(kept_end);
         self.bytes.drain(..written);
         self.ends.clear();
-        if kept_end > written {
+        if started {
             self.ends.push(kept_end - written);
         }
+        self.mid_line = started;
         // A panicking output is closed: the record it left half-written is lost too.
         self.close_if_poisoned();
     }
@@ -181,10 +186,17 @@ impl<O: Output> Block<O> {
         self.close_if_poisoned();
     }
 
-    /// Writes what is left and closes the output; a record still unwritten is lost.
+    /// Writes what is left and closes the output; a record still unwritten is lost. If the
+    /// output holds part of one, a line break is tried after it, so that whatever is
+    /// written next starts a line of its own (a file opened again checks for this too).
     fn close(&mut self) {
         if !self.poisoned {
             self.write();
+            if self.mid_line {
+                if let Some(out) = &mut self.out {
+                    let _ = guarded(&self.status, &mut self.poisoned, || out.write(b"\n"));
+                }
+            }
             if let Some(out) = &mut self.out {
                 if let Err(err) = guarded(&self.status, &mut self.poisoned, || out.flush()) {
                     self.status.write_failed(&err);
@@ -195,6 +207,7 @@ impl<O: Output> Block<O> {
             .records_lost(self.ends.len() as u64, &"the output failed before close");
         self.bytes.clear();
         self.ends.clear();
+        self.mid_line = false;
         self.out = None;
     }
 }
@@ -229,6 +242,7 @@ pub(crate) fn run<O: Output>(
         bytes: Vec::with_capacity(BLOCK),
         ends: Vec::new(),
         flush_each_record,
+        mid_line: false,
         poisoned: false,
         unflushed: false,
         status: Arc::clone(&status),

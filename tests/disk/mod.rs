@@ -1,0 +1,98 @@
+//! Real file systems that fail, for the tests of the JSON-file setup: a small tmpfs that
+//! fills up, a directory made immutable with `chattr +i`. Both need root; without it the
+//! helpers print why and return `None`, and the test passes without checking anything (CI
+//! runs as root).
+
+#![allow(dead_code)]
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Whether this process runs as root: `/proc/self` belongs to the process's effective user.
+pub(crate) fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+fn skip(what: &str) {
+    println!("SKIPPED: {what} needs root; run the tests as root (CI does) to check it");
+}
+
+fn run(cmd: &str, args: &[&str]) {
+    let status = Command::new(cmd)
+        .args(args)
+        .status()
+        .unwrap_or_else(|err| panic!("{cmd}: {err}"));
+    assert!(status.success(), "{cmd} {args:?}: {status}");
+}
+
+/// A tmpfs of a given size mounted on a temporary directory, unmounted when dropped.
+pub(crate) struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it, such as `256k`); `None`,
+    /// after saying so, when not root.
+    pub(crate) fn mount(size: &str) -> Option<Tmpfs> {
+        if !is_root() {
+            skip("mounting a small tmpfs");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().to_str().unwrap();
+        run(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "tmpfs",
+                target,
+            ],
+        );
+        Some(Tmpfs { dir })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .args(["-l", self.dir.path().to_str().unwrap()])
+            .status();
+    }
+}
+
+/// A directory made immutable (`chattr +i`): nothing in it can be created, renamed or
+/// removed, even by root, while files already there can still be written. Made mutable
+/// again when dropped.
+pub(crate) struct Immutable {
+    dir: PathBuf,
+}
+
+impl Immutable {
+    /// `None`, after saying so, when not root.
+    pub(crate) fn set(dir: &Path) -> Option<Immutable> {
+        if !is_root() {
+            skip("chattr +i");
+            return None;
+        }
+        run("chattr", &["+i", dir.to_str().unwrap()]);
+        Some(Immutable {
+            dir: dir.to_owned(),
+        })
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr")
+            .args(["-i", self.dir.to_str().unwrap()])
+            .status();
+    }
+}
