@@ -251,3 +251,43 @@ fn a_writer_that_panics_is_closed_and_every_record_it_did_not_take_is_counted() 
         }
     }
 }
+
+#[test]
+fn the_terminal_escapes_control_characters_so_a_message_cannot_forge_lines() {
+    let forged = [
+        "one\nDec 06 10:30:45.124 INFO [a1b2c3d4] forged line",
+        "carriage\rDec 06 10:30:45.124 INFO overwritten",
+        "clear \u{1b}[2J\u{1b}[H screen and \u{1b}]0;title\u{7} title",
+        "next line \u{85} separator \u{2028} paragraph \u{2029}",
+        "bidi \u{202e}desrever\u{202c} and nul \0 del \u{7f}",
+    ];
+    let out = SharedWriter::default();
+    let (log, guard) = setup::terminal().writer(out.clone()).build().unwrap();
+    let bad_key: &'static str = "key\nforged: 1";
+    for text in forged {
+        with_runtime_id(&log, |log| {
+            info!(log, "{}", text; "value" => text, bad_key => 1);
+            let bound = log.new(o!("bound" => text.to_owned()));
+            info!(bound, "bound value");
+        })
+        .unwrap();
+    }
+    guard.finish().unwrap();
+    let text = out.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2 * forged.len(), "{text}");
+    for line in &lines {
+        let raw: Vec<char> = line
+            .chars()
+            .filter(|&c| {
+                c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}')
+            })
+            .collect();
+        assert!(raw.is_empty(), "{raw:?} in {line:?}");
+    }
+    // The characters are shown, escaped, not dropped.
+    assert!(text.contains(r"one\nDec 06"), "{text}");
+    assert!(text.contains(r"carriage\rDec"), "{text}");
+    assert!(text.contains(r"clear \u{1b}[2J"), "{text}");
+    assert!(text.contains(r"key\nforged: 1: 1"), "{text}");
+}

@@ -23,6 +23,11 @@ use super::{Builder, Common, LogGuard, SetupError, sealed};
 /// Nov 26 10:30:45.124 INFO [a1b2c3d4:e5f6g7h8] Querying database, runtime_id: a1b2c3d4:e5f6g7h8
 /// ```
 ///
+/// A message, key or value is printed with its control characters escaped as in a Rust
+/// string literal (`\n`, `\r`, `\u{1b}`; also the line separators and the invisible
+/// characters that reorder text), so what a record holds can neither forge a line nor
+/// drive the terminal; the JSON setups escape them as JSON does.
+///
 /// Colours are used when the output is a terminal. As with [`json_file`](super::json_file),
 /// each line is formatted on the thread that logs (its time is that of the log call) and
 /// written by a writer thread, and a key is printed at most once per line.
@@ -260,6 +265,11 @@ fn print_header(
 
 /// A slog-term decorator that writes into a line buffer, with ANSI colours (slog-term's:
 /// one per level, keys and message in bold) when `color` is set.
+///
+/// Everything written is escaped (see [`escape_into`]) except what slog-term writes after
+/// `start_whitespace`: the spaces between the parts of the line and the line break that ends
+/// it. So a message, key or value holding `\n`, `\r` or an escape sequence prints as its
+/// escape, and can neither start a forged line nor drive the terminal.
 struct LineDecorator {
     buf: Rc<RefCell<Vec<u8>>>,
     color: bool,
@@ -275,6 +285,7 @@ impl slog_term::Decorator for LineDecorator {
             line: &mut line,
             color: self.color,
             level: record.level(),
+            escape: true,
         })
     }
 }
@@ -283,10 +294,15 @@ struct LineRecord<'a> {
     line: &'a mut Vec<u8>,
     color: bool,
     level: slog::Level,
+    /// Off only after `start_whitespace`, where slog-term writes its own spaces and the
+    /// final line break.
+    escape: bool,
 }
 
 impl LineRecord<'_> {
+    /// Starts a part of the line that is escaped, in `code`'s style.
     fn style(&mut self, code: &[u8]) -> io::Result<()> {
+        self.escape = true;
         if self.color {
             self.line.extend_from_slice(code);
         }
@@ -296,7 +312,11 @@ impl LineRecord<'_> {
 
 impl Write for LineRecord<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.line.extend_from_slice(buf);
+        if self.escape {
+            escape_into(self.line, buf);
+        } else {
+            self.line.extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
 
@@ -308,6 +328,12 @@ impl Write for LineRecord<'_> {
 impl RecordDecorator for LineRecord<'_> {
     fn reset(&mut self) -> io::Result<()> {
         self.style(b"\x1b[0m")
+    }
+
+    fn start_whitespace(&mut self) -> io::Result<()> {
+        self.reset()?;
+        self.escape = false;
+        Ok(())
     }
 
     fn start_level(&mut self) -> io::Result<()> {
@@ -327,5 +353,71 @@ impl RecordDecorator for LineRecord<'_> {
 
     fn start_msg(&mut self) -> io::Result<()> {
         self.style(b"\x1b[1m")
+    }
+}
+
+/// Whether `c` could break a terminal line, move the cursor, drive the terminal or hide or
+/// reorder text: control characters (C0 with `\t`, `\n`, `\r` and ESC, DEL, C1 with
+/// U+0085), the line and paragraph separators, and the invisible formatting characters the
+/// ID rules refuse (bidirectional overrides, zero-width characters).
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}')
+        || crate::rules::forbidden_class(c) == Some(crate::CharClass::Format)
+}
+
+/// Appends `text` to `line` with each character [`needs_escape`] names written as Rust
+/// writes it in a string literal: `\n`, `\r`, `\t`, else `\u{1b}`; a byte that is not
+/// UTF-8 as `\x..`. Everything else is kept as it is.
+fn escape_into(line: &mut Vec<u8>, text: &[u8]) {
+    for chunk in text.utf8_chunks() {
+        let valid = chunk.valid();
+        let mut clean = 0;
+        for (at, c) in valid.char_indices() {
+            if !needs_escape(c) {
+                continue;
+            }
+            line.extend_from_slice(&valid.as_bytes()[clean..at]);
+            clean = at + c.len_utf8();
+            match c {
+                '\n' => line.extend_from_slice(b"\\n"),
+                '\r' => line.extend_from_slice(b"\\r"),
+                '\t' => line.extend_from_slice(b"\\t"),
+                _ => {
+                    let _ = write!(line, "\\u{{{:x}}}", u32::from(c));
+                }
+            }
+        }
+        line.extend_from_slice(&valid.as_bytes()[clean..]);
+        for byte in chunk.invalid() {
+            let _ = write!(line, "\\x{byte:02x}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_into;
+
+    fn escaped(text: &[u8]) -> String {
+        let mut line = Vec::new();
+        escape_into(&mut line, text);
+        String::from_utf8(line).unwrap()
+    }
+
+    #[test]
+    fn escapes_what_can_break_a_line_and_keeps_the_rest() {
+        assert_eq!(escaped(b"plain text, caf\xc3\xa9"), "plain text, café");
+        assert_eq!(escaped(b"a\nb\rc\td"), r"a\nb\rc\td");
+        assert_eq!(
+            escaped("\u{1b}[31m\u{7f}\u{85}".as_bytes()),
+            r"\u{1b}[31m\u{7f}\u{85}"
+        );
+        assert_eq!(
+            escaped("\u{2028}\u{202e}\u{200b}".as_bytes()),
+            r"\u{2028}\u{202e}\u{200b}"
+        );
+        assert_eq!(escaped(b"bad \xff byte"), r"bad \xff byte");
+        assert_eq!(escaped(br"a \ backslash"), r"a \ backslash");
     }
 }
