@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use slog::{Drain, Level, OwnedKVList, Record};
 
 use super::guard::WriteStatus;
+use super::json_line::KeySet;
 use super::writer::Msg;
 
 /// Where a line's time comes from: the system clock, or a test's.
@@ -27,6 +28,8 @@ pub(crate) struct Scratch {
     pub(crate) line: Vec<u8>,
     /// Text of a value or message that must be formatted before it is escaped.
     pub(crate) text: String,
+    /// The keys of a line with many (see [`Seen`](super::json_line::Seen)).
+    pub(crate) keys: KeySet,
     /// The seconds `ts_prefix` was formatted for, plus one (0: none yet).
     pub(crate) ts_secs: u64,
     /// `YYYY-MM-DDTHH:MM:SS` of `ts_secs - 1`.

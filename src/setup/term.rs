@@ -1,6 +1,6 @@
 //! Human-readable lines on a terminal, formatted by slog-term on the logging thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::rc::Rc;
@@ -11,7 +11,7 @@ use slog::{
 };
 use slog_term::{CountingWriter, FullFormat, RecordDecorator, ThreadSafeTimestampFn};
 
-use super::json_line::Seen;
+use super::json_line::{KeySet, Seen};
 use super::sink::{Format, Scratch};
 use super::{Builder, Common, LogGuard, SetupError, sealed};
 
@@ -126,6 +126,7 @@ impl Format for TermFormat {
             record: record.kv(),
             values,
             module: self.module.then(|| (record.module(), record.tag())),
+            keys: Cell::new(std::mem::take(&mut scratch.keys)),
         };
         let rstatic = RecordStatic {
             location: record.location(),
@@ -136,6 +137,7 @@ impl Format for TermFormat {
         let result = format.log(&once, &self.no_values);
         drop(format);
         scratch.line = Rc::try_unwrap(buf).map_or_else(|_| Vec::new(), RefCell::into_inner);
+        scratch.keys = pairs.keys.take();
         result.map_err(|err| err.to_string())
     }
 }
@@ -146,6 +148,8 @@ struct OncePerLine<'a> {
     record: BorrowedKV<'a>,
     values: &'a OwnedKVList,
     module: Option<(&'static str, &'a str)>,
+    /// The thread's key set, lent to [`Seen`] while the pairs are serialized.
+    keys: Cell<KeySet>,
 }
 
 impl KV for OncePerLine<'_> {
@@ -154,28 +158,34 @@ impl KV for OncePerLine<'_> {
         record: &Record<'_>,
         serializer: &mut dyn slog::Serializer,
     ) -> slog::Result {
+        let mut keys = self.keys.take();
         let mut once = Once {
             inner: serializer,
-            seen: Seen::default(),
+            seen: Seen::new(&mut keys),
         };
-        if let Some((module, tag)) = self.module {
-            once.emit_str("module", module)?;
-            if !tag.is_empty() {
-                once.emit_str("target", tag)?;
+        let result = (|| {
+            if let Some((module, tag)) = self.module {
+                once.emit_str("module", module)?;
+                if !tag.is_empty() {
+                    once.emit_str("target", tag)?;
+                }
             }
-        }
-        self.record.serialize(record, &mut once)?;
-        self.values.serialize(record, &mut once)
+            self.record.serialize(record, &mut once)?;
+            self.values.serialize(record, &mut once)
+        })();
+        drop(once);
+        self.keys.set(keys);
+        result
     }
 }
 
 /// Passes on each pair whose key was not seen before in the line.
-struct Once<'a> {
+struct Once<'a, 's> {
     inner: &'a mut dyn slog::Serializer,
-    seen: Seen,
+    seen: Seen<'s>,
 }
 
-impl slog::Serializer for Once<'_> {
+impl slog::Serializer for Once<'_, '_> {
     fn emit_arguments(&mut self, key: Key, val: &fmt::Arguments<'_>) -> slog::Result {
         if self.seen.take(key) {
             self.inner.emit_arguments(key, val)
