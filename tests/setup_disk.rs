@@ -5,14 +5,14 @@
 //! The full disk is a small tmpfs mounted for the test, which needs root: without it these
 //! tests print why and pass without checking anything (CI runs as root).
 
-mod disk;
+mod os;
 
 use std::path::{Path, PathBuf};
 
 use slog::{Logger, info};
 use token_runtime_id::setup::{self, Rotation, WriteError};
 
-use disk::Tmpfs;
+use os::Tmpfs;
 
 /// Each line of the files of `dir` whose names start with `name`, rotated ones first (their
 /// names sort by age) and the current file, `name`, last, parsed, as its `seq`; fails on a

@@ -20,9 +20,12 @@
 //!
 //! # Nothing lost in silence
 //!
-//! - The queue holds [`channel_size`](Builder::channel_size) lines (default 1024); when it
-//!   is full, the logging thread waits. A record is
-//!   never dropped for lack of room.
+//! - The queue holds [`channel_size`](Builder::channel_size) lines (default 1024) and
+//!   [`channel_bytes`](Builder::channel_bytes) bytes of lines (default 16 MiB; a longer
+//!   line goes alone); when it is full, the logging thread waits. A record is never
+//!   dropped for lack of room.
+//! - A record is formatted in buffers kept per logging thread; those a huge record grew
+//!   are shrunk back after it (to 64 KiB), as is the writer's block.
 //! - The writer takes lines from the queue and writes them in blocks of up to 64 KiB
 //!   while more are queued; as soon as the queue is empty it writes what it has and
 //!   flushes, so a reader following the file sees a line within moments of the log call.
@@ -113,6 +116,16 @@ impl<T> Builder<T> {
         self
     }
 
+    /// Bytes of lines queued for the writer thread before logging threads wait (default
+    /// 16 MiB), besides the [`channel_size`](Self::channel_size) bound in lines: a stalled
+    /// output holds back the logging threads before the queue holds much memory. A line
+    /// longer than this waits for the queue to be empty and goes alone. At least 1, checked
+    /// by [`build`](Self::build).
+    pub fn channel_bytes(mut self, bytes: usize) -> Self {
+        self.common.channel_bytes = bytes;
+        self
+    }
+
     /// Leaves out records below `level` (default: none left out), before the ID is read
     /// or anything is formatted.
     pub fn level(mut self, level: slog::Level) -> Self {
@@ -138,7 +151,7 @@ impl<T: sealed::Target> Builder<T> {
     /// [`SetupError::RuntimeId`] for an invalid key or placeholder,
     /// [`SetupError::ReservedKey`] for a key the line already holds,
     /// [`SetupError::ChannelSize`] or [`SetupError::ChannelSizeTooLarge`] for a channel
-    /// size out of bounds, [`SetupError::RotationSize`] for `Rotation::size(0)`,
+    /// size out of bounds, [`SetupError::ChannelBytes`] for `channel_bytes(0)`, [`SetupError::RotationSize`] for `Rotation::size(0)`,
     /// [`SetupError::Io`] if the file cannot be opened, [`SetupError::Spawn`] if the
     /// writer thread cannot be started.
     pub fn build(self) -> Result<(Logger, LogGuard), SetupError> {
@@ -166,6 +179,7 @@ mod sealed {
         pub(crate) placeholder: Option<String>,
         pub(crate) config: Option<RuntimeIdConfig>,
         pub(crate) channel_size: usize,
+        pub(crate) channel_bytes: usize,
         pub(crate) level: Level,
         pub(crate) module: bool,
         /// Where the lines' times come from; a test's clock in this crate's tests.
@@ -188,6 +202,7 @@ mod sealed {
 mod guard;
 mod json;
 mod json_line;
+mod queue;
 mod rotate;
 mod sink;
 mod term;
@@ -199,6 +214,7 @@ pub use rotate::Rotation;
 pub use term::{Terminal, terminal};
 
 use guard::WriteStatus;
+use queue::{Budget, Channel, DEFAULT_CHANNEL_BYTES};
 use sealed::Common;
 use sink::{Clock, Format, LevelGate, LineDrain};
 use writer::Output;
@@ -237,6 +253,8 @@ pub enum SetupError {
         /// The size asked for.
         size: usize,
     },
+    /// `channel_bytes(0)`: the queue's bound in bytes must be at least 1.
+    ChannelBytes,
     /// `Rotation::size(0)`: a rotation size must be at least 1 byte.
     RotationSize,
     /// The writer thread could not be started.
@@ -259,6 +277,9 @@ impl fmt::Display for SetupError {
                 f,
                 "the channel size must be at most {MAX_CHANNEL_SIZE}, got {size}"
             ),
+            SetupError::ChannelBytes => {
+                f.write_str("the channel's bound in bytes must be at least 1, got 0")
+            }
             SetupError::RotationSize => f.write_str("the rotation size must be at least 1 byte"),
             SetupError::Spawn(err) => write!(f, "cannot start the log writer thread: {err}"),
         }
@@ -292,6 +313,7 @@ impl Default for Common {
             placeholder: None,
             config: None,
             channel_size: DEFAULT_CHANNEL_SIZE,
+            channel_bytes: DEFAULT_CHANNEL_BYTES,
             level: Level::Trace,
             module: false,
             clock: system_clock,
@@ -307,6 +329,7 @@ pub(crate) struct Checked {
     placeholder: Option<String>,
     config: Option<RuntimeIdConfig>,
     channel_size: usize,
+    channel_bytes: usize,
     level: Level,
     clock: Clock,
     writer_stack: Option<usize>,
@@ -337,12 +360,16 @@ impl Common {
             }
             _ => {}
         }
+        if self.channel_bytes == 0 {
+            return Err(SetupError::ChannelBytes);
+        }
         Ok(Checked {
             key,
             module: self.module,
             placeholder: self.placeholder,
             config: self.config,
             channel_size: self.channel_size,
+            channel_bytes: self.channel_bytes,
             level: self.level,
             clock: self.clock,
             writer_stack: self.writer_stack,
@@ -361,21 +388,25 @@ impl Checked {
         thread: &str,
     ) -> Result<(Logger, LogGuard), SetupError> {
         let status = Arc::new(WriteStatus::default());
+        let budget = Arc::new(Budget::new(self.channel_bytes));
         let (queue, lines) = mpsc::sync_channel(self.channel_size);
         let mut spawn = std::thread::Builder::new().name(thread.to_owned());
         if let Some(size) = self.writer_stack {
             spawn = spawn.stack_size(size);
         }
-        let writer_status = Arc::clone(&status);
+        let (writer_status, writer_budget) = (Arc::clone(&status), Arc::clone(&budget));
         spawn
-            .spawn(move || writer::run(lines, out, flush_each_record, writer_status))
+            .spawn(move || writer::run(lines, out, flush_each_record, writer_status, writer_budget))
             .map_err(SetupError::Spawn)?;
         let mut drain = RuntimeIdDrain::with_interned_key(
             LineDrain {
                 format,
-                queue: queue.clone(),
+                channel: Channel {
+                    sender: queue.clone(),
+                    budget,
+                    status: Arc::clone(&status),
+                },
                 clock: self.clock,
-                status: Arc::clone(&status),
             },
             self.key,
         );

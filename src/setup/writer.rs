@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use super::guard::WriteStatus;
+use super::queue::Budget;
 
 /// The most bytes written in one call while lines are queued.
 pub(crate) const BLOCK: usize = 64 * 1024;
@@ -78,6 +79,19 @@ struct Block<O> {
 }
 
 impl<O: Output> Block<O> {
+    fn new(out: O, flush_each_record: bool, status: Arc<WriteStatus>) -> Self {
+        Block {
+            out: Some(out),
+            bytes: Vec::with_capacity(BLOCK),
+            ends: Vec::new(),
+            flush_each_record,
+            mid_line: false,
+            poisoned: false,
+            unflushed: false,
+            status,
+        }
+    }
+
     fn push(&mut self, line: &[u8], at: u64) {
         let Some(out) = &mut self.out else {
             self.status
@@ -173,6 +187,13 @@ impl<O: Output> Block<O> {
         self.close_if_poisoned();
     }
 
+    /// Gives back what a huge line grew the block to, once it is written.
+    fn shrink(&mut self) {
+        if self.bytes.is_empty() && self.bytes.capacity() > BLOCK {
+            self.bytes = Vec::with_capacity(BLOCK);
+        }
+    }
+
     /// Flushes the output, if anything was written since it last was.
     fn flush(&mut self) {
         if !std::mem::take(&mut self.unflushed) {
@@ -236,21 +257,19 @@ pub(crate) fn run<O: Output>(
     out: O,
     flush_each_record: bool,
     status: Arc<WriteStatus>,
+    budget: Arc<Budget>,
 ) {
-    let mut block = Block {
-        out: Some(out),
-        bytes: Vec::with_capacity(BLOCK),
-        ends: Vec::new(),
-        flush_each_record,
-        mid_line: false,
-        poisoned: false,
-        unflushed: false,
-        status: Arc::clone(&status),
-    };
+    let mut block = Block::new(out, flush_each_record, Arc::clone(&status));
     let mut stopped = false;
     let mut handle = |msg: Msg, block: &mut Block<O>| match msg {
-        Msg::Line { .. } if stopped => status.record_late(),
-        Msg::Line { bytes, at } => block.push(&bytes, at),
+        Msg::Line { bytes, at } => {
+            budget.give_back(bytes.len());
+            if stopped {
+                status.record_late();
+            } else {
+                block.push(&bytes, at);
+            }
+        }
         Msg::Flush(done) => {
             block.write();
             block.flush();
@@ -270,6 +289,31 @@ pub(crate) fn run<O: Output>(
         // The queue is empty: what was gathered goes out now.
         block.write();
         block.flush();
+        block.shrink();
     }
     block.close();
+    budget.close();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_block_a_huge_line_grew_is_shrunk_once_written() {
+        let out: Box<dyn io::Write + Send> = Box::new(io::sink());
+        let mut block = Block::new(out, false, Arc::default());
+        block.push(&vec![b'x'; 16 * BLOCK], 0);
+        assert!(block.bytes.capacity() >= 16 * BLOCK);
+        block.write();
+        block.shrink();
+        assert!(
+            block.bytes.capacity() <= BLOCK,
+            "{}",
+            block.bytes.capacity()
+        );
+        block.push(b"small\n", 0);
+        block.write();
+        assert_eq!(block.bytes.capacity(), BLOCK);
+    }
 }

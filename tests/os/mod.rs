@@ -1,7 +1,8 @@
-//! Real file systems that fail, for the tests of the JSON-file setup: a small tmpfs that
-//! fills up, a directory made immutable with `chattr +i`. Both need root; without it the
-//! helpers print why and return `None`, and the test passes without checking anything (CI
-//! runs as root).
+//! The operating system's side of the setups' tests: real file systems that fail (a small
+//! tmpfs that fills up, a directory made immutable with `chattr +i`), and the state of a
+//! thread as `/proc` shows it. Mounting and `chattr` need root: without it the helpers
+//! print why and return `None`, and the test passes without checking anything (CI runs as
+//! root).
 
 #![allow(dead_code)]
 
@@ -95,4 +96,36 @@ impl Drop for Immutable {
             .args(["-i", self.dir.to_str().unwrap()])
             .status();
     }
+}
+
+/// This thread's ID in the kernel, from `/proc/thread-self` (a link to
+/// `<pid>/task/<tid>`); `None` where there is no `/proc`.
+pub(crate) fn current_tid() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// The state of thread `tid` of this process as `/proc` shows it (`R` running, `S`
+/// sleeping until something wakes it, `D` waiting for I/O...); `None` once it has exited.
+pub(crate) fn thread_state(tid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // `<tid> (<name>) <state> ...`: the name may hold spaces and parentheses.
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// The threads of this process named `name` (as the kernel keeps it: its first 15 bytes).
+pub(crate) fn threads_named(name: &str) -> Vec<u32> {
+    let short = &name.as_bytes()[..name.len().min(15)];
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| {
+            let task = task.ok()?;
+            let comm = std::fs::read(task.path().join("comm")).ok()?;
+            (comm.strip_suffix(b"\n").unwrap_or(&comm) == short)
+                .then(|| task.file_name().to_str()?.parse().ok())
+                .flatten()
+        })
+        .collect()
 }
