@@ -133,3 +133,104 @@ fn appending_after_a_crash_that_left_a_partial_line_starts_on_a_line_of_its_own(
         assert_eq!(record["seq"], seq);
     }
 }
+
+/// Logs records 0 to 99, lets `disturb` move or delete the file, logs records 100 to 1,099;
+/// returns what `finish` reported.
+fn log_around(
+    builder: setup::Builder<setup::JsonFile>,
+    disturb: impl FnOnce(),
+) -> Result<(), WriteError> {
+    let (log, guard) = builder.build().unwrap();
+    log_seqs(&log, 0..100);
+    disturb();
+    // One by one, flushed: each line is written on its own, the first one to the file
+    // that is gone.
+    for seq in 100..1_100 {
+        log_seqs(&log, seq..seq + 1);
+    }
+    guard.finish()
+}
+
+/// The `seq` of each line of `path`, after checking each line is whole.
+fn seqs_of(path: &Path) -> Vec<u64> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(text.is_empty() || text.ends_with('\n'), "{text}");
+    text.lines()
+        .map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|err| panic!("not one whole record ({err}): {line:?}"));
+            record["seq"].as_u64().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_log_file_deleted_while_running_is_created_again_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flush_each_record, rotate) in [(false, false), (true, false), (false, true)] {
+        let path = dir
+            .path()
+            .join(format!("deleted-{flush_each_record}-{rotate}.jsonl"));
+        let mut builder = setup::json_file(&path).flush_each_record(flush_each_record);
+        if rotate {
+            builder = builder.rotate(Rotation::size(1 << 20));
+        }
+        let report = log_around(builder, || std::fs::remove_file(&path).unwrap());
+        let seqs = seqs_of(&path);
+        println!(
+            "flush_each_record({flush_each_record}), rotate: {rotate}: {} of 1,000 later records \
+             in the file; {report:?}",
+            seqs.len()
+        );
+        // The lines written before the deletion went with the file; every later one is in
+        // the new file, and nothing is lost.
+        assert_eq!(seqs, (100..1_100).collect::<Vec<_>>());
+        assert_eq!(report, Ok(()));
+    }
+}
+
+#[test]
+fn a_log_file_renamed_away_keeps_what_was_written_to_it_and_the_path_is_opened_again() {
+    // logrotate without `copytruncate`: the file is renamed, and the program is expected to
+    // notice and write at the path again.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("renamed.jsonl");
+    let moved = dir.path().join("renamed.jsonl.1");
+    let report = log_around(setup::json_file(&path), || {
+        std::fs::rename(&path, &moved).unwrap();
+    });
+    let (old, new) = (seqs_of(&moved), seqs_of(&path));
+    println!(
+        "{} lines in the renamed file, {} at the path; {report:?}",
+        old.len(),
+        new.len()
+    );
+    assert_eq!(report, Ok(()));
+    // Each record once, in order, over the two files: the renamed one took the lines
+    // written until the move was noticed (at the first write after it).
+    let all: Vec<u64> = old.iter().chain(&new).copied().collect();
+    assert_eq!(all, (0..1_100).collect::<Vec<_>>());
+    assert!(old.len() <= 101, "the move was noticed late: {}", old.len());
+}
+
+#[test]
+fn a_log_file_deleted_where_it_cannot_be_created_again_counts_every_record_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let path = logs.join("app.jsonl");
+    let mut immutable = None;
+    let report = log_around(setup::json_file(&path), || {
+        std::fs::remove_file(&path).unwrap();
+        immutable = os::Immutable::set(&logs);
+    });
+    if immutable.is_none() {
+        return;
+    }
+    drop(immutable);
+    let err = report.expect_err("the loss is reported");
+    println!("{err}");
+    assert!(!path.exists());
+    assert_eq!(err.lost_records, 1_000, "{err}");
+    assert!(err.first_error.contains("cannot be opened again"), "{err}");
+}

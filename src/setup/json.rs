@@ -123,8 +123,10 @@ impl Builder<JsonFile> {
     /// `app.jsonl.20240115T103045.123456Z`, names that sort by age. Rotation happens
     /// between lines: no line is split across files, or lost.
     ///
-    /// Without it, an external `logrotate` works with its `copytruncate` option: the file
+    /// Without it, an external `logrotate` works either way. With `copytruncate`: the file
     /// is opened for appending, so lines written after the truncation start the file anew.
+    /// Without it (the file is renamed, or deleted): see [the file moved
+    /// away](crate::setup#a-file-moved-away-or-deleted).
     ///
     /// ```
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -43,6 +43,19 @@
 //!   stopped the writer. The first error is also printed on stderr; a stderr that is
 //!   closed or a broken pipe is ignored, never a panic.
 //!
+//! # A file moved away or deleted
+//!
+//! On Unix, after each block it writes, the JSON-file setup checks that the path still
+//! names the file it has open (device and inode, two `stat` calls per block: one per line
+//! under light load or with `flush_each_record(true)`, one per 64 KiB under load). If the
+//! file was renamed (logrotate without `copytruncate`), the lines written until then are in
+//! it, and the path is opened again (created if missing). If it was deleted, the path is
+//! opened again and the block just written, gone with the file, is written again there:
+//! nothing logged after the deletion is lost. If the path cannot be opened again (a
+//! directory where it was, a directory that no longer allows it), each failure is
+//! reported, and the records written into a deleted file are counted in
+//! [`WriteError::lost_records`]; the setup tries again at the next block.
+//!
 //! # What a crash loses
 //!
 //! Lines are in the OS's hands once written: a process killed (`SIGKILL`, an abort) or

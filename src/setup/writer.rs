@@ -47,6 +47,26 @@ pub(crate) trait Output: Send {
     fn rotate(&mut self, _at: u64) -> io::Result<()> {
         Ok(())
     }
+
+    /// After a block was written: whether the output is still where it was opened (a file
+    /// still at its path), and if not, opens it there again.
+    fn follow_path(&mut self) -> Followed {
+        Followed::Same
+    }
+}
+
+/// What [`Output::follow_path`] found.
+pub(crate) enum Followed {
+    /// The output is where it was opened.
+    Same,
+    /// The file was no longer at its path and is open there again: `lost_written` if it
+    /// had been deleted, so that what was last written went nowhere.
+    Reopened { lost_written: bool },
+    /// It could not be opened again; `lost_written` as above.
+    Failed {
+        lost_written: bool,
+        error: io::Error,
+    },
 }
 
 impl Output for Box<dyn io::Write + Send> {
@@ -140,25 +160,43 @@ impl<O: Output> Block<O> {
         if self.bytes.is_empty() {
             return;
         }
-        let Some(out) = &mut self.out else { return };
-        let mut written = 0;
-        let mut error = None;
-        while written < self.bytes.len() {
-            let bytes = &self.bytes[written..];
-            match guarded(&self.status, &mut self.poisoned, || out.write(bytes)) {
-                Ok(0) => {
-                    error = Some(io::Error::from(io::ErrorKind::WriteZero));
-                    break;
+        let (mut written, mut error) = self.write_out();
+        if error.is_none() {
+            match self.out.as_mut().map(Output::follow_path) {
+                None
+                | Some(
+                    Followed::Same
+                    | Followed::Reopened {
+                        lost_written: false,
+                    },
+                ) => {}
+                Some(Followed::Reopened { lost_written: true }) => {
+                    // The file was deleted: what was just written is gone with it. It is
+                    // written again to the new file, but for the rest of a line cut
+                    // earlier, whose start is gone.
+                    if self.mid_line {
+                        let cut = self.ends.remove(0);
+                        self.bytes.drain(..cut);
+                        self.ends.iter_mut().for_each(|end| *end -= cut);
+                        self.mid_line = false;
+                        self.status.records_lost(
+                            1,
+                            &"the log file was deleted while it held part of a line",
+                        );
+                    }
+                    (written, error) = self.write_out();
                 }
-                Ok(n) => written += n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => {
-                    error = Some(err);
-                    break;
+                Some(Followed::Failed {
+                    lost_written,
+                    error,
+                }) => {
+                    self.status.write_failed(&error);
+                    if lost_written {
+                        self.status.records_lost(self.ends.len() as u64, &error);
+                    }
                 }
             }
         }
-        self.unflushed |= written > 0;
         let Some(error) = error else {
             self.bytes.clear();
             self.ends.clear();
@@ -185,6 +223,32 @@ impl<O: Output> Block<O> {
         self.mid_line = started;
         // A panicking output is closed: the record it left half-written is lost too.
         self.close_if_poisoned();
+    }
+
+    /// Writes the whole block, or up to an error: returns the bytes written and the error.
+    fn write_out(&mut self) -> (usize, Option<io::Error>) {
+        let Some(out) = &mut self.out else {
+            return (0, None);
+        };
+        let mut written = 0;
+        let mut error = None;
+        while written < self.bytes.len() {
+            let bytes = &self.bytes[written..];
+            match guarded(&self.status, &mut self.poisoned, || out.write(bytes)) {
+                Ok(0) => {
+                    error = Some(io::Error::from(io::ErrorKind::WriteZero));
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    error = Some(err);
+                    break;
+                }
+            }
+        }
+        self.unflushed |= written > 0;
+        (written, error)
     }
 
     /// Gives back what a huge line grew the block to, once it is written.
