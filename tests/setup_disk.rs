@@ -32,6 +32,11 @@ fn seqs_in(dir: &Path, name: &str) -> Vec<u64> {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(
+            !text.is_empty() || file == dir.join(name),
+            "{} was rotated empty",
+            file.display()
+        );
+        assert!(
             text.is_empty() || text.ends_with('\n'),
             "{} ends in a torn line: {text}",
             file.display()
@@ -233,4 +238,155 @@ fn a_log_file_deleted_where_it_cannot_be_created_again_counts_every_record_lost(
     assert!(!path.exists());
     assert_eq!(err.lost_records, 1_000, "{err}");
     assert!(err.first_error.contains("cannot be opened again"), "{err}");
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn rotation_never_renames_a_directory_put_where_the_log_file_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.jsonl");
+    let (log, guard) = setup::json_file(&path)
+        .rotate(Rotation::size(4_000))
+        .keep_files(2)
+        .build()
+        .unwrap();
+    log_seqs(&log, 0..5);
+    // Someone removes the file and makes a directory of their own there.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    std::fs::write(path.join("theirs.txt"), "keep me").unwrap();
+    for seq in 5..100 {
+        log_seqs(&log, seq..seq + 1);
+    }
+    let err = guard.finish().expect_err("the lost records are reported");
+    println!("{err}; {:?}", names_in(dir.path()));
+    assert!(path.is_dir());
+    assert_eq!(
+        std::fs::read_to_string(path.join("theirs.txt")).unwrap(),
+        "keep me"
+    );
+    for name in names_in(dir.path()) {
+        let entry = dir.path().join(&name);
+        assert!(
+            entry == path || entry.is_file(),
+            "{name} is not a file of the setup's"
+        );
+    }
+    // Everything logged after the deletion went into the deleted file: every record is
+    // counted, once.
+    assert_eq!(err.lost_records, 95, "{err}");
+}
+
+/// Makes a rotated-looking regular file named `<name>.<stamp>` holding `text`.
+fn rotated_file(dir: &Path, name: &std::ffi::OsStr, stamp: &str, text: &str) -> PathBuf {
+    let mut file = name.to_owned();
+    file.push(format!(".{stamp}"));
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn retention_removes_only_regular_files_and_keeps_the_newest_after_the_clock_went_back() {
+    use std::os::unix::ffi::OsStrExt;
+    let names: [&std::ffi::OsStr; 2] = [
+        std::ffi::OsStr::new("app.jsonl"),
+        // Not UTF-8.
+        std::ffi::OsStr::from_bytes(b"app-\xff.jsonl"),
+    ];
+    for name in names {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        // Files the setup rotated before the clock was set back by a century: their
+        // names sort after every name it makes now.
+        let mut future = Vec::new();
+        for n in 1..=3 {
+            future.push(rotated_file(
+                dir.path(),
+                name,
+                &format!("20991231T000000.00000{n}Z"),
+                "{\"seq\":-1}\n",
+            ));
+        }
+        // Entries named as rotated files that are not regular files: never touched.
+        let mut stamp_dir = name.to_owned();
+        stamp_dir.push(".20000101T000000.000000Z");
+        let stamp_dir = dir.path().join(stamp_dir);
+        std::fs::create_dir(&stamp_dir).unwrap();
+        std::fs::write(stamp_dir.join("theirs.txt"), "keep me").unwrap();
+        let mut link = name.to_owned();
+        link.push(".20000101T000000.000001Z");
+        let link = dir.path().join(link);
+        std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+
+        let (log, guard) = setup::json_file(&path)
+            .rotate(Rotation::size(2_000))
+            .keep_files(2)
+            .build()
+            .unwrap();
+        log_seqs(&log, 0..200);
+        guard.finish().unwrap();
+
+        assert!(stamp_dir.join("theirs.txt").is_file());
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        for old in &future {
+            assert!(
+                !old.exists(),
+                "{} is older than the new files",
+                old.display()
+            );
+        }
+        let mut rotated: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|entry| entry != &path && entry != &stamp_dir && entry != &link)
+            .collect();
+        rotated.sort();
+        assert_eq!(rotated.len(), 2, "{:?}", names_in(dir.path()));
+        rotated.push(path.clone());
+        // The newest records, without a gap, in name order.
+        let seqs: Vec<u64> = rotated.iter().flat_map(|file| seqs_of(file)).collect();
+        assert_eq!(seqs.last(), Some(&199), "{seqs:?}");
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+        println!("{name:?}: kept {:?}", names_in(dir.path()));
+    }
+}
+
+#[test]
+fn a_directory_that_forbids_rotation_is_reported_retried_sparingly_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let path = logs.join("app.jsonl");
+    let (log, guard) = setup::json_file(&path)
+        .rotate(Rotation::size(16_000))
+        .keep_files(2)
+        .build()
+        .unwrap();
+    log_seqs(&log, 0..10);
+    let Some(immutable) = os::Immutable::set(&logs) else {
+        return;
+    };
+    log_seqs(&log, 10..3_000);
+    drop(immutable);
+    let err = guard
+        .finish()
+        .expect_err("the failed rotations are reported");
+    let size = std::fs::metadata(&path).unwrap().len();
+    println!("{err}; the file grew to {size} bytes");
+    assert_eq!(err.lost_records, 0, "{err}");
+    assert_eq!(seqs_of(&path), (0..3_000).collect::<Vec<_>>());
+    assert!(err.first_error.contains("cannot rotate"), "{err}");
+    // One try, then one more each time the file has grown by the rotation size again.
+    assert!(err.rotation_errors >= 1, "{err}");
+    assert!(err.rotation_errors <= size / 16_000 + 1, "{err}");
 }

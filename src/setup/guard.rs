@@ -19,6 +19,7 @@ pub(crate) fn diagnose(args: fmt::Arguments<'_>) {
 #[derive(Debug, Default)]
 pub(crate) struct WriteStatus {
     write_errors: AtomicU64,
+    rotation_errors: AtomicU64,
     lost: AtomicU64,
     /// Set by the guard before it stops the writer: records logged from then on are
     /// counted as lost on the logging thread, without being formatted.
@@ -31,6 +32,13 @@ impl WriteStatus {
     /// Counts a failed write or flush of the output; prints the first error at once.
     pub(crate) fn write_failed(&self, err: &dyn fmt::Display) {
         self.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.note_first(err);
+    }
+
+    /// Counts a rotation (or a removal of old files) that failed; prints the first error
+    /// at once.
+    pub(crate) fn rotation_failed(&self, err: &dyn fmt::Display) {
+        self.rotation_errors.fetch_add(1, Ordering::Relaxed);
         self.note_first(err);
     }
 
@@ -72,12 +80,14 @@ impl WriteStatus {
 
     fn report(&self) -> Result<(), WriteError> {
         let write_errors = self.write_errors.load(Ordering::Relaxed);
+        let rotation_errors = self.rotation_errors.load(Ordering::Relaxed);
         let lost_records = self.lost.load(Ordering::Relaxed);
-        if write_errors == 0 && lost_records == 0 {
+        if write_errors == 0 && rotation_errors == 0 && lost_records == 0 {
             return Ok(());
         }
         Err(WriteError {
             write_errors,
+            rotation_errors,
             lost_records,
             first_error: self
                 .first_error
@@ -102,6 +112,11 @@ pub struct WriteError {
     /// How many writes or flushes of the output failed (one write carries a block of
     /// lines, so this is not a count of records).
     pub write_errors: u64,
+    /// How many times the file could not be rotated (renamed, opened anew) or its old
+    /// files removed. The lines went on into the current file, which then grows past the
+    /// rotation size; a rotation that failed is tried again once the file has grown by the
+    /// rotation size again, or at the next period.
+    pub rotation_errors: u64,
     /// How many records did not reach the output.
     pub lost_records: u64,
     /// The first error, as the OS (or the failing value) described it.
@@ -112,9 +127,13 @@ impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} log record(s) did not reach the output, {} write(s) failed; the first error: {}",
-            self.lost_records, self.write_errors, self.first_error
-        )
+            "{} log record(s) did not reach the output, {} write(s) failed",
+            self.lost_records, self.write_errors
+        )?;
+        if self.rotation_errors > 0 {
+            write!(f, ", {} rotation(s) failed", self.rotation_errors)?;
+        }
+        write!(f, "; the first error: {}", self.first_error)
     }
 }
 

@@ -43,10 +43,9 @@ pub(crate) trait Output: Send {
         false
     }
 
-    /// Starts a new file; everything before was written.
-    fn rotate(&mut self, _at: u64) -> io::Result<()> {
-        Ok(())
-    }
+    /// Starts a new file; everything before was written. What fails is reported to
+    /// `report` (the lines then go on into the current file).
+    fn rotate(&mut self, _at: u64, _report: &mut dyn FnMut(io::Error)) {}
 
     /// After a block was written: whether the output is still where it was opened (a file
     /// still at its path), and if not, opens it there again.
@@ -125,11 +124,11 @@ impl<O: Output> Block<O> {
         // A record left half-written by a failed write is finished in its own file first.
         if rotate && self.bytes.is_empty() {
             if let Some(out) = &mut self.out {
-                let rotated = guarded(&self.status, &mut self.poisoned, || out.rotate(at));
-                if let Err(err) = rotated {
-                    self.status
-                        .write_failed(&format_args!("cannot rotate the file: {err}"));
-                }
+                let status = &self.status;
+                let _ = guarded(status, &mut self.poisoned, || {
+                    out.rotate(at, &mut |err| status.rotation_failed(&err));
+                    Ok(())
+                });
             }
             self.close_if_poisoned();
         }
