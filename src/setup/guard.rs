@@ -3,10 +3,9 @@
 use std::fmt;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::writer::Msg;
+use super::queue::Link;
 
 /// Prints one diagnostic line on stderr. A closed or broken stderr is ignored: the setup's
 /// own messages must never panic (`eprintln!` does when stderr is a broken pipe).
@@ -76,6 +75,11 @@ impl WriteStatus {
 
     pub(crate) fn stopped(&self) -> bool {
         self.stopped.load(Ordering::Relaxed)
+    }
+
+    /// From now on, records are counted as logged after the guard stopped the writer.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
     }
 
     fn report(&self) -> Result<(), WriteError> {
@@ -159,16 +163,13 @@ impl std::error::Error for WriteError {}
 /// counted (see [`WriteError::lost_records`]) and reported on stderr once.
 #[must_use = "dropping the guard stops the writer: keep it until logging ends"]
 pub struct LogGuard {
-    stop: Option<SyncSender<Msg>>,
-    status: Arc<WriteStatus>,
+    /// `None` once the writer is stopped.
+    link: Option<Arc<Link>>,
 }
 
 impl LogGuard {
-    pub(crate) fn new(stop: SyncSender<Msg>, status: Arc<WriteStatus>) -> Self {
-        LogGuard {
-            stop: Some(stop),
-            status,
-        }
+    pub(crate) fn new(link: Arc<Link>) -> Self {
+        LogGuard { link: Some(link) }
     }
 
     /// Writes out every queued record, flushes and closes the output, and reports.
@@ -177,27 +178,20 @@ impl LogGuard {
     ///
     /// [`WriteError`] if any record did not reach the output or any write failed.
     pub fn finish(mut self) -> Result<(), WriteError> {
-        self.stop();
-        self.status.report()
+        self.stop().map_or(Ok(()), |status| status.report())
     }
 
-    fn stop(&mut self) {
-        let Some(stop) = self.stop.take() else { return };
-        self.status.stopped.store(true, Ordering::Relaxed);
-        let (done, written) = mpsc::sync_channel(1);
-        // The writer answers once every record queued before this message is written;
-        // if it cannot (it is gone), there is nothing left to wait for.
-        if stop.send(Msg::Stop(done)).is_ok() {
-            let _ = written.recv();
-        }
+    /// Stops the writer of this process (in a process forked after the setup was built,
+    /// the child's own) and returns its status; `None` if it was stopped before.
+    fn stop(&mut self) -> Option<Arc<WriteStatus>> {
+        self.link.take().map(|link| link.stop())
     }
 }
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
-        if self.stop.is_some() {
-            self.stop();
-            if let Err(err) = self.status.report() {
+        if let Some(status) = self.stop() {
+            if let Err(err) = status.report() {
                 diagnose(format_args!("{err}"));
             }
         }
@@ -206,13 +200,15 @@ impl Drop for LogGuard {
 
 impl fmt::Debug for LogGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.link.as_ref().and_then(|link| link.parent_status());
+        let count = |counter: fn(&WriteStatus) -> &AtomicU64| {
+            status.map_or(0, |status| counter(status).load(Ordering::Relaxed))
+        };
         f.debug_struct("LogGuard")
-            .field("running", &self.stop.is_some())
-            .field(
-                "write_errors",
-                &self.status.write_errors.load(Ordering::Relaxed),
-            )
-            .field("lost_records", &self.status.lost.load(Ordering::Relaxed))
+            .field("running", &self.link.is_some())
+            .field("write_errors", &count(|s| &s.write_errors))
+            .field("rotation_errors", &count(|s| &s.rotation_errors))
+            .field("lost_records", &count(|s| &s.lost))
             .finish()
     }
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use slog::Logger;
 
 use super::json_line::JsonFormat;
+use super::queue::Reopen;
 use super::rotate::{LogFile, Rotation, Trigger};
+use super::writer::Output;
 use super::{Builder, Common, LogGuard, SetupError, sealed};
 
 /// The fields every JSON line holds before its pairs: no key may take their names.
@@ -186,9 +188,17 @@ impl sealed::Target for JsonFile {
         let format = JsonFormat {
             module: checked.module,
         };
+        // A forked child appends to the file at the same path, without rotating it (the
+        // process that built the setup does).
+        let path = self.path;
+        let reopen: Reopen = Box::new(move || {
+            let file: Box<dyn Output> = Box::new(LogFile::open(&path, false, None, None)?);
+            Ok(file)
+        });
         checked.assemble(
             format,
             file,
+            Some(reopen),
             self.flush_each_record,
             "token-runtime-id-json",
         )
@@ -204,6 +214,7 @@ impl sealed::Target for JsonWriter {
         checked.assemble(
             format,
             self.writer,
+            None,
             self.flush_each_record,
             "token-runtime-id-json",
         )

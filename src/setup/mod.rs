@@ -56,6 +56,22 @@
 //! reported, and the records written into a deleted file are counted in
 //! [`WriteError::lost_records`]; the setup tries again at the next block.
 //!
+//! # A process forked after the setup was built
+//!
+//! `fork` copies only the thread that calls it, so a child (a daemon forking after it set
+//! up logging, a pre-fork server's workers) has a copy of the logger and no writer thread.
+//! The setup notices the fork (one relaxed atomic load per record, through `forkguard`)
+//! and the child gets a writer of its own at its first record: [`json_file`] appends to
+//! the file at the same path, without rotating it (the process that built the setup
+//! rotates it); [`terminal`] writes to the child's standard error. A setup over a writer
+//! of the program's ([`json_writer`], [`Terminal`]'s `writer`) cannot take it into the
+//! child: the child's records there are refused, counted, and reported by its guard. In
+//! the child, [`Logger::flush`](slog::Logger::flush) and its copy of the [`LogGuard`]
+//! (`finish`, or dropped) act on its own writer, and nothing waits on the parent's. As for
+//! any code in a child forked from a threaded process, a lock another thread held at the
+//! fork stays held: avoid forking while another thread writes to standard error if the
+//! child logs to it.
+//!
 //! # What a crash loses
 //!
 //! Lines are in the OS's hands once written: a process killed (`SIGKILL`, an abort) or
@@ -70,7 +86,7 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 
 use slog::{Level, Logger};
 
@@ -226,8 +242,7 @@ pub use json::{JsonFile, JsonWriter, json_file, json_writer};
 pub use rotate::Rotation;
 pub use term::{Terminal, terminal};
 
-use guard::WriteStatus;
-use queue::{Budget, Channel, DEFAULT_CHANNEL_BYTES};
+use queue::{DEFAULT_CHANNEL_BYTES, Link, Reopen, WriterSpec};
 use sealed::Common;
 use sink::{Clock, Format, LevelGate, LineDrain};
 use writer::Output;
@@ -392,33 +407,29 @@ impl Common {
 
 impl Checked {
     /// `Logger -> LevelGate -> RuntimeIdDrain -> LineDrain(format) -> queue -> writer`,
-    /// the writer running on a thread named `thread`.
+    /// the writer running on a thread named `thread`. `reopen` opens the output again in
+    /// a process forked after the setup was built, if it can be.
     pub(crate) fn assemble<F: Format, O: Output + 'static>(
         self,
         format: F,
         out: O,
+        reopen: Option<Reopen>,
         flush_each_record: bool,
         thread: &str,
     ) -> Result<(Logger, LogGuard), SetupError> {
-        let status = Arc::new(WriteStatus::default());
-        let budget = Arc::new(Budget::new(self.channel_bytes));
-        let (queue, lines) = mpsc::sync_channel(self.channel_size);
-        let mut spawn = std::thread::Builder::new().name(thread.to_owned());
-        if let Some(size) = self.writer_stack {
-            spawn = spawn.stack_size(size);
-        }
-        let (writer_status, writer_budget) = (Arc::clone(&status), Arc::clone(&budget));
-        spawn
-            .spawn(move || writer::run(lines, out, flush_each_record, writer_status, writer_budget))
-            .map_err(SetupError::Spawn)?;
+        let spec = WriterSpec {
+            channel_size: self.channel_size,
+            channel_bytes: self.channel_bytes,
+            flush_each_record,
+            thread: thread.to_owned(),
+            stack: self.writer_stack,
+        };
+        let channel = spec.start(out).map_err(SetupError::Spawn)?;
+        let link = Arc::new(Link::new(channel, spec, reopen));
         let mut drain = RuntimeIdDrain::with_interned_key(
             LineDrain {
                 format,
-                channel: Channel {
-                    sender: queue.clone(),
-                    budget,
-                    status: Arc::clone(&status),
-                },
+                link: Arc::clone(&link),
                 clock: self.clock,
             },
             self.key,
@@ -431,7 +442,7 @@ impl Checked {
             drain,
         };
         let logger = root_with_config(gate, self.config.map(Arc::new));
-        Ok((logger, LogGuard::new(queue, status)))
+        Ok((logger, LogGuard::new(link)))
     }
 }
 

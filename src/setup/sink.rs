@@ -13,7 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use slog::{Drain, Level, OwnedKVList, Record};
 
 use super::json_line::KeySet;
-use super::queue::Channel;
+use std::sync::Arc;
+
+use super::queue::{Channel, Link, Route};
 use super::writer::Msg;
 
 /// Where a line's time comes from: the system clock, or a test's.
@@ -78,19 +80,16 @@ pub(crate) trait Format:
 /// Formats each record on the logging thread and queues the line for the writer.
 pub(crate) struct LineDrain<F> {
     pub(crate) format: F,
-    pub(crate) channel: Channel,
+    pub(crate) link: Arc<Link>,
     pub(crate) clock: Clock,
 }
 
-impl<F: Format> Drain for LineDrain<F> {
-    type Ok = ();
-    type Err = slog::Never;
-
-    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
-        let channel = &self.channel;
+impl<F: Format> LineDrain<F> {
+    /// Formats the record and queues its line.
+    fn log_to(&self, channel: &Channel, record: &Record<'_>, values: &OwnedKVList) {
         if channel.status.stopped() {
             channel.status.record_late();
-            return Ok(());
+            return;
         }
         let now = (self.clock)();
         let mut scratch = SCRATCH
@@ -124,6 +123,18 @@ impl<F: Format> Drain for LineDrain<F> {
         }
         scratch.shrink();
         let _ = SCRATCH.try_with(|slot| slot.set(Some(scratch)));
+    }
+}
+
+impl<F: Format> Drain for LineDrain<F> {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        self.link.route(|route| match route {
+            Route::Write(channel) => self.log_to(channel, record, values),
+            Route::Refuse(status, why) => status.records_lost(1, &why),
+        });
         Ok(())
     }
 
@@ -135,16 +146,22 @@ impl<F: Format> Drain for LineDrain<F> {
 
     /// Waits until every line queued before the call is written and the output flushed.
     fn flush(&self) -> Result<(), slog::FlushError> {
-        let gone = || slog::FlushError::Io(std::io::Error::other("the log writer has stopped"));
-        if self.channel.status.stopped() {
-            return Err(gone());
-        }
-        let (done, flushed) = std::sync::mpsc::sync_channel(1);
-        self.channel
-            .sender
-            .send(Msg::Flush(done))
-            .map_err(|_| gone())?;
-        flushed.recv().map_err(|_| gone())
+        let gone = |why: &str| slog::FlushError::Io(std::io::Error::other(why.to_owned()));
+        self.link.route(|route| {
+            let channel = match route {
+                Route::Write(channel) if !channel.status.stopped() => channel,
+                Route::Write(_) => return Err(gone("the log writer has stopped")),
+                Route::Refuse(_, why) => return Err(gone(why)),
+            };
+            let (done, flushed) = std::sync::mpsc::sync_channel(1);
+            channel
+                .sender
+                .send(Msg::Flush(done))
+                .map_err(|_| gone("the log writer has stopped"))?;
+            flushed
+                .recv()
+                .map_err(|_| gone("the log writer has stopped"))
+        })
     }
 }
 

@@ -12,6 +12,7 @@ use slog::{
 use slog_term::{CountingWriter, FullFormat, RecordDecorator, ThreadSafeTimestampFn};
 
 use super::json_line::{KeySet, Seen};
+use super::queue::Reopen;
 use super::sink::{Format, Scratch};
 use super::{Builder, Common, LogGuard, SetupError, sealed};
 
@@ -69,9 +70,19 @@ impl Builder<Terminal> {
 impl sealed::Target for Terminal {
     fn build(self, common: Common) -> Result<(Logger, LogGuard), SetupError> {
         let checked = common.check(&[])?;
-        let (out, color): (Box<dyn Write + Send>, bool) = match self.output {
-            Output::Stderr => (Box::new(io::stderr()), io::stderr().is_terminal()),
-            Output::Writer(writer) => (writer, false),
+        let (out, color, reopen): (Box<dyn Write + Send>, bool, Option<Reopen>) = match self.output
+        {
+            // A forked child writes to its own standard error.
+            Output::Stderr => (
+                Box::new(io::stderr()),
+                io::stderr().is_terminal(),
+                Some(Box::new(|| {
+                    let stderr: Box<dyn Write + Send> = Box::new(io::stderr());
+                    let out: Box<dyn super::writer::Output> = Box::new(stderr);
+                    Ok(out)
+                })),
+            ),
+            Output::Writer(writer) => (writer, false, None),
         };
         let format = TermFormat {
             key: checked.key,
@@ -79,7 +90,7 @@ impl sealed::Target for Terminal {
             module: checked.module,
             no_values: OwnedKVList::from(slog::o!()),
         };
-        checked.assemble(format, out, false, "token-runtime-id-term")
+        checked.assemble(format, out, reopen, false, "token-runtime-id-term")
     }
 }
 

@@ -68,6 +68,28 @@ pub(crate) enum Followed {
     },
 }
 
+impl Output for Box<dyn Output> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (**self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
+
+    fn rotation_due(&mut self, pending: usize, len: usize, at: u64) -> bool {
+        (**self).rotation_due(pending, len, at)
+    }
+
+    fn rotate(&mut self, at: u64, report: &mut dyn FnMut(io::Error)) {
+        (**self).rotate(at, report);
+    }
+
+    fn follow_path(&mut self) -> Followed {
+        (**self).follow_path()
+    }
+}
+
 impl Output for Box<dyn io::Write + Send> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         io::Write::write(&mut **self, buf)
