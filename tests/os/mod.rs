@@ -129,3 +129,32 @@ pub(crate) fn threads_named(name: &str) -> Vec<u32> {
         })
         .collect()
 }
+
+/// Reads the state of one thread of this process again and again without allocating (an
+/// allocation could wait on the allocator's lock, which the observed thread may hold).
+pub(crate) struct ThreadState {
+    stat: std::fs::File,
+    buf: Vec<u8>,
+}
+
+impl ThreadState {
+    /// `None` where there is no `/proc`, or no such thread.
+    pub(crate) fn open(tid: u32) -> Option<ThreadState> {
+        let stat = std::fs::File::open(format!("/proc/self/task/{tid}/stat")).ok()?;
+        Some(ThreadState {
+            stat,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// The thread's state now (`R` running or runnable, `S` asleep until something wakes
+    /// it, `D` waiting for I/O); `None` once it has exited.
+    pub(crate) fn now(&mut self) -> Option<u8> {
+        use std::io::{Read, Seek};
+        self.buf.clear();
+        self.stat.rewind().ok()?;
+        (&self.stat).read_to_end(&mut self.buf).ok()?;
+        let end = self.buf.iter().rposition(|&b| b == b')')?;
+        self.buf[end + 1..].iter().copied().find(|b| *b != b' ')
+    }
+}
