@@ -546,16 +546,24 @@ fn threads_that_exit_with_a_scope_open_disturb_no_other_thread() {
                             assert_eq!(child.depth(), 1);
                             child.scope(|| assert_eq!(get_runtime_id(), Some(child.clone())));
                         }
-                        return None;
+                        return true;
                     }
                 }
-                Some(get_runtime_id() == Some(id))
+                // The entry left open stays the thread's current ID while it lives: a scope
+                // opened and closed over it nests under it, and gives it back.
+                let nested = RuntimeId::next(&config).unwrap();
+                let inside = nested.scope(get_runtime_id);
+                nested.parent() == Some(id.clone())
+                    && inside == Some(nested)
+                    && get_runtime_id() == Some(id)
             })
         })
         .collect();
     for handle in handles {
-        let result = handle.join().expect("no thread panics");
-        assert_ne!(result, Some(false));
+        assert!(
+            handle.join().expect("no thread panics"),
+            "a thread's open entry was not its current ID"
+        );
     }
     assert_eq!(get_runtime_id(), Some(mine));
 }
@@ -672,6 +680,22 @@ fn logging_and_making_ids_in_a_thread_local_destructor_never_panics() {
     }
 }
 
+/// The records of a JSON-lines file, as [`check_exit`] takes them, after checking each
+/// line holds the ID's key at most once.
+fn exit_records(path: &std::path::Path) -> Vec<common::Logged> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|line| {
+            assert!(Captured::key_count(line, "runtime_id") <= 1, "{line}");
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            let id = record
+                .get("runtime_id")
+                .map(|id| id.as_str().unwrap().to_owned());
+            (record["msg"].as_str().unwrap().to_owned(), id)
+        })
+        .collect()
+}
+
 #[test]
 fn logging_to_the_json_file_setup_from_a_thread_local_destructor_never_panics() {
     let dir = tempfile::tempdir().unwrap();
@@ -683,19 +707,7 @@ fn logging_to_the_json_file_setup_from_a_thread_local_destructor_never_panics() 
         let (log, guard) = setup::json_file(&path).build().unwrap();
         let (seen, scope) = log_on_thread_exit(log, late);
         guard.finish().unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let records: Vec<common::Logged> = text
-            .lines()
-            .map(|line| {
-                assert!(Captured::key_count(line, "runtime_id") <= 1, "{line}");
-                let record: serde_json::Value = serde_json::from_str(line).unwrap();
-                let id = record
-                    .get("runtime_id")
-                    .map(|id| id.as_str().unwrap().to_owned());
-                (record["msg"].as_str().unwrap().to_owned(), id)
-            })
-            .collect();
-        check_exit(late, &seen, &scope, &records);
+        check_exit(late, &seen, &scope, &exit_records(&path));
     }
 }
 
@@ -704,7 +716,8 @@ fn logging_to_the_json_file_setup_from_a_thread_local_destructor_never_panics() 
 /// sender is gone makes slog-async panic inside the destructor (`thread_local` crate,
 /// "cannot access a Thread Local Storage value during or after destruction"), which
 /// aborts the whole process. Run in a child process, so the abort cannot take the other
-/// tests with it.
+/// tests with it. Every record the destructor logs must be written, and `finish` must
+/// report nothing lost.
 #[test]
 fn late_thread_local_destructor_logging_to_the_json_setup_does_not_abort() {
     if in_child() {
@@ -712,22 +725,23 @@ fn late_thread_local_destructor_logging_to_the_json_setup_does_not_abort() {
         let path = dir.path().join("late.jsonl");
         let (log, guard) = setup::json_file(&path).build().unwrap();
         let (seen, scope) = log_on_thread_exit(log, true);
-        let failed = guard.finish();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("{"), "{text}");
-        assert!(text.contains(scope.as_str()), "{text}");
-        assert_eq!(seen.made.len(), 3);
-        println!("child: {failed:?}, {} lines", text.lines().count());
+        guard.finish().expect("every record written");
+        let records = exit_records(&path);
+        assert_eq!(records.len(), EXIT_MESSAGES.len(), "{records:?}");
+        check_exit(true, &seen, &scope, &records);
+        println!("child: {} lines, all checked", records.len());
         return;
     }
     let output = run_child("late_thread_local_destructor_logging_to_the_json_setup_does_not_abort");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "the process died: {:?}\n{stderr}",
+        "the child failed or died: {:?}\n{stderr}",
         output.status
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("child: 5 lines, all checked"), "{stdout}");
 }
 
 /// How long a child process these tests start may run: a child that hangs (a guard that

@@ -50,6 +50,47 @@ fn a_record_through_the_json_file_setup_allocates_once_its_line() {
     }
 }
 
+/// `RECORDS` records after a warm-up, on this thread, with the queue emptied by a flush
+/// before them: fewer than the default channel's 1,024 slots, so no record waits for room.
+fn allocations_after_a_flush(log: &Logger) -> u64 {
+    for i in 0..WARM_UP {
+        info!(log, "counted"; "i" => i, "text" => "a str pair");
+    }
+    log.flush().unwrap();
+    measure(|| {
+        for i in 0..RECORDS {
+            info!(log, "counted"; "i" => i, "text" => "a str pair");
+        }
+    })
+    .count_total
+}
+
+#[test]
+fn with_the_default_channel_a_record_allocates_once_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for flush_each_record in [false, true] {
+        let path = dir
+            .path()
+            .join(format!("default-{flush_each_record}.jsonl"));
+        let (root, guard) = setup::json_file(&path)
+            .flush_each_record(flush_each_record)
+            .build()
+            .unwrap();
+        let id = RuntimeId::new_root(&RuntimeIdConfig::default());
+        let current = id.scope(|| allocations_after_a_flush(&root));
+        let bound = with_runtime_id(&root, allocations_after_a_flush).unwrap();
+        let none = allocations_after_a_flush(&root);
+        guard.finish().unwrap();
+        assert_eq!(
+            (current, bound, none),
+            (RECORDS, RECORDS, RECORDS),
+            "flush_each_record({flush_each_record})"
+        );
+        let lines = std::fs::read_to_string(&path).unwrap().lines().count() as u64;
+        assert_eq!(lines, 3 * (WARM_UP + RECORDS));
+    }
+}
+
 #[test]
 fn the_record_that_starts_a_new_second_allocates_only_its_line() {
     let dir = tempfile::tempdir().unwrap();

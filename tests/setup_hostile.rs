@@ -6,6 +6,7 @@ mod common;
 
 use std::io::{BufRead, Read, Write};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{Captured, SharedWriter, within};
 use slog::{FnValue, Record, info, o};
@@ -140,9 +141,22 @@ fn in_child() -> bool {
     std::env::var_os("SETUP_HOSTILE_CHILD").is_some()
 }
 
+/// How long the child of the broken-pipe test may take: one that hangs is killed then.
+const CHILD_DEADLINE: Duration = Duration::from_secs(60);
+
 #[test]
 fn a_broken_pipe_on_stderr_never_makes_the_setups_panic() {
     if in_child() {
+        // A panic on any thread (the writer threads included, whose death would otherwise
+        // go unseen: stderr is closed) is reported on stdout, which the parent reads.
+        std::panic::set_hook(Box::new(|info| {
+            let thread = std::thread::current();
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "PANIC on thread {:?}: {info}",
+                thread.name()
+            );
+        }));
         // Wait until the parent has closed the other end of stderr.
         let mut go = String::new();
         std::io::stdin().lock().read_line(&mut go).unwrap();
@@ -158,13 +172,15 @@ fn a_broken_pipe_on_stderr_never_makes_the_setups_panic() {
             })
             .unwrap();
         }
+        // Each writer is alive and answers: a flush waits for it.
+        let flushed = (json.flush().is_ok(), term.flush().is_ok());
         // Dropped without `finish`: the report goes to stderr too.
         drop(json_guard);
         drop(term_guard);
         // Logged after the guards: counted, and said on stderr.
         info!(json, "late");
         info!(term, "late");
-        println!("child survived");
+        println!("child survived; writers answered a flush: {flushed:?}");
         return;
     }
     let mut child = Command::new(std::env::current_exe().unwrap())
@@ -183,16 +199,31 @@ fn a_broken_pipe_on_stderr_never_makes_the_setups_panic() {
     // Closing the read end makes every write to the child's stderr fail with EPIPE.
     drop(child.stderr.take());
     writeln!(child.stdin.take().unwrap(), "go").unwrap();
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let status = child.wait().unwrap();
+    let mut pipe = child.stdout.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut stdout = String::new();
+        let _ = pipe.read_to_string(&mut stdout);
+        stdout
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > CHILD_DEADLINE {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the child did not exit within {CHILD_DEADLINE:?}, so it was killed");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stdout = stdout.join().unwrap();
     assert!(status.success(), "the child died: {status:?}\n{stdout}");
-    assert!(stdout.contains("child survived"), "{stdout}");
+    assert!(!stdout.contains("PANIC"), "{stdout}");
+    assert!(
+        stdout.contains("child survived; writers answered a flush: (true, true)"),
+        "{stdout}"
+    );
 }
 
 /// Writes normally until its `fail_at`-th write, which panics; the write before it takes
@@ -250,4 +281,44 @@ fn a_writer_that_panics_is_closed_and_every_record_it_did_not_take_is_counted() 
             assert_eq!(written, 1, "{err}: {text}");
         }
     }
+}
+
+#[test]
+fn the_terminal_escapes_control_characters_so_a_message_cannot_forge_lines() {
+    let forged = [
+        "one\nDec 06 10:30:45.124 INFO [a1b2c3d4] forged line",
+        "carriage\rDec 06 10:30:45.124 INFO overwritten",
+        "clear \u{1b}[2J\u{1b}[H screen and \u{1b}]0;title\u{7} title",
+        "next line \u{85} separator \u{2028} paragraph \u{2029}",
+        "bidi \u{202e}desrever\u{202c} and nul \0 del \u{7f}",
+    ];
+    let out = SharedWriter::default();
+    let (log, guard) = setup::terminal().writer(out.clone()).build().unwrap();
+    let bad_key: &'static str = "key\nforged: 1";
+    for text in forged {
+        with_runtime_id(&log, |log| {
+            info!(log, "{}", text; "value" => text, bad_key => 1);
+            let bound = log.new(o!("bound" => text.to_owned()));
+            info!(bound, "bound value");
+        })
+        .unwrap();
+    }
+    guard.finish().unwrap();
+    let text = out.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2 * forged.len(), "{text}");
+    for line in &lines {
+        let raw: Vec<char> = line
+            .chars()
+            .filter(|&c| {
+                c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}')
+            })
+            .collect();
+        assert!(raw.is_empty(), "{raw:?} in {line:?}");
+    }
+    // The characters are shown, escaped, not dropped.
+    assert!(text.contains(r"one\nDec 06"), "{text}");
+    assert!(text.contains(r"carriage\rDec"), "{text}");
+    assert!(text.contains(r"clear \u{1b}[2J"), "{text}");
+    assert!(text.contains(r"key\nforged: 1: 1"), "{text}");
 }

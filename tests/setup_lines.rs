@@ -2,6 +2,7 @@
 //! `module` and `target`; and that a line is in the file at once, without `finish`.
 
 mod common;
+mod os;
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex};
@@ -83,22 +84,73 @@ fn ts_is_the_time_of_the_log_call_while_the_writer_is_held_blocked() {
     }
 }
 
-/// Polls `path` until it holds `lines` lines, for at most 10 s (a shared machine can be
-/// slow; a line that waits for a block to fill or for `finish` never comes).
-fn wait_for_lines(path: &std::path::Path, lines: usize) -> Option<Duration> {
+fn in_child() -> bool {
+    std::env::var_os("SETUP_LINES_CHILD").is_some()
+}
+
+/// How long a wait may take before it counts as a hang (not a figure the test checks).
+const HANG: Duration = Duration::from_secs(60);
+
+/// Waits until `file` holds `lines` whole lines, and fails if the writer thread is seen
+/// asleep before that. Once the log call has returned, the line is queued and the writer
+/// has been woken for it; a writer that writes at once sleeps again only after writing
+/// it, while one that waits for anything first (a timer, more lines, a fuller block)
+/// sleeps with the line unwritten. The state is read before the file: a writer seen
+/// asleep whose line is then not in the file slept without writing it. No time is
+/// measured: the deadline only turns a hang into a failure.
+fn written_before_the_writer_sleeps(
+    file: &mut std::fs::File,
+    lines: usize,
+    writer: &mut os::ThreadState,
+) {
+    use std::io::{Read, Seek};
+    let mut text = Vec::with_capacity(4096);
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if text.lines().count() >= lines && text.ends_with('\n') {
-            return Some(start.elapsed());
+    loop {
+        let state = writer.now();
+        text.clear();
+        file.rewind().unwrap();
+        file.read_to_end(&mut text).unwrap();
+        let whole = text.iter().filter(|&&b| b == b'\n').count();
+        if whole >= lines {
+            return;
         }
-        std::thread::sleep(Duration::from_millis(1));
+        assert_ne!(
+            state,
+            Some(b'S'),
+            "the writer thread went to sleep with {whole} of {lines} lines in the file: \
+             it waits for something before writing"
+        );
+        assert!(state.is_some(), "the writer thread is gone");
+        assert!(start.elapsed() < HANG, "the line never reached the file");
+        std::thread::yield_now();
     }
-    None
 }
 
 #[test]
 fn a_lone_line_is_in_the_file_at_once_without_finish() {
+    if !in_child() {
+        // In a process of its own, so that the setup's writer is the only one to watch.
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "a_lone_line_is_in_the_file_at_once_without_finish",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("SETUP_LINES_CHILD", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains("checked 3 modes"), "{stdout}\n{stderr}");
+        return;
+    }
+    if os::current_tid().is_none() {
+        println!("SKIPPED: no /proc to watch the writer thread; checked 3 modes");
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     for (name, flush_each_record) in [
         ("default", None),
@@ -110,16 +162,33 @@ fn a_lone_line_is_in_the_file_at_once_without_finish() {
         if let Some(flush) = flush_each_record {
             builder = builder.flush_each_record(flush);
         }
+        let before = os::threads_named("token-runtime-id-json");
         let (log, guard) = builder.build().unwrap();
+        // A thread takes its name once it runs.
+        let start = Instant::now();
+        let writer = loop {
+            let new: Vec<u32> = os::threads_named("token-runtime-id-json")
+                .into_iter()
+                .filter(|tid| !before.contains(tid))
+                .collect();
+            match new[..] {
+                [writer] => break writer,
+                [] => assert!(start.elapsed() < HANG, "{name}: no writer thread"),
+                _ => panic!("{name}: writer threads {new:?}"),
+            }
+            std::thread::yield_now();
+        };
+        let mut writer = os::ThreadState::open(writer).unwrap();
+        let mut file = std::fs::File::open(&path).unwrap();
         info!(log, "alone");
-        let seen = wait_for_lines(&path, 1);
-        assert!(seen.is_some(), "{name}: the line never reached the file");
-        println!("{name}: the line was in the file after {:?}", seen.unwrap());
+        written_before_the_writer_sleeps(&mut file, 1, &mut writer);
         // A second line, later, goes out on its own too.
         info!(log, "later");
-        assert!(wait_for_lines(&path, 2).is_some(), "{name}");
+        written_before_the_writer_sleeps(&mut file, 2, &mut writer);
         guard.finish().unwrap();
+        drop(log);
     }
+    println!("checked 3 modes");
 }
 
 #[test]

@@ -3,10 +3,9 @@
 use std::fmt;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::writer::Msg;
+use super::queue::Link;
 
 /// Prints one diagnostic line on stderr. A closed or broken stderr is ignored: the setup's
 /// own messages must never panic (`eprintln!` does when stderr is a broken pipe).
@@ -19,6 +18,7 @@ pub(crate) fn diagnose(args: fmt::Arguments<'_>) {
 #[derive(Debug, Default)]
 pub(crate) struct WriteStatus {
     write_errors: AtomicU64,
+    rotation_errors: AtomicU64,
     lost: AtomicU64,
     /// Set by the guard before it stops the writer: records logged from then on are
     /// counted as lost on the logging thread, without being formatted.
@@ -31,6 +31,13 @@ impl WriteStatus {
     /// Counts a failed write or flush of the output; prints the first error at once.
     pub(crate) fn write_failed(&self, err: &dyn fmt::Display) {
         self.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.note_first(err);
+    }
+
+    /// Counts a rotation (or a removal of old files) that failed; prints the first error
+    /// at once.
+    pub(crate) fn rotation_failed(&self, err: &dyn fmt::Display) {
+        self.rotation_errors.fetch_add(1, Ordering::Relaxed);
         self.note_first(err);
     }
 
@@ -70,14 +77,21 @@ impl WriteStatus {
         self.stopped.load(Ordering::Relaxed)
     }
 
+    /// From now on, records are counted as logged after the guard stopped the writer.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+
     fn report(&self) -> Result<(), WriteError> {
         let write_errors = self.write_errors.load(Ordering::Relaxed);
+        let rotation_errors = self.rotation_errors.load(Ordering::Relaxed);
         let lost_records = self.lost.load(Ordering::Relaxed);
-        if write_errors == 0 && lost_records == 0 {
+        if write_errors == 0 && rotation_errors == 0 && lost_records == 0 {
             return Ok(());
         }
         Err(WriteError {
             write_errors,
+            rotation_errors,
             lost_records,
             first_error: self
                 .first_error
@@ -102,6 +116,11 @@ pub struct WriteError {
     /// How many writes or flushes of the output failed (one write carries a block of
     /// lines, so this is not a count of records).
     pub write_errors: u64,
+    /// How many times the file could not be rotated (renamed, opened anew) or its old
+    /// files removed. The lines went on into the current file, which then grows past the
+    /// rotation size; a rotation that failed is tried again once the file has grown by the
+    /// rotation size again, or at the next period.
+    pub rotation_errors: u64,
     /// How many records did not reach the output.
     pub lost_records: u64,
     /// The first error, as the OS (or the failing value) described it.
@@ -112,9 +131,13 @@ impl fmt::Display for WriteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} log record(s) did not reach the output, {} write(s) failed; the first error: {}",
-            self.lost_records, self.write_errors, self.first_error
-        )
+            "{} log record(s) did not reach the output, {} write(s) failed",
+            self.lost_records, self.write_errors
+        )?;
+        if self.rotation_errors > 0 {
+            write!(f, ", {} rotation(s) failed", self.rotation_errors)?;
+        }
+        write!(f, "; the first error: {}", self.first_error)
     }
 }
 
@@ -140,16 +163,13 @@ impl std::error::Error for WriteError {}
 /// counted (see [`WriteError::lost_records`]) and reported on stderr once.
 #[must_use = "dropping the guard stops the writer: keep it until logging ends"]
 pub struct LogGuard {
-    stop: Option<SyncSender<Msg>>,
-    status: Arc<WriteStatus>,
+    /// `None` once the writer is stopped.
+    link: Option<Arc<Link>>,
 }
 
 impl LogGuard {
-    pub(crate) fn new(stop: SyncSender<Msg>, status: Arc<WriteStatus>) -> Self {
-        LogGuard {
-            stop: Some(stop),
-            status,
-        }
+    pub(crate) fn new(link: Arc<Link>) -> Self {
+        LogGuard { link: Some(link) }
     }
 
     /// Writes out every queued record, flushes and closes the output, and reports.
@@ -158,27 +178,20 @@ impl LogGuard {
     ///
     /// [`WriteError`] if any record did not reach the output or any write failed.
     pub fn finish(mut self) -> Result<(), WriteError> {
-        self.stop();
-        self.status.report()
+        self.stop().map_or(Ok(()), |status| status.report())
     }
 
-    fn stop(&mut self) {
-        let Some(stop) = self.stop.take() else { return };
-        self.status.stopped.store(true, Ordering::Relaxed);
-        let (done, written) = mpsc::sync_channel(1);
-        // The writer answers once every record queued before this message is written;
-        // if it cannot (it is gone), there is nothing left to wait for.
-        if stop.send(Msg::Stop(done)).is_ok() {
-            let _ = written.recv();
-        }
+    /// Stops the writer of this process (in a process forked after the setup was built,
+    /// the child's own) and returns its status; `None` if it was stopped before.
+    fn stop(&mut self) -> Option<Arc<WriteStatus>> {
+        self.link.take().map(|link| link.stop())
     }
 }
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
-        if self.stop.is_some() {
-            self.stop();
-            if let Err(err) = self.status.report() {
+        if let Some(status) = self.stop() {
+            if let Err(err) = status.report() {
                 diagnose(format_args!("{err}"));
             }
         }
@@ -187,13 +200,15 @@ impl Drop for LogGuard {
 
 impl fmt::Debug for LogGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.link.as_ref().and_then(|link| link.parent_status());
+        let count = |counter: fn(&WriteStatus) -> &AtomicU64| {
+            status.map_or(0, |status| counter(status).load(Ordering::Relaxed))
+        };
         f.debug_struct("LogGuard")
-            .field("running", &self.stop.is_some())
-            .field(
-                "write_errors",
-                &self.status.write_errors.load(Ordering::Relaxed),
-            )
-            .field("lost_records", &self.status.lost.load(Ordering::Relaxed))
+            .field("running", &self.link.is_some())
+            .field("write_errors", &count(|s| &s.write_errors))
+            .field("rotation_errors", &count(|s| &s.rotation_errors))
+            .field("lost_records", &count(|s| &s.lost))
             .finish()
     }
 }

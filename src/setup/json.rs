@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use slog::Logger;
 
 use super::json_line::JsonFormat;
+use super::queue::Reopen;
 use super::rotate::{LogFile, Rotation, Trigger};
+use super::writer::Output;
 use super::{Builder, Common, LogGuard, SetupError, sealed};
 
 /// The fields every JSON line holds before its pairs: no key may take their names.
@@ -123,8 +125,20 @@ impl Builder<JsonFile> {
     /// `app.jsonl.20240115T103045.123456Z`, names that sort by age. Rotation happens
     /// between lines: no line is split across files, or lost.
     ///
-    /// Without it, an external `logrotate` works with its `copytruncate` option: the file
+    /// Only the file the setup has open is renamed, and only when it is still a regular
+    /// file at the path (not a directory or a link put there since), and never while it is
+    /// empty. A rotation that fails (a directory where nothing may be renamed, a full
+    /// inode table) is reported in [`WriteError::rotation_errors`](super::WriteError): the
+    /// lines go on into the current file, past the rotation size, and the rotation is tried
+    /// again once the file has grown by the rotation size again, or at the next period.
+    /// A name never sorts before an existing one: if the clock is behind the newest rotated
+    /// name in the directory (it was set back), the new name follows that one by a
+    /// microsecond, so names keep the order of the rotations.
+    ///
+    /// Without it, an external `logrotate` works either way. With `copytruncate`: the file
     /// is opened for appending, so lines written after the truncation start the file anew.
+    /// Without it (the file is renamed, or deleted): see [the file moved
+    /// away](crate::setup#a-file-moved-away-or-deleted).
     ///
     /// ```
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -149,6 +163,11 @@ impl Builder<JsonFile> {
 
     /// Keeps at most `n` rotated files besides the current one, removing the oldest after
     /// each rotation (by default all are kept). Only used with [`rotate`](Self::rotate).
+    ///
+    /// The rotated files are the regular files named `<file name>.<stamp>` in the file's
+    /// directory (the name compared byte for byte, so it need not be UTF-8); a directory or
+    /// a link with such a name is neither counted nor removed. A file that cannot be
+    /// removed is reported, and the others are still removed.
     pub fn keep_files(mut self, n: usize) -> Self {
         self.target.keep_files = Some(n);
         self
@@ -169,9 +188,17 @@ impl sealed::Target for JsonFile {
         let format = JsonFormat {
             module: checked.module,
         };
+        // A forked child appends to the file at the same path, without rotating it (the
+        // process that built the setup does).
+        let path = self.path;
+        let reopen: Reopen = Box::new(move || {
+            let file: Box<dyn Output> = Box::new(LogFile::open(&path, false, None, None)?);
+            Ok(file)
+        });
         checked.assemble(
             format,
             file,
+            Some(reopen),
             self.flush_each_record,
             "token-runtime-id-json",
         )
@@ -187,6 +214,7 @@ impl sealed::Target for JsonWriter {
         checked.assemble(
             format,
             self.writer,
+            None,
             self.flush_each_record,
             "token-runtime-id-json",
         )

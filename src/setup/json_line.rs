@@ -4,6 +4,7 @@
 //! Strings and numbers are written by serde_json (its escaping and number formatting);
 //! this file only lays out the object and decides which pair of a repeated key is kept.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,20 +18,44 @@ use super::sink::{Format, Scratch};
 /// record's pairs (the runtime-ID drain puts the ID among them), then the logger's,
 /// newest first. slog serializes a record's pairs latest first, so the pair given last
 /// and closest to the log call wins.
-#[derive(Default)]
-pub(crate) struct Seen {
-    keys: ArrayVec<Key, 24>,
-    more: Vec<Key>,
+///
+/// Up to [`INLINE_KEYS`] keys are kept on the stack and searched in order; a record with
+/// more moves them all to a hash set, so a record of `n` pairs costs time linear in `n`.
+/// The set is the thread's, kept from record to record in its [`Scratch`] (emptied first),
+/// so it allocates only when a record has more keys than any before on the thread.
+pub(crate) struct Seen<'a> {
+    keys: ArrayVec<Key, INLINE_KEYS>,
+    more: &'a mut KeySet,
 }
 
-impl Seen {
+/// Keys a line holds before [`Seen`] needs its hash set.
+const INLINE_KEYS: usize = 24;
+
+/// The keys of a line with many, hashed by foldhash (the hasher hashbrown uses by default:
+/// SipHash, std's default, took a third of the time of a record of 1,000 pairs).
+pub(crate) type KeySet = HashSet<Key, foldhash::fast::RandomState>;
+
+impl<'a> Seen<'a> {
+    /// No key seen yet; `more` is where the keys go past the first [`INLINE_KEYS`].
+    pub(crate) fn new(more: &'a mut KeySet) -> Self {
+        more.clear();
+        Seen {
+            keys: ArrayVec::new(),
+            more,
+        }
+    }
+
     /// Whether `key` is new to the line (and now taken).
     pub(crate) fn take(&mut self, key: Key) -> bool {
-        if self.keys.contains(&key) || self.more.contains(&key) {
+        if !self.more.is_empty() {
+            return self.more.insert(key);
+        }
+        if self.keys.contains(&key) {
             return false;
         }
         if let Err(full) = self.keys.try_push(key) {
-            self.more.push(full.element());
+            self.more.extend(self.keys.drain(..));
+            self.more.insert(full.element());
         }
         true
     }
@@ -53,10 +78,11 @@ impl Format for JsonFormat {
         let Scratch {
             line,
             text,
+            keys,
             ts_secs,
             ts_prefix,
         } = scratch;
-        let mut seen = Seen::default();
+        let mut seen = Seen::new(keys);
         line.extend_from_slice(b"{\"ts\":\"");
         write_ts(line, now, ts_secs, ts_prefix);
         line.extend_from_slice(b"\",\"level\":\"");
@@ -158,13 +184,13 @@ fn write_arguments(
 }
 
 /// Serializes pairs as `,"key":value`, each key once.
-struct Pairs<'a> {
+struct Pairs<'a, 's> {
     line: &'a mut Vec<u8>,
     text: &'a mut String,
-    seen: &'a mut Seen,
+    seen: &'a mut Seen<'s>,
 }
 
-impl Pairs<'_> {
+impl Pairs<'_, '_> {
     /// Starts the pair if its key is new to the line.
     fn key(&mut self, key: Key) -> bool {
         if !self.seen.take(key) {
@@ -188,7 +214,7 @@ macro_rules! emit {
     };
 }
 
-impl slog::Serializer for Pairs<'_> {
+impl slog::Serializer for Pairs<'_, '_> {
     fn emit_arguments(&mut self, key: Key, val: &std::fmt::Arguments<'_>) -> slog::Result {
         if self.key(key) {
             write_arguments(self.line, self.text, val)?;

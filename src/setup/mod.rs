@@ -20,9 +20,12 @@
 //!
 //! # Nothing lost in silence
 //!
-//! - The queue holds [`channel_size`](Builder::channel_size) lines (default 1024); when it
-//!   is full, the logging thread waits. A record is
-//!   never dropped for lack of room.
+//! - The queue holds [`channel_size`](Builder::channel_size) lines (default 1024) and
+//!   [`channel_bytes`](Builder::channel_bytes) bytes of lines (default 16 MiB; a longer
+//!   line goes alone); when it is full, the logging thread waits. A record is never
+//!   dropped for lack of room.
+//! - A record is formatted in buffers kept per logging thread; those a huge record grew
+//!   are shrunk back after it (to 64 KiB), as is the writer's block.
 //! - The writer takes lines from the queue and writes them in blocks of up to 64 KiB
 //!   while more are queued; as soon as the queue is empty it writes what it has and
 //!   flushes, so a reader following the file sees a line within moments of the log call.
@@ -40,6 +43,35 @@
 //!   stopped the writer. The first error is also printed on stderr; a stderr that is
 //!   closed or a broken pipe is ignored, never a panic.
 //!
+//! # A file moved away or deleted
+//!
+//! On Unix, after each block it writes, the JSON-file setup checks that the path still
+//! names the file it has open (device and inode, two `stat` calls per block: one per line
+//! under light load or with `flush_each_record(true)`, one per 64 KiB under load). If the
+//! file was renamed (logrotate without `copytruncate`), the lines written until then are in
+//! it, and the path is opened again (created if missing). If it was deleted, the path is
+//! opened again and the block just written, gone with the file, is written again there:
+//! nothing logged after the deletion is lost. If the path cannot be opened again (a
+//! directory where it was, a directory that no longer allows it), each failure is
+//! reported, and the records written into a deleted file are counted in
+//! [`WriteError::lost_records`]; the setup tries again at the next block.
+//!
+//! # A process forked after the setup was built
+//!
+//! `fork` copies only the thread that calls it, so a child (a daemon forking after it set
+//! up logging, a pre-fork server's workers) has a copy of the logger and no writer thread.
+//! The setup notices the fork (one relaxed atomic load per record, through `forkguard`)
+//! and the child gets a writer of its own at its first record: [`json_file`] appends to
+//! the file at the same path, without rotating it (the process that built the setup
+//! rotates it); [`terminal`] writes to the child's standard error. A setup over a writer
+//! of the program's ([`json_writer`], [`Terminal`]'s `writer`) cannot take it into the
+//! child: the child's records there are refused, counted, and reported by its guard. In
+//! the child, [`Logger::flush`](slog::Logger::flush) and its copy of the [`LogGuard`]
+//! (`finish`, or dropped) act on its own writer, and nothing waits on the parent's. As for
+//! any code in a child forked from a threaded process, a lock another thread held at the
+//! fork stays held: avoid forking while another thread writes to standard error if the
+//! child logs to it.
+//!
 //! # What a crash loses
 //!
 //! Lines are in the OS's hands once written: a process killed (`SIGKILL`, an abort) or
@@ -54,7 +86,7 @@
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 
 use slog::{Level, Logger};
 
@@ -113,6 +145,16 @@ impl<T> Builder<T> {
         self
     }
 
+    /// Bytes of lines queued for the writer thread before logging threads wait (default
+    /// 16 MiB), besides the [`channel_size`](Self::channel_size) bound in lines: a stalled
+    /// output holds back the logging threads before the queue holds much memory. A line
+    /// longer than this waits for the queue to be empty and goes alone. At least 1, checked
+    /// by [`build`](Self::build).
+    pub fn channel_bytes(mut self, bytes: usize) -> Self {
+        self.common.channel_bytes = bytes;
+        self
+    }
+
     /// Leaves out records below `level` (default: none left out), before the ID is read
     /// or anything is formatted.
     pub fn level(mut self, level: slog::Level) -> Self {
@@ -138,7 +180,7 @@ impl<T: sealed::Target> Builder<T> {
     /// [`SetupError::RuntimeId`] for an invalid key or placeholder,
     /// [`SetupError::ReservedKey`] for a key the line already holds,
     /// [`SetupError::ChannelSize`] or [`SetupError::ChannelSizeTooLarge`] for a channel
-    /// size out of bounds, [`SetupError::RotationSize`] for `Rotation::size(0)`,
+    /// size out of bounds, [`SetupError::ChannelBytes`] for `channel_bytes(0)`, [`SetupError::RotationSize`] for `Rotation::size(0)`,
     /// [`SetupError::Io`] if the file cannot be opened, [`SetupError::Spawn`] if the
     /// writer thread cannot be started.
     pub fn build(self) -> Result<(Logger, LogGuard), SetupError> {
@@ -166,6 +208,7 @@ mod sealed {
         pub(crate) placeholder: Option<String>,
         pub(crate) config: Option<RuntimeIdConfig>,
         pub(crate) channel_size: usize,
+        pub(crate) channel_bytes: usize,
         pub(crate) level: Level,
         pub(crate) module: bool,
         /// Where the lines' times come from; a test's clock in this crate's tests.
@@ -188,6 +231,7 @@ mod sealed {
 mod guard;
 mod json;
 mod json_line;
+mod queue;
 mod rotate;
 mod sink;
 mod term;
@@ -198,7 +242,7 @@ pub use json::{JsonFile, JsonWriter, json_file, json_writer};
 pub use rotate::Rotation;
 pub use term::{Terminal, terminal};
 
-use guard::WriteStatus;
+use queue::{DEFAULT_CHANNEL_BYTES, Link, Reopen, WriterSpec};
 use sealed::Common;
 use sink::{Clock, Format, LevelGate, LineDrain};
 use writer::Output;
@@ -237,6 +281,8 @@ pub enum SetupError {
         /// The size asked for.
         size: usize,
     },
+    /// `channel_bytes(0)`: the queue's bound in bytes must be at least 1.
+    ChannelBytes,
     /// `Rotation::size(0)`: a rotation size must be at least 1 byte.
     RotationSize,
     /// The writer thread could not be started.
@@ -259,6 +305,9 @@ impl fmt::Display for SetupError {
                 f,
                 "the channel size must be at most {MAX_CHANNEL_SIZE}, got {size}"
             ),
+            SetupError::ChannelBytes => {
+                f.write_str("the channel's bound in bytes must be at least 1, got 0")
+            }
             SetupError::RotationSize => f.write_str("the rotation size must be at least 1 byte"),
             SetupError::Spawn(err) => write!(f, "cannot start the log writer thread: {err}"),
         }
@@ -292,6 +341,7 @@ impl Default for Common {
             placeholder: None,
             config: None,
             channel_size: DEFAULT_CHANNEL_SIZE,
+            channel_bytes: DEFAULT_CHANNEL_BYTES,
             level: Level::Trace,
             module: false,
             clock: system_clock,
@@ -307,6 +357,7 @@ pub(crate) struct Checked {
     placeholder: Option<String>,
     config: Option<RuntimeIdConfig>,
     channel_size: usize,
+    channel_bytes: usize,
     level: Level,
     clock: Clock,
     writer_stack: Option<usize>,
@@ -337,12 +388,16 @@ impl Common {
             }
             _ => {}
         }
+        if self.channel_bytes == 0 {
+            return Err(SetupError::ChannelBytes);
+        }
         Ok(Checked {
             key,
             module: self.module,
             placeholder: self.placeholder,
             config: self.config,
             channel_size: self.channel_size,
+            channel_bytes: self.channel_bytes,
             level: self.level,
             clock: self.clock,
             writer_stack: self.writer_stack,
@@ -352,30 +407,30 @@ impl Common {
 
 impl Checked {
     /// `Logger -> LevelGate -> RuntimeIdDrain -> LineDrain(format) -> queue -> writer`,
-    /// the writer running on a thread named `thread`.
+    /// the writer running on a thread named `thread`. `reopen` opens the output again in
+    /// a process forked after the setup was built, if it can be.
     pub(crate) fn assemble<F: Format, O: Output + 'static>(
         self,
         format: F,
         out: O,
+        reopen: Option<Reopen>,
         flush_each_record: bool,
         thread: &str,
     ) -> Result<(Logger, LogGuard), SetupError> {
-        let status = Arc::new(WriteStatus::default());
-        let (queue, lines) = mpsc::sync_channel(self.channel_size);
-        let mut spawn = std::thread::Builder::new().name(thread.to_owned());
-        if let Some(size) = self.writer_stack {
-            spawn = spawn.stack_size(size);
-        }
-        let writer_status = Arc::clone(&status);
-        spawn
-            .spawn(move || writer::run(lines, out, flush_each_record, writer_status))
-            .map_err(SetupError::Spawn)?;
+        let spec = WriterSpec {
+            channel_size: self.channel_size,
+            channel_bytes: self.channel_bytes,
+            flush_each_record,
+            thread: thread.to_owned(),
+            stack: self.writer_stack,
+        };
+        let channel = spec.start(out).map_err(SetupError::Spawn)?;
+        let link = Arc::new(Link::new(channel, spec, reopen));
         let mut drain = RuntimeIdDrain::with_interned_key(
             LineDrain {
                 format,
-                queue: queue.clone(),
+                link: Arc::clone(&link),
                 clock: self.clock,
-                status: Arc::clone(&status),
             },
             self.key,
         );
@@ -387,7 +442,7 @@ impl Checked {
             drain,
         };
         let logger = root_with_config(gate, self.config.map(Arc::new));
-        Ok((logger, LogGuard::new(queue, status)))
+        Ok((logger, LogGuard::new(link)))
     }
 }
 

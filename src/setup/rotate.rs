@@ -2,7 +2,10 @@
 //!
 //! The current file always keeps the configured path, so `tail -F` follows it across
 //! rotations. A rotated file is renamed to `<path>.<UTC time of the rotation>`, as
-//! `app.jsonl.20240115T103045.123456Z`: fixed width, so the names sort by age. Rotation
+//! `app.jsonl.20240115T103045.123456Z`: fixed width, so the names sort by age (a name
+//! follows the newest one already in the directory even when the clock is behind it, so
+//! they sort by the order of the rotations). Only the regular file the setup has open is
+//! renamed, and only regular files with such names are removed. Rotation
 //! happens between two lines, decided by the writer before each line is added to a block:
 //! no line is split across files, none is lost.
 //!
@@ -15,10 +18,10 @@
 //! the rename, the reopen and the clean-up.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::writer::Output;
+use super::writer::{Followed, Output};
 
 const NANOS_PER_HOUR: u64 = 3_600_000_000_000;
 const NANOS_PER_DAY: u64 = 24 * NANOS_PER_HOUR;
@@ -73,8 +76,15 @@ pub(crate) struct LogFile {
     /// file's lines; `None` while it is empty.
     period: Option<u64>,
     keep: Option<usize>,
-    /// The microseconds of the last rotated name, so that each new name sorts after it.
+    /// The microseconds of the newest rotated name, this run's or one found in the
+    /// directory, so that each new name sorts after all of them whatever the clock says.
     last_name: u64,
+    /// The size of the file when a rotation last failed: the next try waits until it has
+    /// grown by the rotation size again (or, by time, for the next period).
+    failed_at: Option<u64>,
+    /// The file ends in part of a line (a crash cut the last write of an earlier run): a
+    /// line break goes first, so the next record does not glue to it.
+    line_break_due: bool,
 }
 
 impl LogFile {
@@ -85,10 +95,35 @@ impl LogFile {
         keep: Option<usize>,
     ) -> io::Result<LogFile> {
         let file = open(path, truncate)?;
-        let meta = file.metadata()?;
-        let rotation = rotation.map(|r| r.0);
+        let mut log = LogFile {
+            path: path.to_owned(),
+            file,
+            size: 0,
+            rotation: rotation.map(|r| r.0),
+            period: None,
+            keep,
+            last_name: 0,
+            failed_at: None,
+            line_break_due: false,
+        };
+        log.opened(!truncate)?;
+        if log.rotation.is_some() {
+            log.last_name = log
+                .rotated_files()
+                .unwrap_or_default()
+                .last()
+                .map_or(0, |(micros, _)| *micros);
+        }
+        Ok(log)
+    }
+
+    /// Takes in the file just opened at the path: its size, the period of its lines, and
+    /// whether it ends in part of a line (checked when `appending` to what was there).
+    fn opened(&mut self, appending: bool) -> io::Result<()> {
+        let meta = self.file.metadata()?;
+        self.size = meta.len();
         // A file kept from an earlier run belongs to the period it was last written in.
-        let period = match rotation {
+        self.period = match self.rotation {
             Some(Trigger::Every(length)) if meta.len() > 0 => meta
                 .modified()
                 .ok()
@@ -96,15 +131,15 @@ impl LogFile {
                 .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX) / length),
             _ => None,
         };
-        Ok(LogFile {
-            path: path.to_owned(),
-            file,
-            size: meta.len(),
-            rotation,
-            period,
-            keep,
-            last_name: 0,
-        })
+        self.line_break_due = appending && ends_mid_line(&self.path, &meta);
+        if self.line_break_due {
+            super::guard::diagnose(format_args!(
+                "{} ends in part of a line (an earlier run stopped while writing it): \
+                 the new lines start after a line break",
+                self.path.display()
+            ));
+        }
+        Ok(())
     }
 
     /// The name a file rotated at `at` gets, later than every earlier one.
@@ -117,33 +152,91 @@ impl LogFile {
         PathBuf::from(name)
     }
 
-    /// Removes the oldest rotated files beyond `keep`.
-    fn remove_old(&self, keep: usize) -> io::Result<()> {
-        let dir = match self.path.parent() {
+    /// The directory the file is in.
+    fn dir(&self) -> &Path {
+        match self.path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
+        }
+    }
+
+    /// The files this setup may have rotated: regular files (not directories, not
+    /// symbolic links) named `<file name>.<stamp>`, oldest first, with their stamps in
+    /// microseconds. Names are compared as bytes, so a file name need not be UTF-8.
+    fn rotated_files(&self) -> io::Result<Vec<(u64, PathBuf)>> {
+        let Some(base) = self.path.file_name() else {
+            return Ok(Vec::new());
         };
-        let Some(base) = self.path.file_name().and_then(|n| n.to_str()) else {
-            return Ok(());
-        };
-        let mut rotated: Vec<PathBuf> = std::fs::read_dir(dir)?
+        let base = base.as_encoded_bytes();
+        let mut rotated: Vec<(u64, PathBuf)> = std::fs::read_dir(self.dir())?
             .filter_map(Result::ok)
-            .filter(|entry| {
-                entry.file_name().to_str().is_some_and(|name| {
-                    name.strip_prefix(base)
-                        .and_then(|rest| rest.strip_prefix('.'))
-                        .is_some_and(is_stamp)
-                })
+            .filter_map(|entry| {
+                let name = entry.file_name();
+                let stamp = name
+                    .as_encoded_bytes()
+                    .strip_prefix(base)?
+                    .strip_prefix(b".")?;
+                let micros = stamp_micros(stamp)?;
+                entry
+                    .file_type()
+                    .is_ok_and(|kind| kind.is_file())
+                    .then(|| (micros, entry.path()))
             })
-            .map(|entry| entry.path())
             .collect();
         rotated.sort();
-        let excess = rotated.len().saturating_sub(keep);
-        for old in &rotated[..excess] {
-            std::fs::remove_file(old)?;
-        }
-        Ok(())
+        Ok(rotated)
     }
+
+    /// Removes the oldest rotated files beyond `keep`; tries each, and returns the first
+    /// error.
+    fn remove_old(&self, keep: usize) -> io::Result<()> {
+        let rotated = self.rotated_files()?;
+        let excess = rotated.len().saturating_sub(keep);
+        let mut first_error = None;
+        for (_, old) in &rotated[..excess] {
+            if let Err(err) = std::fs::remove_file(old) {
+                first_error.get_or_insert_with(|| {
+                    io::Error::new(
+                        err.kind(),
+                        format!("cannot remove the old log file {}: {err}", old.display()),
+                    )
+                });
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Whether the path still names the regular file this setup has open (not a directory
+    /// or a link put there since): only that file is ever renamed.
+    #[cfg(unix)]
+    fn path_is_ours(&self) -> io::Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let ours = self.file.metadata()?;
+        let there = std::fs::symlink_metadata(&self.path)?;
+        Ok(there.is_file() && there.dev() == ours.dev() && there.ino() == ours.ino())
+    }
+
+    #[cfg(not(unix))]
+    fn path_is_ours(&self) -> io::Result<bool> {
+        Ok(std::fs::symlink_metadata(&self.path)?.is_file())
+    }
+}
+
+/// Whether the file at `path`, described by `meta` (of the file opened to write), is a
+/// regular file whose last byte is not a line break. Read through a second, read-only
+/// handle: a file that may be written but not read is not checked.
+fn ends_mid_line(path: &Path, meta: &std::fs::Metadata) -> bool {
+    if !meta.is_file() || meta.len() == 0 {
+        return false;
+    }
+    let last_byte = || -> io::Result<u8> {
+        let mut file = File::open(path)?;
+        let mut last = [0u8];
+        file.seek(SeekFrom::Start(meta.len() - 1))?;
+        file.read_exact(&mut last)?;
+        Ok(last[0])
+    };
+    last_byte().is_ok_and(|last| last != b'\n')
 }
 
 /// Opens the file for appending, also when it is truncated first: every write goes to the
@@ -159,6 +252,13 @@ fn open(path: &Path, truncate: bool) -> io::Result<File> {
 
 impl Output for LogFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.line_break_due {
+            if self.file.write(b"\n")? == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.line_break_due = false;
+            self.size += 1;
+        }
         let written = self.file.write(buf)?;
         self.size += written as u64;
         Ok(written)
@@ -172,6 +272,12 @@ impl Output for LogFile {
         match self.rotation {
             None => false,
             Some(Trigger::Size(max)) => {
+                if self
+                    .failed_at
+                    .is_some_and(|failed| self.size < failed.saturating_add(max))
+                {
+                    return false;
+                }
                 let used = self.size + pending as u64;
                 used > 0 && used + len as u64 > max
             }
@@ -190,20 +296,96 @@ impl Output for LogFile {
         }
     }
 
-    fn rotate(&mut self, at: u64) -> io::Result<()> {
-        let rotated = self.rotated_name(at);
-        std::fs::rename(&self.path, &rotated)?;
-        // Until the new file opens, lines go on into the renamed one: late, not lost.
-        self.file = open(&self.path, false)?;
-        self.size = 0;
-        self.period = match self.rotation {
+    #[cfg(unix)]
+    fn follow_path(&mut self) -> Followed {
+        use std::os::unix::fs::MetadataExt;
+        // Two system calls per block written: cheap next to the write, and what finds a
+        // file deleted, or renamed by logrotate without `copytruncate`, at the first write
+        // after it.
+        let Ok(ours) = self.file.metadata() else {
+            return Followed::Same;
+        };
+        match std::fs::metadata(&self.path) {
+            Ok(there) if there.dev() == ours.dev() && there.ino() == ours.ino() => {
+                return Followed::Same;
+            }
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            // The path cannot be looked at (a directory made unreadable): nothing says the
+            // file moved.
+            Err(_) => return Followed::Same,
+        }
+        let lost_written = ours.nlink() == 0;
+        match open(&self.path, false).and_then(|file| {
+            self.file = file;
+            self.opened(true)
+        }) {
+            Ok(()) => Followed::Reopened { lost_written },
+            Err(err) => Followed::Failed {
+                lost_written,
+                error: io::Error::new(
+                    err.kind(),
+                    format!(
+                        "{} no longer names the log file, and cannot be opened again: {err}",
+                        self.path.display()
+                    ),
+                ),
+            },
+        }
+    }
+
+    fn rotate(&mut self, at: u64, report: &mut dyn FnMut(io::Error)) {
+        let period = match self.rotation {
             Some(Trigger::Every(length)) => Some(at / length),
             _ => None,
         };
-        if let Some(keep) = self.keep {
-            self.remove_old(keep)?;
+        // Nothing of ours in the file (every write to it failed): no empty file is rotated.
+        if self.size == 0 {
+            self.period = period;
+            return;
         }
-        Ok(())
+        let renamed = match self.path_is_ours() {
+            Ok(true) => {
+                let rotated = self.rotated_name(at);
+                std::fs::rename(&self.path, &rotated)
+            }
+            Ok(false) => Err(io::Error::other(format!(
+                "{} is no longer the log file this setup opened",
+                self.path.display()
+            ))),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = renamed {
+            // The lines go on into the current file, past the rotation size; the next try
+            // waits until it has grown by that much again, or for the next period.
+            self.failed_at = Some(self.size);
+            self.period = period;
+            report(io::Error::new(
+                err.kind(),
+                format!("cannot rotate {}: {err}", self.path.display()),
+            ));
+            return;
+        }
+        self.failed_at = None;
+        // Until the new file opens, lines go on into the renamed one: late, not lost.
+        match open(&self.path, false).and_then(|file| {
+            self.file = file;
+            self.opened(true)
+        }) {
+            Ok(()) => self.period = period,
+            Err(err) => report(io::Error::new(
+                err.kind(),
+                format!(
+                    "cannot open {} after rotating it: {err}",
+                    self.path.display()
+                ),
+            )),
+        }
+        if let Some(keep) = self.keep {
+            if let Err(err) = self.remove_old(keep) {
+                report(err);
+            }
+        }
     }
 }
 
@@ -220,16 +402,39 @@ fn stamp(micros: u64) -> String {
     out
 }
 
-/// Whether `s` is a name [`stamp`] makes.
-fn is_stamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 23
+/// The microseconds since the epoch of a name [`stamp`] makes; `None` for anything else.
+fn stamp_micros(b: &[u8]) -> Option<u64> {
+    let shaped = b.len() == 23
         && b.iter().enumerate().all(|(i, &c)| match i {
             8 => c == b'T',
             15 => c == b'.',
             22 => c == b'Z',
             _ => c.is_ascii_digit(),
-        })
+        });
+    if !shaped {
+        return None;
+    }
+    let number = |from: usize, to: usize| {
+        b[from..to]
+            .iter()
+            .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'))
+    };
+    let date = time::Date::from_calendar_date(
+        i32::try_from(number(0, 4)).ok()?,
+        time::Month::try_from(u8::try_from(number(4, 6)).ok()?).ok()?,
+        u8::try_from(number(6, 8)).ok()?,
+    )
+    .ok()?;
+    let time = time::Time::from_hms_micro(
+        u8::try_from(number(9, 11)).ok()?,
+        u8::try_from(number(11, 13)).ok()?,
+        u8::try_from(number(13, 15)).ok()?,
+        number(16, 22),
+    )
+    .ok()?;
+    let at = time::PrimitiveDateTime::new(date, time).assume_utc();
+    let micros = at.unix_timestamp_nanos() / 1000;
+    u64::try_from(micros).ok()
 }
 
 #[cfg(test)]
@@ -339,11 +544,13 @@ mod tests {
     fn stamps_are_fixed_width_and_sort_by_time() {
         let a = stamp(1_705_314_645_123_456);
         assert_eq!(a, "20240115T103045.123456Z");
-        assert!(is_stamp(&a));
+        assert_eq!(stamp_micros(a.as_bytes()), Some(1_705_314_645_123_456));
         let b = stamp(1_705_314_645_123_457);
         let c = stamp(1_805_314_645_000_000);
         assert!(a < b && b < c);
-        assert!(!is_stamp("20240115T103045.123456"));
-        assert!(!is_stamp("2024011XT103045.123456Z"));
+        assert_eq!(stamp_micros(c.as_bytes()), Some(1_805_314_645_000_000));
+        assert_eq!(stamp_micros(b"20240115T103045.123456"), None);
+        assert_eq!(stamp_micros(b"2024011XT103045.123456Z"), None);
+        assert_eq!(stamp_micros(b"20241315T103045.123456Z"), None);
     }
 }

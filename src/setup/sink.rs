@@ -8,13 +8,14 @@
 
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::mpsc::SyncSender;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use slog::{Drain, Level, OwnedKVList, Record};
 
-use super::guard::WriteStatus;
+use super::json_line::KeySet;
+use std::sync::Arc;
+
+use super::queue::{Channel, Link, Route};
 use super::writer::Msg;
 
 /// Where a line's time comes from: the system clock, or a test's.
@@ -27,10 +28,32 @@ pub(crate) struct Scratch {
     pub(crate) line: Vec<u8>,
     /// Text of a value or message that must be formatted before it is escaped.
     pub(crate) text: String,
+    /// The keys of a line with many (see [`Seen`](super::json_line::Seen)).
+    pub(crate) keys: KeySet,
     /// The seconds `ts_prefix` was formatted for, plus one (0: none yet).
     pub(crate) ts_secs: u64,
     /// `YYYY-MM-DDTHH:MM:SS` of `ts_secs - 1`.
     pub(crate) ts_prefix: [u8; 19],
+}
+
+/// The most a thread's formatting buffers keep between records: a larger record grows them
+/// for itself, and they are shrunk back after it.
+const KEEP_BYTES: usize = 64 * 1024;
+
+/// The most keys a thread's key set keeps between records.
+const KEEP_KEYS: usize = 1024;
+
+impl Scratch {
+    /// Gives back what a huge record grew.
+    fn shrink(&mut self) {
+        self.line.clear();
+        self.line.shrink_to(KEEP_BYTES);
+        self.text.clear();
+        self.text.shrink_to(KEEP_BYTES);
+        if self.keys.capacity() > KEEP_KEYS {
+            self.keys = KeySet::default();
+        }
+    }
 }
 
 thread_local! {
@@ -57,19 +80,16 @@ pub(crate) trait Format:
 /// Formats each record on the logging thread and queues the line for the writer.
 pub(crate) struct LineDrain<F> {
     pub(crate) format: F,
-    pub(crate) queue: SyncSender<Msg>,
+    pub(crate) link: Arc<Link>,
     pub(crate) clock: Clock,
-    pub(crate) status: Arc<WriteStatus>,
 }
 
-impl<F: Format> Drain for LineDrain<F> {
-    type Ok = ();
-    type Err = slog::Never;
-
-    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
-        if self.status.stopped() {
-            self.status.record_late();
-            return Ok(());
+impl<F: Format> LineDrain<F> {
+    /// Formats the record and queues its line.
+    fn log_to(&self, channel: &Channel, record: &Record<'_>, values: &OwnedKVList) {
+        if channel.status.stopped() {
+            channel.status.record_late();
+            return;
         }
         let now = (self.clock)();
         let mut scratch = SCRATCH
@@ -89,19 +109,32 @@ impl<F: Format> Drain for LineDrain<F> {
                 let bytes: Box<[u8]> = scratch.line.as_slice().into();
                 // The writer outlives every sender; should it be gone all the same, the
                 // record is counted rather than dropped in silence.
-                if self.queue.send(Msg::Line { bytes, at }).is_err() {
-                    self.status.records_lost(1, &"the writer thread is gone");
+                if channel.send_line(bytes, at).is_err() {
+                    channel.status.records_lost(1, &"the writer thread is gone");
                 }
             }
-            Ok(Err(err)) => self.status.records_lost(
+            Ok(Err(err)) => channel.status.records_lost(
                 1,
                 &format_args!("a value of a record failed to serialize: {err}"),
             ),
-            Err(_) => self
+            Err(_) => channel
                 .status
                 .records_lost(1, &"a value of a record panicked while it was serialized"),
         }
+        scratch.shrink();
         let _ = SCRATCH.try_with(|slot| slot.set(Some(scratch)));
+    }
+}
+
+impl<F: Format> Drain for LineDrain<F> {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
+        self.link.route(|route| match route {
+            Route::Write(channel) => self.log_to(channel, record, values),
+            Route::Refuse(status, why) => status.records_lost(1, &why),
+        });
         Ok(())
     }
 
@@ -113,13 +146,22 @@ impl<F: Format> Drain for LineDrain<F> {
 
     /// Waits until every line queued before the call is written and the output flushed.
     fn flush(&self) -> Result<(), slog::FlushError> {
-        let gone = || slog::FlushError::Io(std::io::Error::other("the log writer has stopped"));
-        if self.status.stopped() {
-            return Err(gone());
-        }
-        let (done, flushed) = std::sync::mpsc::sync_channel(1);
-        self.queue.send(Msg::Flush(done)).map_err(|_| gone())?;
-        flushed.recv().map_err(|_| gone())
+        let gone = |why: &str| slog::FlushError::Io(std::io::Error::other(why.to_owned()));
+        self.link.route(|route| {
+            let channel = match route {
+                Route::Write(channel) if !channel.status.stopped() => channel,
+                Route::Write(_) => return Err(gone("the log writer has stopped")),
+                Route::Refuse(_, why) => return Err(gone(why)),
+            };
+            let (done, flushed) = std::sync::mpsc::sync_channel(1);
+            channel
+                .sender
+                .send(Msg::Flush(done))
+                .map_err(|_| gone("the log writer has stopped"))?;
+            flushed
+                .recv()
+                .map_err(|_| gone("the log writer has stopped"))
+        })
     }
 }
 

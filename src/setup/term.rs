@@ -1,6 +1,6 @@
 //! Human-readable lines on a terminal, formatted by slog-term on the logging thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::rc::Rc;
@@ -11,7 +11,8 @@ use slog::{
 };
 use slog_term::{CountingWriter, FullFormat, RecordDecorator, ThreadSafeTimestampFn};
 
-use super::json_line::Seen;
+use super::json_line::{KeySet, Seen};
+use super::queue::Reopen;
 use super::sink::{Format, Scratch};
 use super::{Builder, Common, LogGuard, SetupError, sealed};
 
@@ -22,6 +23,11 @@ use super::{Builder, Common, LogGuard, SetupError, sealed};
 /// ```text
 /// Nov 26 10:30:45.124 INFO [a1b2c3d4:e5f6g7h8] Querying database, runtime_id: a1b2c3d4:e5f6g7h8
 /// ```
+///
+/// A message, key or value is printed with its control characters escaped as in a Rust
+/// string literal (`\n`, `\r`, `\u{1b}`; also the line separators and the invisible
+/// characters that reorder text), so what a record holds can neither forge a line nor
+/// drive the terminal; the JSON setups escape them as JSON does.
 ///
 /// Colours are used when the output is a terminal. As with [`json_file`](super::json_file),
 /// each line is formatted on the thread that logs (its time is that of the log call) and
@@ -64,9 +70,19 @@ impl Builder<Terminal> {
 impl sealed::Target for Terminal {
     fn build(self, common: Common) -> Result<(Logger, LogGuard), SetupError> {
         let checked = common.check(&[])?;
-        let (out, color): (Box<dyn Write + Send>, bool) = match self.output {
-            Output::Stderr => (Box::new(io::stderr()), io::stderr().is_terminal()),
-            Output::Writer(writer) => (writer, false),
+        let (out, color, reopen): (Box<dyn Write + Send>, bool, Option<Reopen>) = match self.output
+        {
+            // A forked child writes to its own standard error.
+            Output::Stderr => (
+                Box::new(io::stderr()),
+                io::stderr().is_terminal(),
+                Some(Box::new(|| {
+                    let stderr: Box<dyn Write + Send> = Box::new(io::stderr());
+                    let out: Box<dyn super::writer::Output> = Box::new(stderr);
+                    Ok(out)
+                })),
+            ),
+            Output::Writer(writer) => (writer, false, None),
         };
         let format = TermFormat {
             key: checked.key,
@@ -74,7 +90,7 @@ impl sealed::Target for Terminal {
             module: checked.module,
             no_values: OwnedKVList::from(slog::o!()),
         };
-        checked.assemble(format, out, false, "token-runtime-id-term")
+        checked.assemble(format, out, reopen, false, "token-runtime-id-term")
     }
 }
 
@@ -121,6 +137,7 @@ impl Format for TermFormat {
             record: record.kv(),
             values,
             module: self.module.then(|| (record.module(), record.tag())),
+            keys: Cell::new(std::mem::take(&mut scratch.keys)),
         };
         let rstatic = RecordStatic {
             location: record.location(),
@@ -131,6 +148,7 @@ impl Format for TermFormat {
         let result = format.log(&once, &self.no_values);
         drop(format);
         scratch.line = Rc::try_unwrap(buf).map_or_else(|_| Vec::new(), RefCell::into_inner);
+        scratch.keys = pairs.keys.take();
         result.map_err(|err| err.to_string())
     }
 }
@@ -141,6 +159,8 @@ struct OncePerLine<'a> {
     record: BorrowedKV<'a>,
     values: &'a OwnedKVList,
     module: Option<(&'static str, &'a str)>,
+    /// The thread's key set, lent to [`Seen`] while the pairs are serialized.
+    keys: Cell<KeySet>,
 }
 
 impl KV for OncePerLine<'_> {
@@ -149,28 +169,34 @@ impl KV for OncePerLine<'_> {
         record: &Record<'_>,
         serializer: &mut dyn slog::Serializer,
     ) -> slog::Result {
+        let mut keys = self.keys.take();
         let mut once = Once {
             inner: serializer,
-            seen: Seen::default(),
+            seen: Seen::new(&mut keys),
         };
-        if let Some((module, tag)) = self.module {
-            once.emit_str("module", module)?;
-            if !tag.is_empty() {
-                once.emit_str("target", tag)?;
+        let result = (|| {
+            if let Some((module, tag)) = self.module {
+                once.emit_str("module", module)?;
+                if !tag.is_empty() {
+                    once.emit_str("target", tag)?;
+                }
             }
-        }
-        self.record.serialize(record, &mut once)?;
-        self.values.serialize(record, &mut once)
+            self.record.serialize(record, &mut once)?;
+            self.values.serialize(record, &mut once)
+        })();
+        drop(once);
+        self.keys.set(keys);
+        result
     }
 }
 
 /// Passes on each pair whose key was not seen before in the line.
-struct Once<'a> {
+struct Once<'a, 's> {
     inner: &'a mut dyn slog::Serializer,
-    seen: Seen,
+    seen: Seen<'s>,
 }
 
-impl slog::Serializer for Once<'_> {
+impl slog::Serializer for Once<'_, '_> {
     fn emit_arguments(&mut self, key: Key, val: &fmt::Arguments<'_>) -> slog::Result {
         if self.seen.take(key) {
             self.inner.emit_arguments(key, val)
@@ -260,6 +286,11 @@ fn print_header(
 
 /// A slog-term decorator that writes into a line buffer, with ANSI colours (slog-term's:
 /// one per level, keys and message in bold) when `color` is set.
+///
+/// Everything written is escaped (see [`escape_into`]) except what slog-term writes after
+/// `start_whitespace`: the spaces between the parts of the line and the line break that ends
+/// it. So a message, key or value holding `\n`, `\r` or an escape sequence prints as its
+/// escape, and can neither start a forged line nor drive the terminal.
 struct LineDecorator {
     buf: Rc<RefCell<Vec<u8>>>,
     color: bool,
@@ -275,6 +306,7 @@ impl slog_term::Decorator for LineDecorator {
             line: &mut line,
             color: self.color,
             level: record.level(),
+            escape: true,
         })
     }
 }
@@ -283,10 +315,15 @@ struct LineRecord<'a> {
     line: &'a mut Vec<u8>,
     color: bool,
     level: slog::Level,
+    /// Off only after `start_whitespace`, where slog-term writes its own spaces and the
+    /// final line break.
+    escape: bool,
 }
 
 impl LineRecord<'_> {
+    /// Starts a part of the line that is escaped, in `code`'s style.
     fn style(&mut self, code: &[u8]) -> io::Result<()> {
+        self.escape = true;
         if self.color {
             self.line.extend_from_slice(code);
         }
@@ -296,7 +333,11 @@ impl LineRecord<'_> {
 
 impl Write for LineRecord<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.line.extend_from_slice(buf);
+        if self.escape {
+            escape_into(self.line, buf);
+        } else {
+            self.line.extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
 
@@ -308,6 +349,12 @@ impl Write for LineRecord<'_> {
 impl RecordDecorator for LineRecord<'_> {
     fn reset(&mut self) -> io::Result<()> {
         self.style(b"\x1b[0m")
+    }
+
+    fn start_whitespace(&mut self) -> io::Result<()> {
+        self.reset()?;
+        self.escape = false;
+        Ok(())
     }
 
     fn start_level(&mut self) -> io::Result<()> {
@@ -327,5 +374,71 @@ impl RecordDecorator for LineRecord<'_> {
 
     fn start_msg(&mut self) -> io::Result<()> {
         self.style(b"\x1b[1m")
+    }
+}
+
+/// Whether `c` could break a terminal line, move the cursor, drive the terminal or hide or
+/// reorder text: control characters (C0 with `\t`, `\n`, `\r` and ESC, DEL, C1 with
+/// U+0085), the line and paragraph separators, and the invisible formatting characters the
+/// ID rules refuse (bidirectional overrides, zero-width characters).
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}')
+        || crate::rules::forbidden_class(c) == Some(crate::CharClass::Format)
+}
+
+/// Appends `text` to `line` with each character [`needs_escape`] names written as Rust
+/// writes it in a string literal: `\n`, `\r`, `\t`, else `\u{1b}`; a byte that is not
+/// UTF-8 as `\x..`. Everything else is kept as it is.
+fn escape_into(line: &mut Vec<u8>, text: &[u8]) {
+    for chunk in text.utf8_chunks() {
+        let valid = chunk.valid();
+        let mut clean = 0;
+        for (at, c) in valid.char_indices() {
+            if !needs_escape(c) {
+                continue;
+            }
+            line.extend_from_slice(&valid.as_bytes()[clean..at]);
+            clean = at + c.len_utf8();
+            match c {
+                '\n' => line.extend_from_slice(b"\\n"),
+                '\r' => line.extend_from_slice(b"\\r"),
+                '\t' => line.extend_from_slice(b"\\t"),
+                _ => {
+                    let _ = write!(line, "\\u{{{:x}}}", u32::from(c));
+                }
+            }
+        }
+        line.extend_from_slice(&valid.as_bytes()[clean..]);
+        for byte in chunk.invalid() {
+            let _ = write!(line, "\\x{byte:02x}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_into;
+
+    fn escaped(text: &[u8]) -> String {
+        let mut line = Vec::new();
+        escape_into(&mut line, text);
+        String::from_utf8(line).unwrap()
+    }
+
+    #[test]
+    fn escapes_what_can_break_a_line_and_keeps_the_rest() {
+        assert_eq!(escaped(b"plain text, caf\xc3\xa9"), "plain text, café");
+        assert_eq!(escaped(b"a\nb\rc\td"), r"a\nb\rc\td");
+        assert_eq!(
+            escaped("\u{1b}[31m\u{7f}\u{85}".as_bytes()),
+            r"\u{1b}[31m\u{7f}\u{85}"
+        );
+        assert_eq!(
+            escaped("\u{2028}\u{202e}\u{200b}".as_bytes()),
+            r"\u{2028}\u{202e}\u{200b}"
+        );
+        assert_eq!(escaped(b"bad \xff byte"), r"bad \xff byte");
+        assert_eq!(escaped(br"a \ backslash"), r"a \ backslash");
     }
 }

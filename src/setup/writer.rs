@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender};
 
 use super::guard::WriteStatus;
+use super::queue::Budget;
 
 /// The most bytes written in one call while lines are queued.
 pub(crate) const BLOCK: usize = 64 * 1024;
@@ -42,9 +43,50 @@ pub(crate) trait Output: Send {
         false
     }
 
-    /// Starts a new file; everything before was written.
-    fn rotate(&mut self, _at: u64) -> io::Result<()> {
-        Ok(())
+    /// Starts a new file; everything before was written. What fails is reported to
+    /// `report` (the lines then go on into the current file).
+    fn rotate(&mut self, _at: u64, _report: &mut dyn FnMut(io::Error)) {}
+
+    /// After a block was written: whether the output is still where it was opened (a file
+    /// still at its path), and if not, opens it there again.
+    fn follow_path(&mut self) -> Followed {
+        Followed::Same
+    }
+}
+
+/// What [`Output::follow_path`] found.
+pub(crate) enum Followed {
+    /// The output is where it was opened.
+    Same,
+    /// The file was no longer at its path and is open there again: `lost_written` if it
+    /// had been deleted, so that what was last written went nowhere.
+    Reopened { lost_written: bool },
+    /// It could not be opened again; `lost_written` as above.
+    Failed {
+        lost_written: bool,
+        error: io::Error,
+    },
+}
+
+impl Output for Box<dyn Output> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (**self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
+
+    fn rotation_due(&mut self, pending: usize, len: usize, at: u64) -> bool {
+        (**self).rotation_due(pending, len, at)
+    }
+
+    fn rotate(&mut self, at: u64, report: &mut dyn FnMut(io::Error)) {
+        (**self).rotate(at, report);
+    }
+
+    fn follow_path(&mut self) -> Followed {
+        (**self).follow_path()
     }
 }
 
@@ -66,6 +108,10 @@ struct Block<O> {
     /// terminal message with line breaks), so records are counted by these.
     ends: Vec<usize>,
     flush_each_record: bool,
+    /// The output holds the start of the first record in `bytes` (a write failed after
+    /// taking part of it): its rest goes out before anything else, and is never dropped
+    /// while the output is open, so the next record cannot be glued to the cut one.
+    mid_line: bool,
     /// Set when the output panicked: it is closed, as its state is unknown.
     poisoned: bool,
     /// Bytes were written since the output was last flushed.
@@ -74,6 +120,19 @@ struct Block<O> {
 }
 
 impl<O: Output> Block<O> {
+    fn new(out: O, flush_each_record: bool, status: Arc<WriteStatus>) -> Self {
+        Block {
+            out: Some(out),
+            bytes: Vec::with_capacity(BLOCK),
+            ends: Vec::new(),
+            flush_each_record,
+            mid_line: false,
+            poisoned: false,
+            unflushed: false,
+            status,
+        }
+    }
+
     fn push(&mut self, line: &[u8], at: u64) {
         let Some(out) = &mut self.out else {
             self.status
@@ -87,11 +146,11 @@ impl<O: Output> Block<O> {
         // A record left half-written by a failed write is finished in its own file first.
         if rotate && self.bytes.is_empty() {
             if let Some(out) = &mut self.out {
-                let rotated = guarded(&self.status, &mut self.poisoned, || out.rotate(at));
-                if let Err(err) = rotated {
-                    self.status
-                        .write_failed(&format_args!("cannot rotate the file: {err}"));
-                }
+                let status = &self.status;
+                let _ = guarded(status, &mut self.poisoned, || {
+                    out.rotate(at, &mut |err| status.rotation_failed(&err));
+                    Ok(())
+                });
             }
             self.close_if_poisoned();
         }
@@ -115,13 +174,83 @@ impl<O: Output> Block<O> {
     }
 
     /// Writes the block. On an error, the record being written when it happened keeps
-    /// its unwritten rest, to be finished by the next write, so no line is ever left torn
-    /// in the output; the records not yet started are dropped and counted.
+    /// its unwritten rest, to be finished by the next write (which retries it first, also
+    /// when it fails again without writing anything), so no line is ever glued to a cut
+    /// one; the records not yet started are dropped and counted.
     fn write(&mut self) {
         if self.bytes.is_empty() {
             return;
         }
-        let Some(out) = &mut self.out else { return };
+        let (mut written, mut error) = self.write_out();
+        if error.is_none() {
+            match self.out.as_mut().map(Output::follow_path) {
+                None
+                | Some(
+                    Followed::Same
+                    | Followed::Reopened {
+                        lost_written: false,
+                    },
+                ) => {}
+                Some(Followed::Reopened { lost_written: true }) => {
+                    // The file was deleted: what was just written is gone with it. It is
+                    // written again to the new file, but for the rest of a line cut
+                    // earlier, whose start is gone.
+                    if self.mid_line {
+                        let cut = self.ends.remove(0);
+                        self.bytes.drain(..cut);
+                        self.ends.iter_mut().for_each(|end| *end -= cut);
+                        self.mid_line = false;
+                        self.status.records_lost(
+                            1,
+                            &"the log file was deleted while it held part of a line",
+                        );
+                    }
+                    (written, error) = self.write_out();
+                }
+                Some(Followed::Failed {
+                    lost_written,
+                    error,
+                }) => {
+                    self.status.write_failed(&error);
+                    if lost_written {
+                        self.status.records_lost(self.ends.len() as u64, &error);
+                    }
+                }
+            }
+        }
+        let Some(error) = error else {
+            self.bytes.clear();
+            self.ends.clear();
+            self.mid_line = false;
+            return;
+        };
+        self.status.write_failed(&error);
+        // Records that ended at or before `written` are out; the one `written` falls
+        // inside keeps its rest if the output holds its start: it began before `written`,
+        // or it is the rest of a record cut by an earlier write.
+        let done = self.ends.partition_point(|&end| end <= written);
+        let start = if done == 0 { 0 } else { self.ends[done - 1] };
+        let started = done < self.ends.len() && (start < written || (done == 0 && self.mid_line));
+        let keep = done + usize::from(started);
+        let kept_end = if started { self.ends[done] } else { written };
+        let lost = (self.ends.len() - keep) as u64;
+        self.status.records_lost(lost, &error);
+        self.bytes.truncate(kept_end);
+        self.bytes.drain(..written);
+        self.ends.clear();
+        if started {
+            self.ends.push(kept_end - written);
+        }
+        self.mid_line = started;
+        // A panicking output is closed: the record it left half-written is lost too.
+        self.close_if_poisoned();
+    }
+
+    /// Writes the whole block, or up to an error: returns the bytes written and the error.
+    fn write_out(&mut self) -> (usize, Option<io::Error>) {
+        let Some(out) = &mut self.out else {
+            return (0, None);
+        };
         let mut written = 0;
         let mut error = None;
         while written < self.bytes.len() {
@@ -140,32 +269,14 @@ impl<O: Output> Block<O> {
             }
         }
         self.unflushed |= written > 0;
-        let Some(error) = error else {
-            self.bytes.clear();
-            self.ends.clear();
-            return;
-        };
-        self.status.write_failed(&error);
-        // Records that ended at or before `written` are out; the one `written` falls
-        // inside (if it began before it) keeps its rest.
-        let done = self.ends.partition_point(|&end| end <= written);
-        let start = if done == 0 { 0 } else { self.ends[done - 1] };
-        let keep = if start < written { done + 1 } else { done };
-        let kept_end = if keep > done {
-            self.ends[done]
-        } else {
-            written
-        };
-        let lost = (self.ends.len() - keep) as u64;
-        self.status.records_lost(lost, &error);
-        self.bytes.truncate(kept_end);
-        self.bytes.drain(..written);
-        self.ends.clear();
-        if kept_end > written {
-            self.ends.push(kept_end - written);
+        (written, error)
+    }
+
+    /// Gives back what a huge line grew the block to, once it is written.
+    fn shrink(&mut self) {
+        if self.bytes.is_empty() && self.bytes.capacity() > BLOCK {
+            self.bytes = Vec::with_capacity(BLOCK);
         }
-        // A panicking output is closed: the record it left half-written is lost too.
-        self.close_if_poisoned();
     }
 
     /// Flushes the output, if anything was written since it last was.
@@ -181,10 +292,17 @@ impl<O: Output> Block<O> {
         self.close_if_poisoned();
     }
 
-    /// Writes what is left and closes the output; a record still unwritten is lost.
+    /// Writes what is left and closes the output; a record still unwritten is lost. If the
+    /// output holds part of one, a line break is tried after it, so that whatever is
+    /// written next starts a line of its own (a file opened again checks for this too).
     fn close(&mut self) {
         if !self.poisoned {
             self.write();
+            if self.mid_line {
+                if let Some(out) = &mut self.out {
+                    let _ = guarded(&self.status, &mut self.poisoned, || out.write(b"\n"));
+                }
+            }
             if let Some(out) = &mut self.out {
                 if let Err(err) = guarded(&self.status, &mut self.poisoned, || out.flush()) {
                     self.status.write_failed(&err);
@@ -195,6 +313,7 @@ impl<O: Output> Block<O> {
             .records_lost(self.ends.len() as u64, &"the output failed before close");
         self.bytes.clear();
         self.ends.clear();
+        self.mid_line = false;
         self.out = None;
     }
 }
@@ -223,20 +342,19 @@ pub(crate) fn run<O: Output>(
     out: O,
     flush_each_record: bool,
     status: Arc<WriteStatus>,
+    budget: Arc<Budget>,
 ) {
-    let mut block = Block {
-        out: Some(out),
-        bytes: Vec::with_capacity(BLOCK),
-        ends: Vec::new(),
-        flush_each_record,
-        poisoned: false,
-        unflushed: false,
-        status: Arc::clone(&status),
-    };
+    let mut block = Block::new(out, flush_each_record, Arc::clone(&status));
     let mut stopped = false;
     let mut handle = |msg: Msg, block: &mut Block<O>| match msg {
-        Msg::Line { .. } if stopped => status.record_late(),
-        Msg::Line { bytes, at } => block.push(&bytes, at),
+        Msg::Line { bytes, at } => {
+            budget.give_back(bytes.len());
+            if stopped {
+                status.record_late();
+            } else {
+                block.push(&bytes, at);
+            }
+        }
         Msg::Flush(done) => {
             block.write();
             block.flush();
@@ -256,6 +374,31 @@ pub(crate) fn run<O: Output>(
         // The queue is empty: what was gathered goes out now.
         block.write();
         block.flush();
+        block.shrink();
     }
     block.close();
+    budget.close();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_block_a_huge_line_grew_is_shrunk_once_written() {
+        let out: Box<dyn io::Write + Send> = Box::new(io::sink());
+        let mut block = Block::new(out, false, Arc::default());
+        block.push(&vec![b'x'; 16 * BLOCK], 0);
+        assert!(block.bytes.capacity() >= 16 * BLOCK);
+        block.write();
+        block.shrink();
+        assert!(
+            block.bytes.capacity() <= BLOCK,
+            "{}",
+            block.bytes.capacity()
+        );
+        block.push(b"small\n", 0);
+        block.write();
+        assert_eq!(block.bytes.capacity(), BLOCK);
+    }
 }
