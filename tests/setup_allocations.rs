@@ -68,12 +68,13 @@ fn allocations_after_a_flush(log: &Logger) -> u64 {
 #[test]
 fn with_the_default_channel_a_record_allocates_once_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    for flush_each_record in [false, true] {
+    for (flush_each_record, trace_context) in [(false, false), (true, false), (false, true)] {
         let path = dir
             .path()
-            .join(format!("default-{flush_each_record}.jsonl"));
+            .join(format!("default-{flush_each_record}-{trace_context}.jsonl"));
         let (root, guard) = setup::json_file(&path)
             .flush_each_record(flush_each_record)
+            .trace_context(trace_context)
             .build()
             .unwrap();
         let id = RuntimeId::new_root(&RuntimeIdConfig::default());
@@ -84,7 +85,7 @@ fn with_the_default_channel_a_record_allocates_once_its_line() {
         assert_eq!(
             (current, bound, none),
             (RECORDS, RECORDS, RECORDS),
-            "flush_each_record({flush_each_record})"
+            "flush_each_record({flush_each_record}), trace_context({trace_context})"
         );
         let lines = std::fs::read_to_string(&path).unwrap().lines().count() as u64;
         assert_eq!(lines, 3 * (WARM_UP + RECORDS));

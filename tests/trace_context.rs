@@ -469,3 +469,87 @@ async fn the_client_sends_the_calls_span_and_the_service_called_continues_the_tr
     assert_ne!(sent.parent_id(), request_id.span_id());
     assert_eq!(seen[3], "congo=t61rcWkgMzE");
 }
+
+/// Lines written by the JSON setup with `trace_context(true)`, raw and parsed.
+fn traced_lines(log_some: impl FnOnce(&slog::Logger)) -> Vec<(String, serde_json::Value)> {
+    let out = common::SharedWriter::default();
+    let (logger, guard) = token_runtime_id::setup::json_writer(out.clone())
+        .trace_context(true)
+        .build()
+        .unwrap();
+    log_some(&logger);
+    drop(logger);
+    guard.finish().unwrap();
+    out.text()
+        .lines()
+        .map(|line| (line.to_owned(), serde_json::from_str(line).unwrap()))
+        .collect()
+}
+
+#[test]
+fn the_json_setup_writes_each_lines_trace_and_span_once_when_asked() {
+    use slog::info;
+    use token_runtime_id::{LoggerExt, with_runtime_id};
+
+    let mut ids = Vec::new();
+    let lines = traced_lines(|log| {
+        info!(log, "no ID"; "trace_id" => "forged");
+        with_runtime_id(log, |log| {
+            ids.push(get_runtime_id().unwrap());
+            info!(log, "in a scope"; "span_id" => "forged");
+            with_runtime_id(log, |log| {
+                ids.push(get_runtime_id().unwrap());
+                info!(log, "nested");
+            })
+            .unwrap();
+            // A bound logger on another thread writes its own ID's trace context.
+            let job = log.new_child().unwrap();
+            ids.push(job.runtime_id().unwrap());
+            std::thread::spawn(move || info!(job, "on another thread"))
+                .join()
+                .unwrap();
+        })
+        .unwrap();
+    });
+    assert_eq!(lines.len(), 4);
+    let (raw, no_id) = &lines[0];
+    assert!(no_id.get("span_id").is_none(), "{raw}");
+    // A pair under a field of the line gives way to it, even on a line without an ID.
+    assert!(!raw.contains("trace_id"), "{raw}");
+    for ((raw, line), id) in lines[1..].iter().zip(&ids) {
+        assert_eq!(line["runtime_id"], id.as_str(), "{raw}");
+        assert_eq!(line["trace_id"], id.trace_id().to_string(), "{raw}");
+        assert_eq!(line["span_id"], id.span_id().to_string(), "{raw}");
+        for key in ["trace_id", "span_id"] {
+            assert_eq!(common::Captured::key_count(raw, key), 1, "{raw}");
+        }
+        assert!(!raw.contains("forged"), "{raw}");
+    }
+    // One trace: the nested ID and the job's are children of the request's.
+    assert!(ids.iter().all(|id| id.trace_id() == ids[0].trace_id()));
+}
+
+#[test]
+fn without_trace_context_the_lines_hold_no_trace_fields_and_the_key_may_not_take_their_names() {
+    let out = common::SharedWriter::default();
+    let (logger, guard) = token_runtime_id::setup::json_writer(out.clone())
+        .build()
+        .unwrap();
+    RuntimeId::new_root(&RuntimeIdConfig::default()).scope(|| slog::info!(logger, "plain"));
+    drop(logger);
+    guard.finish().unwrap();
+    assert!(!out.text().contains("trace_id"), "{}", out.text());
+    for key in ["trace_id", "span_id"] {
+        let refused = token_runtime_id::setup::json_writer(std::io::sink())
+            .trace_context(true)
+            .key(key)
+            .build();
+        assert!(
+            matches!(
+                refused,
+                Err(token_runtime_id::setup::SetupError::ReservedKey { .. })
+            ),
+            "{key}"
+        );
+    }
+}

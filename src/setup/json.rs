@@ -45,6 +45,7 @@ pub fn json_file(path: impl AsRef<Path>) -> Builder<JsonFile> {
         rotation: None,
         keep_files: None,
         flush_each_record: false,
+        trace_context: false,
     })
 }
 
@@ -61,6 +62,7 @@ pub fn json_writer(writer: impl Write + Send + 'static) -> Builder<JsonWriter> {
     Builder::new(JsonWriter {
         writer: Box::new(writer),
         flush_each_record: false,
+        trace_context: false,
     })
 }
 
@@ -77,6 +79,7 @@ pub struct JsonFile {
     rotation: Option<Rotation>,
     keep_files: Option<usize>,
     flush_each_record: bool,
+    trace_context: bool,
 }
 
 /// The JSON-lines setup for any writer; see [`json_writer`]. The lines and their keys are
@@ -84,17 +87,26 @@ pub struct JsonFile {
 pub struct JsonWriter {
     writer: Box<dyn Write + Send>,
     flush_each_record: bool,
+    trace_context: bool,
 }
 
 impl sealed::Json for JsonFile {
     fn flush_each_record(&mut self) -> &mut bool {
         &mut self.flush_each_record
     }
+
+    fn trace_context(&mut self) -> &mut bool {
+        &mut self.trace_context
+    }
 }
 
 impl sealed::Json for JsonWriter {
     fn flush_each_record(&mut self) -> &mut bool {
         &mut self.flush_each_record
+    }
+
+    fn trace_context(&mut self) -> &mut bool {
+        &mut self.trace_context
     }
 }
 
@@ -107,6 +119,50 @@ impl<T: sealed::Json> Builder<T> {
     pub fn flush_each_record(mut self, flush: bool) -> Self {
         *self.target.flush_each_record() = flush;
         self
+    }
+
+    /// Writes `trace_id` and `span_id` (32 and 16 lowercase hex digits: the W3C trace
+    /// context of the record's runtime ID, see [`trace`](crate::trace)) on every line with
+    /// an ID, after `msg` (default off). These are the names OpenTelemetry gives trace
+    /// context in log formats that are not OTLP, so a collector (Grafana, Datadog, Elastic,
+    /// Cloud Logging) joins each line to its trace and span. The key may not be `trace_id`
+    /// or `span_id` then, and pairs under them give way.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("app.jsonl");
+    /// use slog::info;
+    /// use token_runtime_id::{get_runtime_id, with_runtime_id};
+    ///
+    /// let (logger, guard) = token_runtime_id::setup::json_file(&path)
+    ///     .trace_context(true)
+    ///     .build()?;
+    /// let id = with_runtime_id(&logger, |log| {
+    ///     info!(log, "Processing request");
+    ///     get_runtime_id().unwrap()
+    /// })?;
+    /// guard.finish()?;
+    ///
+    /// let line: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    /// assert_eq!(line["trace_id"], id.trace_id().to_string());
+    /// assert_eq!(line["span_id"], id.span_id().to_string());
+    /// # Ok(()) }
+    /// ```
+    pub fn trace_context(mut self, on: bool) -> Self {
+        *self.target.trace_context() = on;
+        self
+    }
+}
+
+/// The fields a JSON line holds besides its pairs, with `trace_id` and `span_id` when
+/// they are written.
+fn line_fields(trace_context: bool) -> &'static [&'static str] {
+    const WITH_TRACE: [&str; 5] = ["ts", "level", "msg", "trace_id", "span_id"];
+    if trace_context {
+        &WITH_TRACE
+    } else {
+        &LINE_FIELDS
     }
 }
 
@@ -176,7 +232,7 @@ impl Builder<JsonFile> {
 
 impl sealed::Target for JsonFile {
     fn build(self, common: Common) -> Result<(Logger, LogGuard), SetupError> {
-        let checked = common.check(&LINE_FIELDS)?;
+        let checked = common.check(line_fields(self.trace_context))?;
         if self.rotation == Some(Rotation(Trigger::Size(0))) {
             return Err(SetupError::RotationSize);
         }
@@ -187,6 +243,7 @@ impl sealed::Target for JsonFile {
             })?;
         let format = JsonFormat {
             module: checked.module,
+            trace_context: self.trace_context,
         };
         // A forked child appends to the file at the same path, without rotating it (the
         // process that built the setup does).
@@ -207,9 +264,10 @@ impl sealed::Target for JsonFile {
 
 impl sealed::Target for JsonWriter {
     fn build(self, common: Common) -> Result<(Logger, LogGuard), SetupError> {
-        let checked = common.check(&LINE_FIELDS)?;
+        let checked = common.check(line_fields(self.trace_context))?;
         let format = JsonFormat {
             module: checked.module,
+            trace_context: self.trace_context,
         };
         checked.assemble(
             format,
@@ -229,6 +287,7 @@ impl fmt::Debug for JsonFile {
             .field("rotation", &self.rotation)
             .field("keep_files", &self.keep_files)
             .field("flush_each_record", &self.flush_each_record)
+            .field("trace_context", &self.trace_context)
             .finish()
     }
 }
@@ -237,6 +296,7 @@ impl fmt::Debug for JsonWriter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JsonWriter")
             .field("flush_each_record", &self.flush_each_record)
+            .field("trace_context", &self.trace_context)
             .finish_non_exhaustive()
     }
 }

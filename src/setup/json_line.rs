@@ -6,12 +6,14 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arrayvec::ArrayVec;
 use slog::{KV, Key, OwnedKVList, Record};
 
 use super::sink::{Format, Scratch};
+use crate::scope;
 
 /// The keys a line may hold, in the order they were written: a later pair under a key
 /// already written is left out. So the line's own fields come first and win, then the
@@ -65,6 +67,8 @@ impl<'a> Seen<'a> {
 pub(crate) struct JsonFormat {
     /// Write `module`, and `target` for records that carry one.
     pub(crate) module: bool,
+    /// Write `trace_id` and `span_id` of the record's ID, when it has one.
+    pub(crate) trace_context: bool,
 }
 
 impl Format for JsonFormat {
@@ -92,6 +96,22 @@ impl Format for JsonFormat {
         seen.take("ts");
         seen.take("level");
         seen.take("msg");
+        if self.trace_context {
+            // The record's ID is the current one: the runtime-ID drain in front wrote it.
+            scope::with_current(|id| {
+                if let Some(id) = id {
+                    // Hex digits: nothing to escape, and no allocation.
+                    let _ = write!(
+                        line,
+                        ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
+                        id.trace_id(),
+                        id.span_id()
+                    );
+                }
+            });
+            seen.take("trace_id");
+            seen.take("span_id");
+        }
         if self.module {
             line.extend_from_slice(b",\"module\":");
             write_str(line, record.module());
@@ -280,9 +300,12 @@ mod tests {
 
         fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
             let mut scratch = Scratch::default();
-            JsonFormat { module: false }
-                .format(&mut scratch, UNIX_EPOCH, record, values)
-                .unwrap();
+            JsonFormat {
+                module: false,
+                trace_context: false,
+            }
+            .format(&mut scratch, UNIX_EPOCH, record, values)
+            .unwrap();
             let line = String::from_utf8(scratch.line).unwrap();
             self.0.lock().unwrap().push(line);
             Ok(())

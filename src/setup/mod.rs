@@ -225,6 +225,7 @@ mod sealed {
     /// A setup that writes JSON lines.
     pub trait Json: Target {
         fn flush_each_record(&mut self) -> &mut bool;
+        fn trace_context(&mut self) -> &mut bool;
     }
 }
 
