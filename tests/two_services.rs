@@ -123,6 +123,11 @@ fn run() {
     assert_eq!(counts.linked_orders, ORDERS as usize, "{counts}");
     assert_eq!(counts.stamped_before_the_call, 0, "{counts}");
     assert_eq!(counts.repeated_key, 0, "{counts}");
+    assert_eq!(
+        counts.in_the_orders_trace, counts.in_an_orders_tree,
+        "{counts}"
+    );
+    assert!(counts.in_an_orders_tree > 0, "{counts}");
     assert!(counts.problems.is_empty(), "{counts}");
 
     let viewer = check_viewer(&a, &b, &answers, &lines);
@@ -139,6 +144,20 @@ struct Line {
 impl Line {
     fn id(&self) -> Option<&str> {
         self.json.get("runtime_id").and_then(Value::as_str)
+    }
+
+    /// The line's `trace_id` and `span_id`, when it has both and they are lowercase hex of
+    /// the right lengths.
+    fn trace_context(&self) -> Option<(&str, &str)> {
+        let hex = |key: &str, len: usize| {
+            let value = self.json.get(key)?.as_str()?;
+            let ok = value.len() == len
+                && value
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            ok.then_some(value)
+        };
+        Some((hex("trace_id", 32)?, hex("span_id", 16)?))
     }
 
     fn msg(&self) -> &str {
@@ -405,6 +424,11 @@ struct Counts {
     /// Calls whose first line in B is stamped before A's line at the call site.
     stamped_before_the_call: usize,
     repeated_key: usize,
+    /// Lines with `trace_id` and `span_id`.
+    with_trace_context: usize,
+    /// Lines in an order's tree, and those whose `trace_id` is the order's.
+    in_an_orders_tree: usize,
+    in_the_orders_trace: usize,
     problems: Vec<String>,
 }
 
@@ -433,10 +457,36 @@ impl Counts {
         let mut app: HashMap<AppKey, Vec<&Line>> = HashMap::new();
         let mut library: Vec<(&Line, Library)> = Vec::new();
         let mut inserts: HashMap<&str, usize> = HashMap::new();
+        // Each ID's span in each service (the ID B adopts from A's call is a span of its
+        // own, the call's child), and each order's trace, from the lines that carry them.
+        let mut span_of: HashMap<(Name, &str), &str> = HashMap::new();
+        let mut trace_of_root: HashMap<&str, &str> = HashMap::new();
         for line in lines {
             counts.lines[usize::from(line.service == Name::B)] += 1;
             if line.raw.matches("\"runtime_id\":").count() > 1 {
                 counts.repeated_key += 1;
+            }
+            match (line.id(), line.trace_context()) {
+                (None, None) => {}
+                (Some(id), Some((trace, span))) => {
+                    counts.with_trace_context += 1;
+                    if *span_of.entry((line.service, id)).or_insert(span) != span {
+                        counts.problem(format!("two span IDs for {id}: {}", line.raw));
+                    }
+                    // A's roots are the orders' roots; B's lines of an order are in its tree.
+                    if let Some(root) = orders_of.keys().find(|root| in_tree(id, root)) {
+                        counts.in_an_orders_tree += 1;
+                        if *trace_of_root.entry(root).or_insert(trace) != trace {
+                            counts.problem(format!("not in its order's trace: {}", line.raw));
+                        } else {
+                            counts.in_the_orders_trace += 1;
+                        }
+                    }
+                }
+                _ => counts.problem(format!(
+                    "trace context without an ID or the other way round: {}",
+                    line.raw
+                )),
             }
             if let Some(id) = line.json.get("runtime_id") {
                 match id.as_str() {
@@ -676,6 +726,9 @@ impl std::fmt::Display for Counts {
             linked_orders,
             stamped_before_the_call,
             repeated_key,
+            with_trace_context,
+            in_an_orders_tree,
+            in_the_orders_trace,
             ..
         } = self;
         let app: usize = self.app.values().sum();
@@ -707,6 +760,8 @@ hyper-util {hyper_util}; reqwest {reqwest}; sqlx {sqlx} on its worker threads)
   calls whose first line in B is stamped before A's line at the call site: \
 {stamped_before_the_call} of {calls}
   lines with the runtime_id key more than once: {repeated_key}
+  lines with trace_id and span_id: {with_trace_context} (every line with an ID); \
+in an order's tree and in its one trace across both services: {in_the_orders_trace} of {in_an_orders_tree}
   outside any request, without an ID: {lifecycle} lines before and after serving, \
 {sqlx_outside} sqlx statements setting up the table; \
 from hyper-util's own tasks, {connected} \"connected to\", {pooling} \"pooling idle connection\"

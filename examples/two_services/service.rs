@@ -150,8 +150,11 @@ pub(crate) fn main(args: ServeArgs) -> ExitCode {
 }
 
 fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
+    // `trace_id` and `span_id` on every line with an ID: both services' lines of one order
+    // are one W3C trace (the calls carry `traceparent`).
     let (logger, guard) = token_runtime_id::setup::json_file(&args.log)
         .truncate(true)
+        .trace_context(true)
         .build()?;
     // On every line, so the viewer can tell the services apart.
     let logger = logger.new(o!("service" => args.name.as_str()));
