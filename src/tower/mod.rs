@@ -94,9 +94,15 @@ type Span = tracing::Span;
 #[derive(Clone, Debug)]
 struct Span;
 
+/// What entering the span without the `tracing` feature returns: nothing to leave.
+#[cfg(not(feature = "tracing"))]
+struct Entered;
+
 #[cfg(not(feature = "tracing"))]
 impl Span {
-    fn enter(&self) {}
+    fn enter(&self) -> Entered {
+        Entered
+    }
 
     fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         f()
