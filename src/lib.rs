@@ -75,6 +75,11 @@
 //!   writes the `tracing` events of libraries (hyper, tower-http, reqwest, sqlx, ...) to
 //!   a slog logger on the calling thread, so they carry the current ID; fields keep their
 //!   types.
+//! - `opentelemetry` (off by default): `opentelemetry::OtelDrain`, a slog drain that sends
+//!   each record to OpenTelemetry (through the official SDK, to an OTLP collector with
+//!   `opentelemetry-otlp`) as a log record with typed attributes, the `runtime_id`, and
+//!   the trace and span IDs of its runtime ID; `OtelDrain::batch` exports in batches and
+//!   reports what was lost.
 //!
 //! # Supported Rust versions
 //!
@@ -97,6 +102,9 @@ mod future;
 mod id;
 mod incoming;
 mod logger;
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub mod opentelemetry;
 mod scope;
 mod segment;
 pub mod setup;
