@@ -30,11 +30,14 @@ use ::opentelemetry::{Key, StringValue};
 use arrayvec::ArrayVec;
 
 /// How many keys are compared one by one before they go into a hash set.
-const INLINE_KEYS: usize = 16;
+const INLINE_KEYS: usize = 32;
 
 /// The keys already written to one record.
 #[derive(Default)]
 pub(super) struct Seen {
+    /// One bit per key written, chosen by its length and ends: a key whose bit is clear
+    /// is new without comparing it to any other.
+    bits: u64,
     inline: ArrayVec<&'static str, INLINE_KEYS>,
     /// All keys, once there are more than `INLINE_KEYS`: the cost per pair stays flat
     /// however many a record has.
@@ -47,9 +50,22 @@ impl Seen {
         if let Some(all) = &mut self.spilled {
             return all.insert(key);
         }
-        if self.inline.contains(&key) {
+        let bytes = key.as_bytes();
+        let (first, last) = match bytes {
+            [] => (0, 0),
+            [first, .., last] => (*first, *last),
+            [only] => (*only, *only),
+        };
+        let bit = 1u64
+            << ((bytes.len() as u32)
+                .wrapping_mul(31)
+                .wrapping_add(u32::from(first))
+                .wrapping_add(u32::from(last).wrapping_mul(7))
+                & 63);
+        if self.bits & bit != 0 && self.inline.contains(&key) {
             return false;
         }
+        self.bits |= bit;
         if let Err(full) = self.inline.try_push(key) {
             let mut all: HashSet<&'static str> = self.inline.drain(..).collect();
             all.insert(full.element());
