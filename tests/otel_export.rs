@@ -484,6 +484,28 @@ fn a_receiver_stopped_mid_run_gives_a_reported_loss_not_a_hang() {
 }
 
 #[test]
+fn a_receiver_that_never_answers_is_a_reported_loss_within_the_shutdown_bound() {
+    within(60, || {
+        let receiver = Receiver::start();
+        let stall = Arc::new(Notify::new());
+        *receiver.collector.stall.lock().unwrap() = Some(Arc::clone(&stall));
+        let (otel, guard) = OtelDrain::batch(receiver.exporter()).build();
+        let logger = Logger::root(otel.fuse(), o!());
+        log_some(&logger, 10, "unanswered");
+        // The export waits for an answer (up to the exporter's 10 s); the guard does not.
+        let err = guard
+            .finish_within(std::time::Duration::from_millis(300))
+            .unwrap_err();
+        println!("{err}");
+        assert_eq!(err.report.records, 10);
+        assert_eq!(err.report.exported, 0);
+        assert_eq!(err.report.lost(), 10);
+        assert!(err.shutdown_error.is_some(), "{err}");
+        stall.notify_waiters();
+    });
+}
+
+#[test]
 fn a_full_queue_drops_and_counts_records_and_never_blocks_the_caller() {
     within(60, || {
         let receiver = Receiver::start();

@@ -134,10 +134,11 @@
 //! `OTEL_BLRP_MAX_QUEUE_SIZE` variable, or [`OtelBuilder::batch_config`]); a record that
 //! finds it full is dropped, and counted. The processor's thread exports batches of up to
 //! `max_export_batch_size` records (512) as soon as that many are queued, and the rest
-//! every `scheduled_delay` (1 second); each export is bounded by the exporter's own
-//! timeout and retries (for OTLP, 10 seconds per attempt, `OTEL_EXPORTER_OTLP_TIMEOUT`, and
-//! 3 retries by default). [`OtelGuard::finish`] waits at most 5 seconds for the queued
-//! records to be exported.
+//! every `scheduled_delay` (1 second); each export, retries included, is bounded by the
+//! exporter's timeout (for OTLP, 10 seconds, `OTEL_EXPORTER_OTLP_TIMEOUT`, with 3 retries
+//! by default). [`OtelGuard::finish`] waits at most 5 seconds for the queued records to be
+//! exported ([`OtelGuard::finish_within`] sets another bound); what is not exported by
+//! then is counted as lost.
 //!
 //! # What is lost, and how you know
 //!
@@ -145,7 +146,8 @@
 //! given ([`ExportReport::records`]) by what became of it: in a batch the exporter
 //! delivered (`exported`), in a batch the exporter failed to deliver after its retries
 //! (`failed`: the collector down, a timeout), or never handed to the exporter (`unsent`:
-//! the queue was full, or it was logged after shutdown). `finish` is an [`ExportError`]
+//! the queue was full, it was logged after shutdown, or it was still queued when `finish`
+//! ran out of time). `finish` is an [`ExportError`]
 //! when any record was lost, with the first export error; the first export error is also
 //! printed on stderr when it happens. A provider you build yourself ([`OtelDrain::new`])
 //! reports only what its own processors report.

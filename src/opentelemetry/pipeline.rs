@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{
@@ -12,6 +13,9 @@ use opentelemetry_sdk::logs::{
 
 use super::report::{CountingExporter, CountingProcessor, Counts, ExportError, ExportReport};
 use super::{OtelDrain, report::diagnose};
+
+/// How long [`OtelGuard::finish`] waits for the queued records: the SDK's default.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl OtelDrain<SdkLogger> {
     /// Starts a drain that exports with `exporter` (`opentelemetry_otlp::LogExporter`,
@@ -160,14 +164,27 @@ impl OtelGuard {
     ///
     /// [`ExportError`] if any record was not exported (see [`ExportReport::lost`]) or the
     /// shutdown failed.
-    pub fn finish(mut self) -> Result<ExportReport, ExportError> {
-        self.shut_down()
+    pub fn finish(self) -> Result<ExportReport, ExportError> {
+        self.finish_within(SHUTDOWN_TIMEOUT)
     }
 
-    fn shut_down(&mut self) -> Result<ExportReport, ExportError> {
+    /// As [`finish`](Self::finish), waiting at most `timeout` for the queued records to be
+    /// exported. When it runs out (an export still waiting for a receiver that does not
+    /// answer), the records not exported by then are counted as lost, and
+    /// [`ExportError::shutdown_error`] says so; the processor's thread goes on with its
+    /// export until the exporter's own timeout ends it.
+    ///
+    /// # Errors
+    ///
+    /// As [`finish`](Self::finish).
+    pub fn finish_within(mut self, timeout: Duration) -> Result<ExportReport, ExportError> {
+        self.shut_down(timeout)
+    }
+
+    fn shut_down(&mut self, timeout: Duration) -> Result<ExportReport, ExportError> {
         self.finished = true;
         self.counts.finish();
-        let shutdown = self.provider.shutdown();
+        let shutdown = self.provider.shutdown_with_timeout(timeout);
         let report = self.counts.report();
         if report.lost() == 0 && shutdown.is_ok() {
             return Ok(report);
@@ -183,7 +200,7 @@ impl OtelGuard {
 impl Drop for OtelGuard {
     fn drop(&mut self) {
         if !self.finished {
-            if let Err(err) = self.shut_down() {
+            if let Err(err) = self.shut_down(SHUTDOWN_TIMEOUT) {
                 diagnose(format_args!("{err}"));
             }
         }

@@ -95,8 +95,8 @@ pub struct ExportReport {
     /// receiver down or unreachable, a timeout, an error status.
     pub failed: u64,
     /// Records never handed to the exporter: dropped because the batch processor's queue
-    /// was full, or logged after shutdown. Before [`finish`](super::OtelGuard::finish),
-    /// also those still queued.
+    /// was full, logged after shutdown, or still queued when a shutdown ran out of time.
+    /// Before [`finish`](super::OtelGuard::finish), also those still queued.
     pub unsent: u64,
 }
 
@@ -126,8 +126,9 @@ impl fmt::Display for ExportError {
         let r = &self.report;
         write!(
             f,
-            "{} of {} log record(s) were not exported: {} in failed exports, {} never sent \
-             (queue full, or logged after shutdown)",
+            "{} of {} log record(s) were not exported: {} in failed exports, {} not handed \
+             to the exporter (dropped from a full queue, logged after shutdown, or still \
+             queued when it ended)",
             r.lost(),
             r.records,
             r.failed,
@@ -271,6 +272,28 @@ mod tests {
     }
 
     #[test]
+    fn a_record_given_after_the_finish_is_counted_and_said_once() {
+        let counts = Arc::new(Counts::default());
+        let processor = CountingProcessor {
+            inner: SimpleLogProcessor::new(CountingExporter {
+                inner: Flaky::default(),
+                counts: Arc::clone(&counts),
+            }),
+            counts: Arc::clone(&counts),
+        };
+        processor.shutdown().unwrap();
+        counts.finish();
+        let scope = InstrumentationScope::builder("").build();
+        let provider = SdkLoggerProvider::builder().build();
+        let mut record = provider.logger("").create_log_record();
+        processor.emit(&mut record, &scope);
+        processor.emit(&mut record, &scope);
+        assert_eq!(counts.report().records, 2);
+        assert_eq!(counts.report().unsent, 2);
+        assert!(counts.late_reported.load(Ordering::Relaxed));
+    }
+
+    #[test]
     fn the_error_says_how_many_were_lost_and_why() {
         let err = ExportError {
             report: ExportReport {
@@ -284,7 +307,7 @@ mod tests {
         };
         let text = err.to_string();
         assert!(text.starts_with("4 of 10 log record(s) were not exported: 3 in failed"));
-        assert!(text.contains("1 never sent"));
+        assert!(text.contains("1 not handed to the exporter"));
         assert!(
             text.ends_with("the first export error: export failed with gRPC code: Unavailable")
         );
