@@ -47,7 +47,9 @@
 //! | other attributes | the record's pairs, then its logger's, each with its type kept (see below) |
 //! | the scope's name | the record's tag if it has one (slog-stdlog puts a `log` record's target there, [`SlogLayer`](crate::tracing) a `tracing` event's), else its module |
 //!
-//! A record logged with no runtime ID current has no trace context and no `runtime_id`.
+//! For a record logged with no runtime ID current, the drain sets no trace context (the
+//! SDK then adds the active OpenTelemetry span's, if its `trace` feature is on and a span
+//! is active) and writes no `runtime_id`.
 //! slog knows a call's module, file, line and column, not its function, so there is no
 //! `code.function.name`.
 //!
