@@ -169,11 +169,10 @@ impl<L: Logger> Drain for OtelDrain<L> {
         attributes.add(CODE_COLUMN_NUMBER, || {
             Some(AnyValue::Int(i64::from(record.column())))
         });
-        // A value that fails to serialize leaves its pair out, and the record goes on
-        // with the others, as in slog-json.
+        // A value that fails to serialize ends its list (slog stops there): the record
+        // still goes out, with the pairs serialized before it and the other list's.
         let _ = record.kv().serialize(record, &mut attributes);
         let _ = values.serialize(record, &mut attributes);
-        drop(id);
 
         self.logger.emit(out);
         Ok(())
