@@ -253,6 +253,53 @@ mod tests {
         }
     }
 
+    /// Keeps every record it is given.
+    #[derive(Debug, Default, Clone)]
+    struct Keep(std::sync::Arc<std::sync::Mutex<Vec<opentelemetry_sdk::logs::SdkLogRecord>>>);
+
+    impl opentelemetry_sdk::logs::LogProcessor for Keep {
+        fn emit(
+            &self,
+            record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+            _: &::opentelemetry::InstrumentationScope,
+        ) {
+            self.0.lock().unwrap().push(record.clone());
+        }
+        fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_value_that_fails_leaves_out_the_rest_of_its_list_not_the_record() {
+        struct Fails;
+        impl slog::Value for Fails {
+            fn serialize(
+                &self,
+                _: &Record<'_>,
+                _: slog::Key,
+                _: &mut dyn slog::Serializer,
+            ) -> slog::Result {
+                Err(slog::Error::Other)
+            }
+        }
+        let kept = Keep::default();
+        let provider = SdkLoggerProvider::builder()
+            .with_log_processor(kept.clone())
+            .build();
+        let logger = slog::Logger::root(OtelDrain::new(&provider).fuse(), slog::o!("l" => 1));
+        // `kv!` serializes its pairs last first: `after`, then the failing one.
+        slog::info!(logger, "still sent"; "before" => 1, "bad" => Fails, "after" => 2);
+        let records = kept.0.lock().unwrap();
+        assert_eq!(records.len(), 1);
+        let keys: Vec<String> = records[0]
+            .attributes_iter()
+            .map(|(k, _)| k.to_string())
+            .filter(|k| !k.starts_with("code."))
+            .collect();
+        assert_eq!(keys, ["after", "l"]);
+    }
+
     #[test]
     fn an_ids_text_is_shared_while_the_id_stays_and_replaced_when_it_changes() {
         let config = crate::RuntimeIdConfig::default();
