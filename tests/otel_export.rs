@@ -2,8 +2,8 @@
 //! OTLP/gRPC receiver (a tonic server over opentelemetry-proto's `LogsService`) started by
 //! each test on 127.0.0.1.
 //!
-//! Every test body runs within a deadline: a receiver that stops or stalls must give a
-//! reported loss, never a hang. The records are logged from several threads, in nested
+//! Every test that talks to the receiver runs within a deadline: a receiver that stops or
+//! stalls must give a reported loss, never a hang. The records are logged from several threads, in nested
 //! runtime IDs and through bound loggers, and some are built the way the `log` and
 //! `tracing` bridges build theirs (below slog's compile-time level in a release build, so
 //! the test says the same in both builds). The last test counts what the drain itself
