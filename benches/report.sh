@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-benches=(record scope segment future_poll attribute json_file pairs spans)
+benches=(record scope segment future_poll attribute json_file pairs spans otel)
 args=(--warm-up-time "${WARM_UP:-0.5}" --measurement-time "${MEASURE:-1.5}")
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

@@ -87,6 +87,11 @@
 //!   another thread or task with its span (sqlx's connection workers, tower's `Buffer`,
 //!   `Instrument`) runs in the ID too; with `tower`, each request and call runs in a span
 //!   holding its ID.
+//! - `opentelemetry` (off by default): `opentelemetry::OtelDrain`, a slog drain that sends
+//!   each record to OpenTelemetry (through the official SDK, to an OTLP collector with
+//!   `opentelemetry-otlp`) as a log record with typed attributes, the `runtime_id`, and
+//!   the trace and span IDs of its runtime ID; `OtelDrain::batch` exports in batches and
+//!   reports what was lost.
 //!
 //! # Supported Rust versions
 //!
@@ -109,6 +114,9 @@ mod future;
 mod id;
 mod incoming;
 mod logger;
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub mod opentelemetry;
 mod scope;
 mod segment;
 pub mod setup;
