@@ -242,6 +242,14 @@ thread_local! {
     static ANSWER: RefCell<Option<Found>> = const { RefCell::new(None) };
 }
 
+/// Whether a probe is asking on this thread: a drain of the crate that has no binding or
+/// config to give answers `false` to such an `is_enabled`, so that a `slog::Duplicate`
+/// goes on to ask its other branch.
+#[cfg(feature = "opentelemetry")]
+pub(crate) fn probing() -> bool {
+    ASKING.try_with(Cell::get).unwrap_or(false)
+}
+
 /// If a probe is asking on this thread, answers it with `found()` and returns `true`: the
 /// caller then stops and returns from `is_enabled` at once.
 pub(crate) fn answer(found: impl FnOnce() -> Found) -> bool {

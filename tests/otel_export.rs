@@ -561,6 +561,38 @@ fn a_record_without_an_id_has_no_trace_context_and_keeps_its_own_runtime_id_pair
     });
 }
 
+#[test]
+fn with_the_otel_drain_first_in_a_duplicate_the_setups_config_is_still_found() {
+    let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+        .with_log_processor(Noop)
+        .build();
+    let config = RuntimeIdConfig::builder().prefix("API").build().unwrap();
+    let (file, guard) = token_runtime_id::setup::json_writer(std::io::sink())
+        .config(config)
+        .build()
+        .unwrap();
+    for logger in [
+        Logger::root(
+            Duplicate::new(OtelDrain::new(&provider), file.clone()).fuse(),
+            o!(),
+        ),
+        Logger::root(
+            Duplicate::new(file.clone(), OtelDrain::new(&provider)).fuse(),
+            o!(),
+        ),
+    ] {
+        let id = token_runtime_id::with_runtime_id(&logger, |_| {
+            token_runtime_id::get_runtime_id().unwrap()
+        })
+        .unwrap();
+        assert!(id.as_str().starts_with("API:"), "{id}");
+        // A real question still gets the drains' answers.
+        assert!(logger.is_enabled(Level::Info));
+    }
+    drop(file);
+    guard.finish().unwrap();
+}
+
 /// Takes every record and does nothing with it: what the drain itself allocates.
 #[derive(Debug)]
 struct Noop;

@@ -179,7 +179,14 @@ impl<L: Logger> Drain for OtelDrain<L> {
     }
 
     /// Whether the logger's processors take records of this level (from any target).
+    ///
+    /// To a question about a logger's runtime ID (see [`LoggerExt`](crate::LoggerExt)),
+    /// which it has none of, it answers no, so that a `slog::Duplicate` asks its other
+    /// branch, in either order.
     fn is_enabled(&self, level: slog::Level) -> bool {
+        if crate::bound::probing() {
+            return false;
+        }
         self.logger.event_enabled(severity(level).0, "", None)
     }
 

@@ -93,8 +93,8 @@
 //! let config = RuntimeIdConfig::builder().prefix("API").build()?;
 //! let (file, file_guard) = setup::json_writer(lines).config(config).build()?;
 //! let (otel, otel_guard) = OtelDrain::batch(exporter).build();
-//! // The setup's logger first: `with_runtime_id` finds its config there.
-//! let logger = Logger::root(Duplicate::new(file, otel).fuse(), o!());
+//! // Either order: `with_runtime_id` finds the setup's config in its branch.
+//! let logger = Logger::root(Duplicate::new(otel, file).fuse(), o!());
 //!
 //! with_runtime_id(&logger, |log| info!(log, "order placed"; "items" => 3))?;
 //!
@@ -114,12 +114,9 @@
 //! ```
 //!
 //! Both outputs carry the same ID: the bound logger makes it current while the record
-//! passes down the chain, and each output reads it there. Put the setup's logger first in
-//! the `Duplicate`: [`with_runtime_id`](crate::with_runtime_id) and
-//! [`LoggerExt`](crate::LoggerExt) find the setup's [`config`](crate::setup::Builder::config)
-//! by asking the drains of the logger in order (through `is_enabled`), and
-//! `slog::Duplicate` stops asking at the first drain that answers yes, which an
-//! `OtelDrain` does.
+//! passes down the chain, and each output reads it there. [`with_runtime_id`](crate::with_runtime_id)
+//! and [`LoggerExt`](crate::LoggerExt) find the setup's [`config`](crate::setup::Builder::config)
+//! in its branch of the `Duplicate`, whichever branch comes first.
 //!
 //! # On the logging thread
 //!
