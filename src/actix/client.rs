@@ -115,6 +115,7 @@ mod sealed {
 /// let body = response.body().await.unwrap();
 /// assert_eq!(body, call_id.as_str()); // the service called runs in the call's ID...
 /// assert_eq!(call_id.parent(), Some(request_id)); // ...a child of the request's
+/// drop(client); // closes its pooled connection, so the server stops at once
 /// handle.stop(true).await;
 /// # Ok::<(), std::io::Error>(())
 /// # }).unwrap();
