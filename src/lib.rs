@@ -80,6 +80,14 @@
 //!   the trace of its `traceparent`; `PropagateRuntimeIdLayer` sends each outgoing request
 //!   in a new child of the current ID, in those headers; `outgoing_request_id` does the
 //!   same for other clients (reqwest).
+//! - `actix` (off by default): the `actix` module, for actix-web 4 and awc:
+//!   `RuntimeIdMiddleware` runs each request, and its response body, in a root ID, as
+//!   `tower::RuntimeIdLayer` does (adopted from `x-request-id`, in the trace of
+//!   `traceparent`, returned in the response, error responses included);
+//!   `ClientRequestExt::propagate_runtime_id` sends each awc request in a new child of the
+//!   current ID, in those headers. It turns on `tower`, whose outgoing headers it sends.
+//!   With `tokio`, `task::spawn_local` starts the `!Send` tasks of actix-web's
+//!   single-threaded workers in the current ID.
 //! - `tracing` (off by default): `tracing::SlogLayer`, a `tracing_subscriber::Layer` that
 //!   writes the `tracing` events of libraries (hyper, tower-http, reqwest, sqlx, ...) to
 //!   a slog logger on the calling thread, so they carry the current ID; fields keep their
@@ -102,6 +110,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix;
 mod adopt;
 #[cfg(feature = "macros")]
 mod attribute;

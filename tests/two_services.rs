@@ -266,6 +266,9 @@ enum Kind {
     Sqlx,
     /// The service's own lines before and after serving.
     Lifecycle,
+    /// mio's lines about the sockets it registers, through the `log` crate: its default
+    /// `log` feature is on when actix-server is in the build (feature `actix`).
+    Mio,
     Unknown,
 }
 
@@ -312,6 +315,7 @@ fn classify(line: &Line) -> Kind {
             Some(target) if target.starts_with("sqlx") => Kind::Sqlx,
             None if REQWEST_LINES.iter().any(|line| msg.starts_with(line)) => Kind::Reqwest,
             None if matches!(msg, "listening" | "stopped") => Kind::Lifecycle,
+            None if MIO_LINES.iter().any(|line| msg.starts_with(line)) => Kind::Mio,
             _ => Kind::Unknown,
         };
     };
@@ -330,6 +334,15 @@ fn classify(line: &Line) -> Kind {
 /// The lines reqwest writes (through the `log` crate) during a call: as it opens a
 /// connection, and as it decides not to retry.
 const REQWEST_LINES: [&str; 2] = ["starting new connection", "shouldn't retry!"];
+
+/// The lines mio writes (through the `log` crate, at trace level) as tokio registers a
+/// socket with it: on a worker thread of the runtime, in whatever ID the registering task
+/// has, if any.
+const MIO_LINES: [&str; 3] = [
+    "registering event source with poller",
+    "reregistering event source with poller",
+    "deregistering event source from poller",
+];
 
 /// An `INSERT` statement, one per order, logged by sqlx.
 fn is_insert(line: &Line) -> bool {
@@ -527,6 +540,12 @@ impl Counts {
                     }
                 },
                 Kind::Lifecycle if line.id().is_none() => counts.lifecycle += 1,
+                // A socket registered for a request (a connection reqwest opens) carries
+                // its ID; one registered outside any (the listener) none.
+                Kind::Mio
+                    if line
+                        .id()
+                        .is_none_or(|id| orders_of.keys().any(|root| in_tree(id, root))) => {}
                 _ => counts.problem(format!("unexpected line: {}", line.raw)),
             }
         }

@@ -24,8 +24,10 @@ use crate::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig, scope
 /// tower stack around either. For each request it makes a new child of the current ID (a
 /// new root when there is none), puts it in the header, and makes it current while the
 /// inner service handles the request: during its `call` and every poll of the future it
-/// returns, so the client library's own lines (through the `log` crate, or `tracing` and
-/// `SlogLayer` with the `tracing` feature) carry it. The service called, behind a
+/// returns, so the lines the client library writes about the call (through the `log`
+/// crate, or `tracing` and `SlogLayer` with the `tracing` feature) carry it; lines of a
+/// connection's own task do not (see [which lines](super#which-client-library-lines-carry-the-calls-id)).
+/// The service called, behind a
 /// [`RuntimeIdLayer`](super::RuntimeIdLayer), takes it as the root of its lines; two calls
 /// from one request get two IDs.
 ///
