@@ -122,6 +122,8 @@ mod config;
 mod drain;
 mod error;
 mod future;
+#[cfg(feature = "tower")]
+mod http_common;
 mod id;
 mod incoming;
 mod logger;

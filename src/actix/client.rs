@@ -7,13 +7,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use actix_web::http::header::{HeaderMap, HeaderName};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use awc::{ClientRequest, SendClientRequest};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
-use super::{DEFAULT_HEADER, InRequest, Span, TRACEPARENT, TRACESTATE, header_value};
-use crate::{IncomingPolicy, IncomingRejection, RuntimeId};
+use super::{DEFAULT_HEADER, TRACEPARENT, TRACESTATE, header_value};
+use crate::http_common::{CallerValue, HeaderProblem, InRequest, Span};
+use crate::{IncomingPolicy, RuntimeId};
 
 /// Sends awc requests in a new child of the current ID: `client.get(url)
 /// .propagate_runtime_id().send()`.
@@ -207,9 +208,9 @@ impl PropagateRuntimeId {
         let _scope = id.enter();
         let problem = set_headers(request.headers_mut(), &id, &outgoing, settings);
         if let (Some(problem), Some(log)) = (problem, &settings.logger) {
-            problem.report(log, &settings.header);
+            problem.report(log, settings.header.as_str());
         }
-        let span = super::call_span(&id);
+        let span = crate::http_common::call_span(&id);
         RuntimeIdRequest { request, id, span }
     }
 }
@@ -311,34 +312,6 @@ impl<F> fmt::Debug for CallFuture<F> {
     }
 }
 
-/// Why a call went out without its own ID in the header, or with the caller's replaced.
-enum HeaderProblem {
-    /// The caller's value broke the policy: replaced by the call's ID (or left out).
-    CallerValueReplaced(IncomingRejection, usize),
-    /// The call's ID broke the policy even shortened: no header was sent.
-    CannotSend(Option<IncomingRejection>, usize),
-}
-
-impl HeaderProblem {
-    fn report(&self, log: &Logger, header: &HeaderName) {
-        // The same messages as `tower::PropagateRuntimeIdLayer`'s.
-        match self {
-            HeaderProblem::CallerValueReplaced(reason, len) => slog::warn!(
-                log, "replaced a request ID the called service would refuse with the call's";
-                "header" => header.as_str(),
-                "len" => *len,
-                "reason" => %reason,
-            ),
-            HeaderProblem::CannotSend(reason, len) => slog::warn!(
-                log, "sent the call without its runtime ID: the called service would refuse it";
-                "header" => header.as_str(),
-                "len" => *len,
-                "reason" => reason.map(|reason| reason.to_string()),
-            ),
-        }
-    }
-}
-
 /// Puts the call's ID and trace context in the request's headers, from the `http` 1
 /// headers `outgoing_request_id` made for it, as [`PropagateRuntimeId`] documents.
 fn set_headers(
@@ -347,15 +320,10 @@ fn set_headers(
     outgoing: &::http::HeaderMap,
     settings: &Settings,
 ) -> Option<HeaderProblem> {
-    let mut replaced = None;
-    let mut values = headers.get_all(&settings.header);
-    match (values.next(), values.next()) {
-        (None, _) => {}
-        (Some(value), None) => match settings.policy.accept(value.as_bytes()) {
-            Ok(_) => return None,
-            Err(reason) => replaced = Some((reason, value.len())),
-        },
-        (Some(first), Some(_)) => replaced = Some((IncomingRejection::Repeated, first.len())),
+    let values = headers.get_all(&settings.header);
+    let caller = CallerValue::check(&settings.policy, values.map(HeaderValue::as_bytes));
+    if let CallerValue::Accepted = caller {
+        return None;
     }
     for name in [TRACEPARENT, TRACESTATE] {
         let name = HeaderName::from_static(name);
@@ -377,7 +345,7 @@ fn set_headers(
     match value {
         Some(value) => {
             headers.insert(settings.header.clone(), value);
-            replaced.map(|(reason, len)| HeaderProblem::CallerValueReplaced(reason, len))
+            caller.replaced()
         }
         None => {
             headers.remove(&settings.header);

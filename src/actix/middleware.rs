@@ -15,10 +15,10 @@ use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
-use super::{DEFAULT_HEADER, InRequest, TRACEPARENT, TRACESTATE, header_value};
-use crate::config::with_config_or_default;
+use super::{DEFAULT_HEADER, TRACEPARENT, TRACESTATE, header_value};
+use crate::http_common::{InRequest, ServerSettings};
 use crate::scope;
-use crate::{Adopted, Incoming, IncomingField, IncomingPolicy, RuntimeId, RuntimeIdConfig};
+use crate::{Adopted, IncomingField, IncomingPolicy, RuntimeId, RuntimeIdConfig};
 
 /// An actix-web middleware that runs each request in a root runtime ID, adopted from the
 /// `x-request-id` header when valid: the actix-web form of
@@ -106,13 +106,7 @@ pub struct RuntimeIdMiddleware {
     settings: Arc<Settings>,
 }
 
-#[derive(Clone)]
-struct Settings {
-    header: HeaderName,
-    policy: IncomingPolicy,
-    config: Option<Arc<RuntimeIdConfig>>,
-    logger: Option<Logger>,
-}
+type Settings = ServerSettings<HeaderName>;
 
 impl Default for RuntimeIdMiddleware {
     fn default() -> Self {
@@ -136,12 +130,7 @@ impl RuntimeIdMiddleware {
     /// ```
     pub fn new() -> Self {
         RuntimeIdMiddleware {
-            settings: Arc::new(Settings {
-                header: HeaderName::from_static(DEFAULT_HEADER),
-                policy: IncomingPolicy::default(),
-                config: None,
-                logger: None,
-            }),
+            settings: Arc::new(Settings::new(HeaderName::from_static(DEFAULT_HEADER))),
         }
     }
 
@@ -209,38 +198,18 @@ impl RuntimeIdMiddleware {
 
 impl fmt::Debug for RuntimeIdMiddleware {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.settings.fmt(f)
+        self.settings.debug("RuntimeIdMiddleware", f)
     }
 }
 
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RuntimeIdMiddleware")
-            .field("header", &self.header)
-            .field("policy", &self.policy)
-            .field("config", &self.config)
-            .field("logger", &self.logger.is_some())
-            .finish()
-    }
-}
-
-impl Settings {
-    /// The request's root: adopted from its headers (see [`IncomingPolicy::adopt`]).
-    fn incoming(&self, headers: &HeaderMap) -> Adopted {
-        let mut incoming = Incoming::new();
-        for value in headers.get_all(&self.header) {
-            incoming = incoming.request_id(value.as_bytes());
-        }
-        for value in headers.get_all(TRACEPARENT) {
-            incoming = incoming.traceparent(value.as_bytes());
-        }
-        for value in headers.get_all(TRACESTATE) {
-            incoming = incoming.tracestate(value.as_bytes());
-        }
-        with_config_or_default(self.config.as_deref(), |config| {
-            self.policy.adopt(&incoming, config)
-        })
-    }
+/// The request's root: adopted from its headers (see [`IncomingPolicy::adopt`]).
+fn incoming(settings: &Settings, headers: &HeaderMap) -> Adopted {
+    let values = |name| headers.get_all(name).map(HeaderValue::as_bytes);
+    settings.adopt(
+        values(&settings.header),
+        values(&HeaderName::from_static(TRACEPARENT)),
+        values(&HeaderName::from_static(TRACESTATE)),
+    )
 }
 
 impl<S, B> Transform<S, ServiceRequest> for RuntimeIdMiddleware
@@ -292,7 +261,7 @@ where
 
     fn call(&self, mut request: ServiceRequest) -> ResponseFuture<S::Future> {
         let settings = &*self.settings;
-        let adopted = settings.incoming(request.headers());
+        let adopted = incoming(settings, request.headers());
         let id = adopted.runtime_id().clone();
         let _scope = scope::enter(Some(id.clone()));
         if let Some(log) = &settings.logger {
@@ -329,7 +298,7 @@ where
         request.extensions_mut().insert(id.clone());
         // The span is made while the ID is current, so it holds the ID; the call itself
         // runs in both: services often log, spawn or hand work over there.
-        let span = super::request_span(&id);
+        let span = crate::http_common::request_span(&id);
         let future = span.in_scope(|| self.service.call(request));
         drop(_scope);
         ResponseFuture {

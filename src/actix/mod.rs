@@ -93,13 +93,7 @@
 //! few lines serve any other framework or a queue consumer; see the [`adopt`
 //! example](crate::IncomingPolicy::adopt) and the README's "Other frameworks".
 
-use std::fmt;
-use std::pin::Pin;
-
 use actix_web::http::header::HeaderValue;
-use pin_project_lite::pin_project;
-
-use crate::{RuntimeId, scope};
 
 mod client;
 mod middleware;
@@ -122,128 +116,6 @@ const TRACESTATE: &str = "tracestate";
 /// value is then left out rather than sent damaged.
 fn header_value(bytes: &[u8]) -> Option<HeaderValue> {
     HeaderValue::from_bytes(bytes).ok()
-}
-
-/// The `tracing` span a request or call runs in, holding its ID (feature `tracing`), so
-/// that libraries which carry `Span::current()` to other threads and tasks carry the ID.
-#[cfg(feature = "tracing")]
-type Span = tracing::Span;
-
-/// Without the `tracing` feature there is no span: entering it does nothing.
-#[cfg(not(feature = "tracing"))]
-#[derive(Clone, Debug)]
-struct Span;
-
-/// What entering no span gives: nothing to leave.
-#[cfg(not(feature = "tracing"))]
-struct Entered;
-
-#[cfg(not(feature = "tracing"))]
-impl Span {
-    fn enter(&self) -> Entered {
-        Entered
-    }
-
-    fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        f()
-    }
-}
-
-/// The span of a request a server handles, made while its ID is current (the same span
-/// `tower::RuntimeIdLayer` makes).
-fn request_span(id: &RuntimeId) -> Span {
-    #[cfg(feature = "tracing")]
-    {
-        tracing::info_span!(target: "token_runtime_id", "request", runtime_id = %id)
-    }
-    #[cfg(not(feature = "tracing"))]
-    {
-        let _ = id;
-        Span
-    }
-}
-
-/// The span of a call a client makes, made while its ID is current.
-fn call_span(id: &RuntimeId) -> Span {
-    #[cfg(feature = "tracing")]
-    {
-        tracing::info_span!(target: "token_runtime_id", "call", runtime_id = %id)
-    }
-    #[cfg(not(feature = "tracing"))]
-    {
-        let _ = id;
-        Span
-    }
-}
-
-pin_project! {
-    /// A future or body that runs in a request's (or call's) ID and span: both are current
-    /// during every poll and while it is dropped.
-    struct InRequest<T> {
-        #[pin]
-        inner: Option<T>,
-        // Lent to the polling thread's stack for each poll.
-        id: Option<RuntimeId>,
-        span: Span,
-    }
-
-    impl<T> PinnedDrop for InRequest<T> {
-        fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            let _scope = scope::lend(this.id);
-            let _entered = this.span.enter();
-            this.inner.set(None);
-        }
-    }
-}
-
-impl<T> InRequest<T> {
-    fn new(inner: T, id: RuntimeId, span: Span) -> Self {
-        InRequest {
-            inner: Some(inner),
-            id: Some(id),
-            span,
-        }
-    }
-
-    /// Runs `f` on the inner value with the ID current and the span entered (the ID first,
-    /// so that entering the span finds it current and opens no scope of its own).
-    fn poll_in<R>(self: Pin<&mut Self>, f: impl FnOnce(Pin<&mut T>) -> R) -> R {
-        let this = self.project();
-        let _scope = scope::lend(this.id);
-        let _entered = this.span.enter();
-        match this.inner.as_pin_mut() {
-            Some(inner) => f(inner),
-            None => unreachable!("the inner value is only taken on drop"),
-        }
-    }
-
-    fn runtime_id(&self) -> &RuntimeId {
-        match &self.id {
-            Some(id) => id,
-            None => unreachable!("the ID is only lent out during a poll"),
-        }
-    }
-
-    fn inner(&self) -> &T {
-        match &self.inner {
-            Some(inner) => inner,
-            None => unreachable!("the inner value is only taken on drop"),
-        }
-    }
-
-    fn span(&self) -> &Span {
-        &self.span
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for InRequest<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InRequest")
-            .field("inner", &self.inner)
-            .field("runtime_id", &self.id)
-            .finish()
-    }
 }
 
 #[cfg(test)]

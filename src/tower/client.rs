@@ -13,9 +13,10 @@ use ::http::header::{HeaderMap, HeaderName, HeaderValue};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
-use super::{DEFAULT_HEADER, InRequest, TRACEPARENT, TRACESTATE};
+use super::{DEFAULT_HEADER, TRACEPARENT, TRACESTATE};
 use crate::config::{with_config_or_default, with_default_config};
-use crate::{IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig, scope};
+use crate::http_common::{CallerValue, HeaderProblem, InRequest};
+use crate::{IncomingPolicy, RuntimeId, RuntimeIdConfig, scope};
 
 /// A tower [`Layer`](::tower::Layer) for HTTP clients: each request goes out in a new child
 /// of the current ID, sent in the `x-request-id` header.
@@ -285,12 +286,12 @@ where
         let _scope = id.enter();
         let problem = set_header(&mut request, &id, settings);
         if let (Some(problem), Some(log)) = (problem, &settings.logger) {
-            problem.report(log, &settings.header);
+            problem.report(log, settings.header.as_str());
         }
         // The span is made while the call's ID is current, so it holds it: a client that
         // hands the request to a worker task with `Span::current()` (tower's `Buffer`, a
         // tonic `Channel`) carries the ID there.
-        let span = super::call_span(&id);
+        let span = crate::http_common::call_span(&id);
         let future = span.in_scope(|| self.inner.call(request));
         drop(_scope);
         CallFuture {
@@ -334,35 +335,6 @@ fn outgoing_id(config: &RuntimeIdConfig) -> RuntimeId {
     })
 }
 
-/// Why a call went out without its own ID in the header, or with the caller's replaced.
-enum HeaderProblem {
-    /// The caller's value broke the policy: replaced by the call's ID (or left out).
-    CallerValueReplaced(IncomingRejection, usize),
-    /// The call's ID broke the policy even shortened: no header was sent.
-    CannotSend(IncomingRejection, usize),
-}
-
-impl HeaderProblem {
-    fn report(&self, log: &Logger, header: &HeaderName) {
-        let (message, (reason, len)) = match self {
-            HeaderProblem::CallerValueReplaced(reason, len) => (
-                "replaced a request ID the called service would refuse with the call's",
-                (reason, len),
-            ),
-            HeaderProblem::CannotSend(reason, len) => (
-                "sent the call without its runtime ID: the called service would refuse it",
-                (reason, len),
-            ),
-        };
-        slog::warn!(
-            log, "{}", message;
-            "header" => header.as_str(),
-            "len" => *len,
-            "reason" => %reason,
-        );
-    }
-}
-
 /// Puts the call's ID in the request's header, as [`PropagateRuntimeIdLayer`] documents.
 fn set_header<B>(
     request: &mut Request<B>,
@@ -370,22 +342,17 @@ fn set_header<B>(
     settings: &Settings,
 ) -> Option<HeaderProblem> {
     let headers = request.headers_mut();
-    let mut replaced = None;
-    let mut values = headers.get_all(&settings.header).iter();
-    match (values.next(), values.next()) {
-        (None, _) => {}
-        (Some(value), None) => match settings.policy.check_value(value.as_bytes()) {
-            Ok(()) => return None,
-            Err(reason) => replaced = Some((reason, value.len())),
-        },
-        (Some(first), Some(_)) => replaced = Some((IncomingRejection::Repeated, first.len())),
+    let values = headers.get_all(&settings.header).iter();
+    let caller = CallerValue::check(&settings.policy, values.map(HeaderValue::as_bytes));
+    if let CallerValue::Accepted = caller {
+        return None;
     }
     set_trace_context(headers, id);
     let sep = with_config_or_default(settings.config.as_deref(), |config| config.sep().to_owned());
     match sendable(id, &sep, &settings.policy) {
         Ok(value) => {
             headers.insert(settings.header.clone(), value);
-            replaced.map(|(reason, len)| HeaderProblem::CallerValueReplaced(reason, len))
+            caller.replaced()
         }
         Err(problem) => {
             headers.remove(&settings.header);
@@ -418,7 +385,7 @@ fn sendable(
     let text = shortened(id.as_str(), sep, policy.max_len());
     match policy.check_value(text.as_bytes()) {
         Ok(()) => Ok(header_value_of(&text)),
-        Err(reason) => Err(HeaderProblem::CannotSend(reason, id.as_str().len())),
+        Err(reason) => Err(HeaderProblem::CannotSend(Some(reason), id.as_str().len())),
     }
 }
 

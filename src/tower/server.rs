@@ -12,10 +12,10 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
-use super::{DEFAULT_HEADER, InRequest, TRACEPARENT, TRACESTATE, header_value};
-use crate::config::with_config_or_default;
+use super::{DEFAULT_HEADER, TRACEPARENT, TRACESTATE, header_value};
+use crate::http_common::{InRequest, ServerSettings};
 use crate::scope;
-use crate::{Adopted, Incoming, IncomingField, IncomingPolicy, RuntimeIdConfig};
+use crate::{Adopted, IncomingField, IncomingPolicy, RuntimeIdConfig};
 
 /// A tower [`Layer`](::tower::Layer) that runs each request in a root runtime ID, adopted
 /// from the `x-request-id` header when valid.
@@ -75,13 +75,7 @@ pub struct RuntimeIdLayer {
     settings: Arc<Settings>,
 }
 
-#[derive(Clone)]
-struct Settings {
-    header: HeaderName,
-    policy: IncomingPolicy,
-    config: Option<Arc<RuntimeIdConfig>>,
-    logger: Option<Logger>,
-}
+type Settings = ServerSettings<HeaderName>;
 
 impl Default for RuntimeIdLayer {
     fn default() -> Self {
@@ -118,12 +112,7 @@ impl RuntimeIdLayer {
     /// ```
     pub fn new() -> Self {
         RuntimeIdLayer {
-            settings: Arc::new(Settings {
-                header: HeaderName::from_static(DEFAULT_HEADER),
-                policy: IncomingPolicy::default(),
-                config: None,
-                logger: None,
-            }),
+            settings: Arc::new(Settings::new(HeaderName::from_static(DEFAULT_HEADER))),
         }
     }
 
@@ -190,18 +179,7 @@ impl RuntimeIdLayer {
 
 impl fmt::Debug for RuntimeIdLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.settings.fmt(f)
-    }
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RuntimeIdLayer")
-            .field("header", &self.header)
-            .field("policy", &self.policy)
-            .field("config", &self.config)
-            .field("logger", &self.logger.is_some())
-            .finish()
+        self.settings.debug("RuntimeIdLayer", f)
     }
 }
 
@@ -232,23 +210,14 @@ impl<S: fmt::Debug> fmt::Debug for RuntimeIdService<S> {
     }
 }
 
-impl Settings {
-    /// The request's root: adopted from its headers (see [`IncomingPolicy::adopt`]).
-    fn incoming(&self, headers: &HeaderMap) -> Adopted {
-        let mut incoming = Incoming::new();
-        for value in headers.get_all(&self.header) {
-            incoming = incoming.request_id(value.as_bytes());
-        }
-        for value in headers.get_all(TRACEPARENT) {
-            incoming = incoming.traceparent(value.as_bytes());
-        }
-        for value in headers.get_all(TRACESTATE) {
-            incoming = incoming.tracestate(value.as_bytes());
-        }
-        with_config_or_default(self.config.as_deref(), |config| {
-            self.policy.adopt(&incoming, config)
-        })
-    }
+/// The request's root: adopted from its headers (see [`IncomingPolicy::adopt`]).
+fn incoming(settings: &Settings, headers: &HeaderMap) -> Adopted {
+    let values = |name| headers.get_all(name).into_iter().map(HeaderValue::as_bytes);
+    settings.adopt(
+        values(&settings.header),
+        values(&HeaderName::from_static(TRACEPARENT)),
+        values(&HeaderName::from_static(TRACESTATE)),
+    )
 }
 
 impl<S, ReqBody, ResBody> ::tower::Service<Request<ReqBody>> for RuntimeIdService<S>
@@ -265,7 +234,7 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> ResponseFuture<S::Future> {
         let settings = &*self.settings;
-        let adopted = settings.incoming(request.headers());
+        let adopted = incoming(settings, request.headers());
         let id = adopted.runtime_id().clone();
         let _scope = scope::enter(Some(id.clone()));
         if let Some(log) = &settings.logger {
@@ -295,7 +264,7 @@ where
         request.extensions_mut().insert(id.clone());
         // The span is made while the ID is current, so it holds the ID; the call itself
         // runs in both: services often log, spawn or hand work over there.
-        let span = super::request_span(&id);
+        let span = crate::http_common::request_span(&id);
         let future = span.in_scope(|| self.inner.call(request));
         drop(_scope);
         ResponseFuture {
@@ -337,9 +306,7 @@ where
                 entry.insert(value);
             }
         }
-        let Some(id) = this.inner.runtime_id() else {
-            unreachable!("a response future always has its request's ID")
-        };
+        let id = this.inner.runtime_id();
         response.extensions_mut().insert(id.clone());
         let span = this.inner.span().clone();
         let id = id.clone();
@@ -384,13 +351,11 @@ impl<B: Body> Body for ResponseBody<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.inner().is_none_or(Body::is_end_stream)
+        self.inner.inner().is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner
-            .inner()
-            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+        self.inner.inner().size_hint()
     }
 }
 
