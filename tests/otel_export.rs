@@ -10,171 +10,22 @@
 //! allocates per record.
 
 mod common;
+#[path = "common/otlp.rs"]
+mod otlp;
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::within;
-use opentelemetry_otlp::{LogExporter, WithExportConfig};
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::BatchConfigBuilder;
+use otlp::Receiver;
 use slog::{Drain, Duplicate, Level, Logger, RecordLocation, RecordStatic, info, o, warn};
 use token_runtime_id::opentelemetry::OtelDrain;
 use token_runtime_id::{LoggerExt, RuntimeId, RuntimeIdConfig, get_runtime_id, setup};
-use tokio::sync::{Notify, oneshot};
-
-/// A record as the receiver got it, with its resource's service name and its scope's name.
-#[derive(Clone, Debug)]
-struct Received {
-    service: String,
-    scope: String,
-    record: LogRecord,
-}
-
-impl Received {
-    fn attribute(&self, key: &str) -> Option<&Value> {
-        self.record
-            .attributes
-            .iter()
-            .find(|kv| kv.key == key)
-            .and_then(|kv| kv.value.as_ref()?.value.as_ref())
-    }
-
-    fn text(&self, key: &str) -> &str {
-        match self.attribute(key) {
-            Some(Value::StringValue(s)) => s,
-            other => panic!("{key}: not a string: {other:?}"),
-        }
-    }
-
-    fn body(&self) -> &str {
-        match self.record.body.as_ref().and_then(|b| b.value.as_ref()) {
-            Some(Value::StringValue(s)) => s,
-            other => panic!("body not a string: {other:?}"),
-        }
-    }
-}
-
-/// The receiver's side of OTLP/gRPC: keeps every record; while `stalled`, holds each
-/// export until released.
-#[derive(Clone, Default)]
-struct Collector {
-    received: Arc<Mutex<Vec<Received>>>,
-    stall: Arc<Mutex<Option<Arc<Notify>>>>,
-}
-
-#[tonic::async_trait]
-impl LogsService for Collector {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportLogsServiceRequest>,
-    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        let stall = self.stall.lock().unwrap().clone();
-        if let Some(stall) = stall {
-            stall.notified().await;
-        }
-        let mut received = self.received.lock().unwrap();
-        for resource_logs in request.into_inner().resource_logs {
-            let service = resource_logs
-                .resource
-                .iter()
-                .flat_map(|r| &r.attributes)
-                .find(|kv| kv.key == "service.name")
-                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                    Value::StringValue(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            for scope_logs in resource_logs.scope_logs {
-                let scope = scope_logs.scope.map(|s| s.name).unwrap_or_default();
-                for record in scope_logs.log_records {
-                    received.push(Received {
-                        service: service.clone(),
-                        scope: scope.clone(),
-                        record,
-                    });
-                }
-            }
-        }
-        Ok(tonic::Response::new(ExportLogsServiceResponse {
-            partial_success: None,
-        }))
-    }
-}
-
-/// A running receiver on 127.0.0.1 and the runtime the exporter and it run on.
-struct Receiver {
-    runtime: tokio::runtime::Runtime,
-    addr: SocketAddr,
-    collector: Collector,
-    stop: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let collector = Collector::default();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let service = LogsServiceServer::new(collector.clone());
-        let server = runtime.spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(listener),
-                    async {
-                        let _ = stopped.await;
-                    },
-                )
-                .await
-                .unwrap();
-        });
-        Receiver {
-            runtime,
-            addr,
-            collector,
-            stop: Some((stop, server)),
-        }
-    }
-
-    /// opentelemetry-otlp's gRPC exporter, sending to this receiver.
-    fn exporter(&self) -> LogExporter {
-        let _runtime = self.runtime.enter();
-        LogExporter::builder()
-            .with_tonic()
-            .with_endpoint(format!("http://{}", self.addr))
-            .build()
-            .unwrap()
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.collector.received.lock().unwrap().clone()
-    }
-
-    /// Stops the server and waits until it no longer accepts or serves anything.
-    fn stop(&mut self) {
-        let (stop, server) = self.stop.take().unwrap();
-        let _ = stop.send(());
-        self.runtime.block_on(server).unwrap();
-    }
-}
+use tokio::sync::Notify;
 
 /// What a record was sent with, keyed by its `seq` attribute.
 #[derive(Clone, Debug)]

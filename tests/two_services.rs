@@ -15,6 +15,8 @@
 //! are killed when the test fails, and a service whose standard input closes stops by
 //! itself, so none outlives the test. The whole run has a deadline.
 
+#[path = "common/otlp.rs"]
+mod otlp;
 #[path = "../examples/two_services/processes.rs"]
 mod processes;
 #[path = "../examples/two_services/service.rs"]
@@ -29,6 +31,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use otlp::{Received, Receiver};
 use processes::{Answer, TwoServices, send_orders};
 use serde_json::{Map, Value};
 use service::{Name, ServeArgs};
@@ -71,11 +74,15 @@ fn run() {
         .enable_all()
         .build()
         .unwrap();
+    // Both services export every line to it, as they do when `OTEL_EXPORTER_OTLP_ENDPOINT`
+    // is set.
+    let mut receiver = Receiver::start();
+    let endpoint = format!("http://{}", receiver.addr);
     let started = Instant::now();
     let (answers, sending, [a, b]) = runtime
         .block_on(async {
             tokio::time::timeout(DEADLINE, async {
-                let services = TwoServices::start(dir.path()).await?;
+                let services = TwoServices::start(dir.path(), Some(&endpoint)).await?;
                 let files = [&services.a, &services.b].map(|service| service.log().to_owned());
                 let sent = Instant::now();
                 // On an error, `services` is dropped here and both children are killed.
@@ -94,6 +101,8 @@ fn run() {
         .into_iter()
         .flat_map(|(name, path)| read_lines(name, path))
         .collect();
+    receiver.stop();
+    let exported = Exported::compare(&lines, &receiver.received());
     let counts = Counts::of(&answers, &lines);
     let profile = if cfg!(debug_assertions) {
         "debug"
@@ -105,6 +114,7 @@ fn run() {
          in {sending:.2?} ({total:.2?} with starting and stopping both services)"
     );
     println!("{counts}");
+    println!("{exported}");
     assert_eq!(counts.answered_ok, ORDERS as usize, "{counts}");
     assert_eq!(counts.without_request_id, 0, "{counts}");
     assert_eq!((counts.lost, counts.duplicated), (0, 0), "{counts}");
@@ -129,6 +139,9 @@ fn run() {
     );
     assert!(counts.in_an_orders_tree > 0, "{counts}");
     assert!(counts.problems.is_empty(), "{counts}");
+    assert_eq!(exported.received, exported.lines, "{exported}");
+    assert!(exported.missing.is_empty(), "{exported}");
+    assert!(exported.unexpected.is_empty(), "{exported}");
 
     let viewer = check_viewer(&a, &b, &answers, &lines);
     println!("the viewer, on the tree of one order:\n{viewer}");
@@ -266,9 +279,6 @@ enum Kind {
     Sqlx,
     /// The service's own lines before and after serving.
     Lifecycle,
-    /// mio's lines about the sockets it registers, through the `log` crate: its default
-    /// `log` feature is on when actix-server is in the build (feature `actix`).
-    Mio,
     Unknown,
 }
 
@@ -315,7 +325,6 @@ fn classify(line: &Line) -> Kind {
             Some(target) if target.starts_with("sqlx") => Kind::Sqlx,
             None if REQWEST_LINES.iter().any(|line| msg.starts_with(line)) => Kind::Reqwest,
             None if matches!(msg, "listening" | "stopped") => Kind::Lifecycle,
-            None if MIO_LINES.iter().any(|line| msg.starts_with(line)) => Kind::Mio,
             _ => Kind::Unknown,
         };
     };
@@ -334,15 +343,6 @@ fn classify(line: &Line) -> Kind {
 /// The lines reqwest writes (through the `log` crate) during a call: as it opens a
 /// connection, and as it decides not to retry.
 const REQWEST_LINES: [&str; 2] = ["starting new connection", "shouldn't retry!"];
-
-/// The lines mio writes (through the `log` crate, at trace level) as tokio registers a
-/// socket with it: on a worker thread of the runtime, in whatever ID the registering task
-/// has, if any.
-const MIO_LINES: [&str; 3] = [
-    "registering event source with poller",
-    "reregistering event source with poller",
-    "deregistering event source from poller",
-];
 
 /// An `INSERT` statement, one per order, logged by sqlx.
 fn is_insert(line: &Line) -> bool {
@@ -540,12 +540,6 @@ impl Counts {
                     }
                 },
                 Kind::Lifecycle if line.id().is_none() => counts.lifecycle += 1,
-                // A socket registered for a request (a connection reqwest opens) carries
-                // its ID; one registered outside any (the listener) none.
-                Kind::Mio
-                    if line
-                        .id()
-                        .is_none_or(|id| orders_of.keys().any(|root| in_tree(id, root))) => {}
                 _ => counts.problem(format!("unexpected line: {}", line.raw)),
             }
         }
@@ -888,4 +882,91 @@ fn block_of<'t>(text: &'t str, id: &str) -> Option<Vec<&'t str>> {
         .iter()
         .take_while(|line| depth(line) > depth(lines[start]));
     Some(below.copied().collect())
+}
+
+/// The lines of both files against the records the OTLP receiver got from both services.
+#[derive(Debug, Default)]
+struct Exported {
+    /// Lines in the files, and records received, by service.
+    lines: [usize; 2],
+    received: [usize; 2],
+    /// Records received with a runtime ID, and those whose trace and span IDs are its line's.
+    with_id: usize,
+    joined_to_trace: usize,
+    /// Lines no record matched, and records no line matched (at most a few of each).
+    missing: Vec<String>,
+    unexpected: Vec<String>,
+}
+
+impl Exported {
+    fn compare(lines: &[Line], records: &[Received]) -> Exported {
+        let mut exported = Exported::default();
+        // (service, message, runtime ID, trace ID, span ID): what a line and its record share.
+        type Key = (String, String, Option<String>, String, String);
+        let mut expected: HashMap<Key, usize> = HashMap::new();
+        for line in lines {
+            exported.lines[usize::from(line.service == Name::B)] += 1;
+            let (trace, span) = line.trace_context().unwrap_or(("", ""));
+            let key = (
+                line.service.as_str().to_owned(),
+                line.msg().to_owned(),
+                line.id().map(str::to_owned),
+                trace.to_owned(),
+                span.to_owned(),
+            );
+            *expected.entry(key).or_default() += 1;
+        }
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        for record in records {
+            let service = record.service.as_str();
+            exported.received[usize::from(service == Name::B.as_str())] += 1;
+            let id = (record.attribute("runtime_id").is_some())
+                .then(|| record.text("runtime_id").to_owned());
+            let (trace, span) = (hex(&record.record.trace_id), hex(&record.record.span_id));
+            if id.is_some() {
+                exported.with_id += 1;
+            }
+            let key = (
+                service.to_owned(),
+                record.body().to_owned(),
+                id,
+                trace,
+                span,
+            );
+            match expected.get_mut(&key) {
+                Some(count) if *count > 0 => {
+                    *count -= 1;
+                    if key.2.is_some() && !key.3.is_empty() {
+                        exported.joined_to_trace += 1;
+                    }
+                }
+                _ if exported.unexpected.len() < 5 => exported.unexpected.push(format!("{key:?}")),
+                _ => {}
+            }
+        }
+        let missing = expected.into_iter().filter(|(_, count)| *count > 0);
+        exported.missing = missing
+            .take(5)
+            .map(|(key, count)| format!("{count} x {key:?}"))
+            .collect();
+        exported
+    }
+}
+
+impl std::fmt::Display for Exported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "OTLP export: lines in the files (a, b) {:?}, records received {:?}; \
+             {} with a runtime ID, {} of them with their line's trace and span IDs",
+            self.lines, self.received, self.with_id, self.joined_to_trace
+        )?;
+        for line in &self.missing {
+            writeln!(f, "  not received: {line}")?;
+        }
+        for record in &self.unexpected {
+            writeln!(f, "  no such line: {record}")?;
+        }
+        Ok(())
+    }
 }

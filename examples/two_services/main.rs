@@ -2,7 +2,7 @@
 //! of its own: one request followed across both.
 //!
 //! ```text
-//! cargo run --example two_services --features tower,tokio,tracing -- [--dir DIR] [--demo N]
+//! cargo run --example two_services --features tower,tokio,tracing,opentelemetry -- [--dir DIR] [--demo N]
 //! ```
 //!
 //! Starts service B (prices), then service A (orders), each by running this program again
@@ -24,6 +24,12 @@
 //!     [k3x9...:p0q1...:z7w2...]
 //!       ... b | INFO looking up the price list item=0 order=42
 //! ```
+//!
+//! Both write `trace_id` and `span_id` on every line with an ID, and an order's lines in
+//! both services are one W3C trace (the calls carry `traceparent`). With the standard
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` variable set (`http://127.0.0.1:4317`, say), each service
+//! also sends every line to that OpenTelemetry collector over OTLP/gRPC, as a log record of
+//! its trace, with `OtelDrain` beside the file.
 //!
 //! With `--demo N`, it sends A `N` orders, stops both services (each writes out its file)
 //! and prints the command that shows the files as trees. Without, it serves until Ctrl-C:
@@ -93,7 +99,7 @@ fn main() -> ExitCode {
 
 async fn run(options: Options) -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all(&options.dir)?;
-    let services = TwoServices::start(&options.dir).await?;
+    let services = TwoServices::start(&options.dir, None).await?;
     let a = services.a.addr();
     println!(
         "service a (orders) on http://{a}, service b (prices) on http://{}",

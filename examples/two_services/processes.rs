@@ -22,7 +22,7 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::time::timeout;
 
-use crate::service::{DEFAULT_HEADER, LISTENING, Name, ServeArgs, log_file};
+use crate::service::{DEFAULT_HEADER, LISTENING, Name, OTLP_ENDPOINT, ServeArgs, log_file};
 
 /// How long a service may take to say where it listens.
 const START_LIMIT: Duration = Duration::from_secs(30);
@@ -46,9 +46,15 @@ pub(crate) struct ServiceProcess {
 }
 
 impl ServiceProcess {
-    /// Starts the service `args` describes and waits for its address.
-    pub(crate) async fn start(args: ServeArgs) -> io::Result<ServiceProcess> {
-        let mut child = Command::new(std::env::current_exe()?)
+    /// Starts the service `args` describes and waits for its address. With `otlp`, it
+    /// exports its lines to that OTLP/gRPC endpoint (else it does when this process's
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set: the child inherits it).
+    pub(crate) async fn start(args: ServeArgs, otlp: Option<&str>) -> io::Result<ServiceProcess> {
+        let mut command = Command::new(std::env::current_exe()?);
+        if let Some(endpoint) = otlp {
+            command.env(OTLP_ENDPOINT, endpoint);
+        }
+        let mut child = command
             .args(args.to_args())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -125,19 +131,26 @@ pub(crate) struct TwoServices {
 }
 
 impl TwoServices {
-    /// Starts B, then A with B's address, both writing their file in `dir`.
-    pub(crate) async fn start(dir: &Path) -> io::Result<TwoServices> {
-        let b = ServiceProcess::start(ServeArgs {
-            name: Name::B,
-            log: log_file(dir, Name::B),
-            prices: None,
-        })
+    /// Starts B, then A with B's address, both writing their file in `dir` (and exporting
+    /// their lines to `otlp`, see [`ServiceProcess::start`]).
+    pub(crate) async fn start(dir: &Path, otlp: Option<&str>) -> io::Result<TwoServices> {
+        let b = ServiceProcess::start(
+            ServeArgs {
+                name: Name::B,
+                log: log_file(dir, Name::B),
+                prices: None,
+            },
+            otlp,
+        )
         .await?;
-        let a = ServiceProcess::start(ServeArgs {
-            name: Name::A,
-            log: log_file(dir, Name::A),
-            prices: Some(b.addr()),
-        })
+        let a = ServiceProcess::start(
+            ServeArgs {
+                name: Name::A,
+                log: log_file(dir, Name::A),
+                prices: Some(b.addr()),
+            },
+            otlp,
+        )
         .await?;
         Ok(TwoServices { a, b })
     }

@@ -35,8 +35,11 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use slog::{Logger, error, info, o};
+use opentelemetry_otlp::LogExporter;
+use opentelemetry_sdk::Resource;
+use slog::{Drain, Duplicate, Logger, error, info, o};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use token_runtime_id::opentelemetry::{OtelDrain, OtelGuard};
 use token_runtime_id::tower::{PropagateRuntimeIdLayer, RuntimeIdLayer, outgoing_request_id};
 use token_runtime_id::tracing::SlogLayer;
 use token_runtime_id::{RuntimeIdFutureExt, task, with_runtime_id, with_runtime_id_async};
@@ -49,6 +52,9 @@ use tracing_subscriber::prelude::*;
 
 /// The header the runtime-ID layers read and write by default.
 pub(crate) const DEFAULT_HEADER: &str = "x-request-id";
+
+/// The standard variable that names the OTLP collector a service exports its lines to.
+pub(crate) const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
 /// The first line a service process prints on standard output, followed by its address.
 pub(crate) const LISTENING: &str = "listening on ";
@@ -152,16 +158,26 @@ pub(crate) fn main(args: ServeArgs) -> ExitCode {
 fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
     // `trace_id` and `span_id` on every line with an ID: both services' lines of one order
     // are one W3C trace (the calls carry `traceparent`).
-    let (logger, guard) = token_runtime_id::setup::json_file(&args.log)
+    let (file, guard) = token_runtime_id::setup::json_file(&args.log)
         .truncate(true)
         .trace_context(true)
         .build()?;
+    // With `OTEL_EXPORTER_OTLP_ENDPOINT` set, every line goes to that collector too.
+    let (logger, otlp) = match OtlpExport::from_env(args.name)? {
+        Some((otel, otlp)) => {
+            let both = Logger::root(Duplicate::new(file, otel).fuse(), o!());
+            (both, Some(otlp))
+        }
+        None => (file, None),
+    };
     // On every line, so the viewer can tell the services apart.
     let logger = logger.new(o!("service" => args.name.as_str()));
 
     // `log` records go to the same logger...
     let scope_guard = slog_scope::set_global_logger(logger.clone());
     slog_stdlog::init()?;
+    // up to debug: mio's trace lines about each socket it registers are noise here.
+    log::set_max_level(log::LevelFilter::Debug);
     // ...and so do `tracing` events: hyper-util's, tower-http's and sqlx's statements at
     // debug level, the others (and the crate's request spans) from info up.
     let filter = Targets::new()
@@ -185,10 +201,68 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
         Ok(()) => info!(logger, "stopped"),
         Err(err) => error!(logger, "stopped"; "error" => %err),
     }
+    // Every record exported, or the loss reported; the exporter's runtime stops while the
+    // `log` crate still has a logger (its sockets' lines as they close go to the file).
+    let exported = otlp.map_or(Ok(()), OtlpExport::finish);
     drop(scope_guard);
     drop(logger);
     guard.finish()?; // every line is in the file now
+    exported?;
     served
+}
+
+/// The export of every line to an OTLP/gRPC collector, as OpenTelemetry log records joined
+/// to their trace: the standard `OTEL_EXPORTER_OTLP_ENDPOINT` variable names the collector
+/// (`http://127.0.0.1:4317`, say).
+struct OtlpExport {
+    guard: OtelGuard,
+    /// The exporter's connection runs on it, until the guard has finished.
+    runtime: tokio::runtime::Runtime,
+}
+
+impl OtlpExport {
+    /// The drain that exports each record, and what finishes the export; `None` when the
+    /// variable is unset or empty.
+    fn from_env(name: Name) -> Result<Option<(OtelDrain, OtlpExport)>, Box<dyn Error>> {
+        if std::env::var_os(OTLP_ENDPOINT).is_none_or(|v| v.is_empty()) {
+            return Ok(None);
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("otlp-export")
+            // The exporter's own `tracing` events (its connection's) are not the service's
+            // lines: logged, each would be exported again.
+            .on_thread_start(|| {
+                let quiet =
+                    tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::new());
+                std::mem::forget(quiet); // for the thread's lifetime
+            })
+            .enable_all()
+            .build()?;
+        // Reads the endpoint (and the `OTEL_EXPORTER_OTLP_*` settings) from the variables.
+        let exporter = {
+            let _runtime = runtime.enter();
+            LogExporter::builder().with_tonic().build()?
+        };
+        let resource = Resource::builder().with_service_name(name.as_str()).build();
+        let (drain, guard) = OtelDrain::batch(exporter).resource(resource).build();
+        Ok(Some((drain, OtlpExport { guard, runtime })))
+    }
+
+    /// Exports what is queued and stops; an error names what was lost.
+    fn finish(self) -> Result<(), Box<dyn Error>> {
+        let report = self.guard.finish()?;
+        drop(self.runtime);
+        if report.lost() > 0 {
+            return Err(format!(
+                "{} of {} records not exported",
+                report.lost(),
+                report.records
+            )
+            .into());
+        }
+        Ok(())
+    }
 }
 
 async fn run(args: &ServeArgs, logger: Logger) -> Result<(), Box<dyn Error>> {
