@@ -75,9 +75,45 @@ const MAX_TRACESTATE_VALUES: usize = 32;
 pub struct Incoming<'a> {
     request_id: Values<'a>,
     traceparent: Values<'a>,
-    tracestate: ArrayVec<&'a [u8], MAX_TRACESTATE_VALUES>,
+    tracestate: StateValues<'a>,
     /// More `tracestate` values than are kept came.
     tracestate_overflow: bool,
+}
+
+/// The `tracestate` values, in order. A plain array (no `Drop`, unlike an `ArrayVec`), so
+/// that an `Incoming` borrows the headers only as long as it is used: the request can be
+/// moved on right after `adopt`.
+#[derive(Clone, Copy)]
+struct StateValues<'a> {
+    values: [&'a [u8]; MAX_TRACESTATE_VALUES],
+    len: usize,
+}
+
+impl Default for StateValues<'_> {
+    fn default() -> Self {
+        StateValues {
+            values: [&[]; MAX_TRACESTATE_VALUES],
+            len: 0,
+        }
+    }
+}
+
+impl<'a> StateValues<'a> {
+    /// Adds `value`; `false` when all places are taken.
+    fn push(&mut self, value: &'a [u8]) -> bool {
+        match self.values.get_mut(self.len) {
+            Some(slot) => {
+                *slot = value;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn as_slice(&self) -> &[&'a [u8]] {
+        &self.values[..self.len]
+    }
 }
 
 /// The first value of a header, and whether it came more than once.
@@ -117,7 +153,7 @@ impl<'a> Incoming<'a> {
     /// Adds a value of the `tracestate` header (several are joined, as W3C Trace Context
     /// says).
     pub fn tracestate(mut self, value: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
-        if self.tracestate.try_push(value.as_ref()).is_err() {
+        if !self.tracestate.push(value.as_ref()) {
             self.tracestate_overflow = true;
         }
         self
@@ -131,7 +167,7 @@ impl fmt::Debug for Incoming<'_> {
         f.debug_struct("Incoming")
             .field("request_id_len", &len(&self.request_id))
             .field("traceparent_len", &len(&self.traceparent))
-            .field("tracestate_values", &self.tracestate.len())
+            .field("tracestate_values", &self.tracestate.len)
             .finish()
     }
 }
@@ -322,14 +358,15 @@ impl IncomingPolicy {
             }
         };
         // A `tracestate` belongs to the `traceparent` it came with.
-        let state = match (&parent, incoming.tracestate.is_empty()) {
+        let tracestate = incoming.tracestate.as_slice();
+        let state = match (&parent, tracestate.is_empty()) {
             (Some(_), false) => {
-                let len = incoming.tracestate.iter().map(|v| v.len()).sum();
+                let len = tracestate.iter().map(|v| v.len()).sum();
                 let parsed = match incoming.tracestate_overflow {
                     true => Err(TraceRejection::TooManyEntries {
                         max: MAX_TRACESTATE_VALUES,
                     }),
-                    false => TraceState::parse(&incoming.tracestate),
+                    false => TraceState::parse(tracestate),
                 };
                 parsed.unwrap_or_else(|reason| {
                     let reason = RejectionReason::TraceContext(reason);
