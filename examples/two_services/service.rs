@@ -176,7 +176,9 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
     // `log` records go to the same logger...
     let scope_guard = slog_scope::set_global_logger(logger.clone());
     slog_stdlog::init()?;
-    // up to debug: mio's trace lines about each socket it registers are noise here.
+    // (up to debug: mio writes a trace line for every socket it registers or drops, the
+    // OTLP exporter's too, whose last ones come after the export has ended and would be
+    // counted lost)
     log::set_max_level(log::LevelFilter::Debug);
     // ...and so do `tracing` events: hyper-util's, tower-http's and sqlx's statements at
     // debug level, the others (and the crate's request spans) from info up.
