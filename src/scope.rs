@@ -245,12 +245,22 @@ fn carries_current(current: Option<&RuntimeId>, holder: &RuntimeId) -> bool {
     current.is_some_and(|current| current.is_within(holder))
 }
 
-/// Makes current what a record logged through a holder of `holder` (a bound logger, an
-/// entered `tracing` span) carries, by [`carries_current`]'s rule, against the open scopes.
-/// Returns the guard of the scope it entered, or `None` when the innermost scope's ID is
+/// Makes current what a record logged through a bound logger holding `holder` carries, by
+/// [`carries_current`]'s rule against the current ID (the `tracing` spans' where no scope
+/// is open). Returns the guard of the scope it entered, or `None` when the current ID is
 /// already the one to carry.
 #[inline]
 pub(crate) fn enter_within(holder: &RuntimeId) -> Option<RuntimeIdGuard> {
+    let precise = with_current(|current| carries_current(current, holder));
+    (!precise).then(|| holder.enter())
+}
+
+/// As [`enter_within`], for a `tracing` span being entered: against the open scopes alone,
+/// since the span itself is already the innermost entered one (and the spans' ID would be
+/// its own).
+#[cfg(feature = "tracing")]
+#[inline]
+pub(crate) fn enter_span_within(holder: &RuntimeId) -> Option<RuntimeIdGuard> {
     let precise = STACK
         .try_with(|stack| {
             let frames = stack.frames.try_borrow().ok()?;

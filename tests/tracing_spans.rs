@@ -16,7 +16,8 @@ use common::Captured;
 use slog::{Logger, info};
 use token_runtime_id::tracing::SlogLayer;
 use token_runtime_id::{
-    RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, capture, get_runtime_id, with_runtime_id,
+    LoggerExt, RuntimeId, RuntimeIdConfig, RuntimeIdFutureExt, capture, get_runtime_id,
+    with_runtime_id,
 };
 use tracing::Instrument;
 use tracing_subscriber::Layer;
@@ -150,6 +151,31 @@ fn a_span_the_layer_was_not_shown_still_carries_its_parents_id() {
     .unwrap();
     assert_eq!(id_of("under an unseen span"), Some(id.to_string()));
     assert_eq!(id_of("log under an unseen span"), Some(id.to_string()));
+}
+
+#[test]
+fn a_bound_logger_under_an_unseen_span_carries_the_more_precise_id_the_span_found() {
+    // The bound logger's rule: the current ID when it lies within the bound one. Here the
+    // current ID comes from the spans (no scope is open on the thread), below the bound ID.
+    global();
+    let id = new_root();
+    let child = id.child(&RuntimeIdConfig::default()).unwrap();
+    let bound = global().0.bind_runtime_id(id.clone());
+    let seen = child.scope(|| tracing::info_span!("seen"));
+    let unseen = seen.in_scope(|| tracing::info_span!(target: "unseen", "unseen"));
+    let current = std::thread::spawn(move || {
+        unseen.in_scope(|| {
+            info!(bound, "bound logger under an unseen span");
+            get_runtime_id()
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(current.as_ref(), Some(&child));
+    assert_eq!(
+        id_of("bound logger under an unseen span"),
+        Some(child.to_string())
+    );
 }
 
 #[test]

@@ -71,7 +71,7 @@ where
     let Some(held) = ctx.span(id).as_ref().and_then(held) else {
         return;
     };
-    let entry = (id.into_u64(), scope::enter_within(&held));
+    let entry = (id.into_u64(), scope::enter_span_within(&held));
     let refused = ENTERED
         .try_with(|entered| match entered.try_borrow_mut() {
             Ok(mut entered) => {
