@@ -26,6 +26,11 @@
 //! into the drains it wraps. A logger with none of the crate's drains counts as unbound. The
 //! mark is restored when the probe ends, also if a drain panics.
 //!
+//! `slog::Duplicate` asks its first branch, and its second only if the first says no. A
+//! drain of the crate with nothing to answer (an `OtelDrain`) says no while asked (see
+//! `probing`), so a setup's logger is found in either branch beside it; a user's drain
+//! that says yes (any plain drain) ends the question, so the setup's logger goes first.
+//!
 //! A drain the user put *above* the crate's (`Mutex<RuntimeIdDrain<_>>`, a counting or
 //! filtering drain) is asked on the way, and may take a lock for it. While this thread is
 //! inside a log call that passed one of the crate's drains (a value being serialized, a

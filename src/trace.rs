@@ -181,11 +181,9 @@ impl InTrace {
     /// The root's place in the trace, given the IDs drawn for it (a new trace's ID among
     /// them when it starts one).
     pub(crate) fn context(self, ids: Ids) -> TraceContext {
-        match (self, ids.trace) {
-            (InTrace::Continued(parent, state), _) => {
-                TraceContext::continued(&parent, state, ids.span)
-            }
-            (InTrace::New, _) => TraceContext::of_new_root(ids),
+        match self {
+            InTrace::Continued(parent, state) => TraceContext::continued(&parent, state, ids.span),
+            InTrace::New => TraceContext::of_new_root(ids),
         }
     }
 }
