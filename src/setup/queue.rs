@@ -117,6 +117,15 @@ impl Budget {
     }
 }
 
+/// Closes a budget when dropped; the writer thread holds one.
+struct ClosesBudget(Arc<Budget>);
+
+impl Drop for ClosesBudget {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// The logging side of a queue, with what the writer reports.
 #[derive(Debug)]
 pub(crate) struct Channel {
@@ -159,6 +168,9 @@ impl WriterSpec {
         let (writer_status, writer_budget) = (Arc::clone(&status), Arc::clone(&budget));
         let flush_each_record = self.flush_each_record;
         spawn.spawn(move || {
+            // However the writer ends, a panic included, the budget closes: no logging
+            // thread waits for bytes nobody will give back.
+            let _closes = ClosesBudget(Arc::clone(&writer_budget));
             writer::run(lines, out, flush_each_record, writer_status, writer_budget);
         })?;
         Ok(Channel {
@@ -381,5 +393,46 @@ mod tests {
             budget.try_take(usize::MAX),
             "nobody waits once the writer is gone"
         );
+    }
+
+    /// An output whose writer thread dies at its first line.
+    struct Dies;
+
+    impl Output for Dies {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn rotation_due(&mut self, _: usize, _: usize, _: u64) -> bool {
+            panic!("the writer thread dies (this panic is the test's)")
+        }
+    }
+
+    #[test]
+    fn a_writer_thread_that_dies_leaves_no_logging_thread_waiting_for_room() {
+        let spec = WriterSpec {
+            channel_size: 4,
+            channel_bytes: 100,
+            flush_each_record: false,
+            thread: "dies".to_owned(),
+            stack: None,
+        };
+        let channel = spec.start(Dies).unwrap();
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            // 60 bytes each: past the first, each waits for room the writer gave back.
+            let sent: Vec<bool> = (0..8)
+                .map(|at| channel.send_line(vec![b'x'; 60].into(), at).is_ok())
+                .collect();
+            let _ = done.send(sent);
+        });
+        let sent = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a logging thread still waits for room 60 s after the writer died");
+        assert!(!sent[7], "the writer is gone: {sent:?}");
     }
 }

@@ -377,7 +377,6 @@ pub(crate) fn run<O: Output>(
         block.shrink();
     }
     block.close();
-    budget.close();
 }
 
 #[cfg(test)]
