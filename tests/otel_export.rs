@@ -175,7 +175,7 @@ fn every_record_reaches_the_receiver_with_its_fields_types_and_trace_context() {
                     .build(),
             )
             .build();
-        // One logger, both outputs: the setup's logger first, so its config is found.
+        // One logger, both outputs (in either order the setup's config is found).
         let logger = Logger::root(
             Duplicate::new(json.0, otel).fuse(),
             o!("service" => "checkout", "shard" => 3u8, "user" => "from the logger"),
@@ -442,6 +442,49 @@ fn with_the_otel_drain_first_in_a_duplicate_the_setups_config_is_still_found() {
     }
     drop(file);
     guard.finish().unwrap();
+}
+
+#[test]
+fn a_value_asking_for_ids_under_a_lock_above_the_otel_drain_does_not_deadlock() {
+    // `Mutex<OtelDrain>` at the root: the value runs while this thread holds the mutex, so
+    // asking the root logger for its ID through `is_enabled` would lock it again.
+    let (outer, inner) = within(20, || {
+        let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+            .with_log_processor(Noop)
+            .build();
+        let root = Logger::root(Mutex::new(OtelDrain::new(&provider)).fuse(), o!());
+        let value = AsksForAnId {
+            root: root.clone(),
+            seen: Arc::default(),
+        };
+        let seen = Arc::clone(&value.seen);
+        // Logged through the root logger itself (a bound logger marks the call on its own).
+        let outer = RuntimeId::new_root(&RuntimeIdConfig::default());
+        outer.scope(|| info!(root, "outer"; "value" => value));
+        let inner = seen.lock().unwrap().clone();
+        (outer, inner)
+    });
+    // Inside the log call no logger is asked: the new ID nests under the record's.
+    assert_eq!(inner.and_then(|inner| inner.parent()), Some(outer));
+}
+
+/// A value that opens a scope on its root logger while it is serialized.
+struct AsksForAnId {
+    root: Logger,
+    seen: Arc<Mutex<Option<RuntimeId>>>,
+}
+
+impl slog::Value for AsksForAnId {
+    fn serialize(
+        &self,
+        _: &slog::Record<'_>,
+        key: slog::Key,
+        serializer: &mut dyn slog::Serializer,
+    ) -> slog::Result {
+        let id = token_runtime_id::with_runtime_id(&self.root, |_| get_runtime_id());
+        *self.seen.lock().unwrap() = id.ok().flatten();
+        serializer.emit_str(key, "asked")
+    }
 }
 
 /// Takes every record and does nothing with it: what the drain itself allocates.

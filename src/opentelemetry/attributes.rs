@@ -17,8 +17,8 @@
 //! first), so a record's own pair wins over one bound to its logger.
 //!
 //! Strings are copied once into an `Arc<str>`: the batch processor clones each record to
-//! queue it, and a clone of an `Arc` only counts a reference. Text that slog knows at
-//! compile time (a message or `%` value without arguments) is not copied at all.
+//! queue it, and a clone of an `Arc` only counts a reference. A message slog knows at
+//! compile time (one without arguments) is not copied at all.
 
 use std::cell::Cell;
 use std::collections::HashSet;

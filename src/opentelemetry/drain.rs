@@ -94,7 +94,7 @@ impl<L: Logger> OtelDrain<L> {
 }
 
 impl OtelDrain<SdkLogger> {
-    /// A drain over `logger`, which `Drain::flush` flushes through `provider`.
+    /// A drain over a logger of `provider`, which `Drain::flush` flushes.
     pub(super) fn with_provider(provider: SdkLoggerProvider) -> Self {
         OtelDrain {
             logger: provider.logger(""),
@@ -124,14 +124,17 @@ impl<L: Logger> Drain for OtelDrain<L> {
     type Err = slog::Never;
 
     fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), slog::Never> {
-        // The time of the log call, on the logging thread.
-        let now = SystemTime::now();
+        // A value serialized below asks for a logger's ID without a probe: a lock above
+        // this drain may be held by this thread (see `RuntimeIdDrain`).
+        let _logging = crate::bound::logging();
         let (severity, severity_text) = severity(record.level());
         let tag = record.tag();
         let target = if tag.is_empty() { record.module() } else { tag };
         if !self.logger.event_enabled(severity, target, None) {
             return Ok(());
         }
+        // The time of the log call, on the logging thread.
+        let now = SystemTime::now();
         let mut out = self.logger.create_log_record();
         out.set_timestamp(now);
         out.set_observed_timestamp(now);

@@ -9,7 +9,6 @@
 //! queued.
 
 use std::fmt;
-use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -20,10 +19,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord};
 
-/// Prints one diagnostic line on stderr; a closed stderr or a broken pipe is ignored.
-pub(super) fn diagnose(args: fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stderr().lock(), "token-runtime-id: {args}");
-}
+pub(super) use crate::setup::diagnose;
 
 /// The counts of one pipeline, shared by its processor, its exporter and its guard.
 #[derive(Debug, Default)]

@@ -238,6 +238,8 @@ mod sink;
 mod term;
 mod writer;
 
+#[cfg(feature = "opentelemetry")]
+pub(crate) use guard::diagnose;
 pub use guard::{LogGuard, WriteError};
 pub use json::{JsonFile, JsonWriter, json_file, json_writer};
 pub use rotate::Rotation;
