@@ -396,6 +396,13 @@ fn two_hundred_calls_linked_with_every_server_line_in_the_calls_id_and_library_l
     assert_eq!(client_wrong, 0);
     // No library line carries an ID that is not a call's or a request's.
     assert!(library.values().all(|c| c.other == 0), "{library:?}");
+    // h2 reads and writes the frames of every call in its connection's task, spawned when
+    // the `Channel` connected: its lines carry no ID, as the `tower` docs say.
+    let h2 = library.get("h2");
+    assert!(
+        h2.is_some_and(|h2| h2.none > 0 && h2.call + h2.request == 0),
+        "{library:?}"
+    );
     assert_eq!(server_library.other, 0, "{server_library:?}");
 }
 

@@ -434,7 +434,7 @@ struct Counts {
     duplicated: usize,
     /// Calls whose ID, sent by A, is B's root for them.
     linked_calls: usize,
-    /// Orders whose two calls are linked.
+    /// Orders whose three calls are linked.
     linked_orders: usize,
     /// Calls whose first line in B is stamped before A's line at the call site.
     stamped_before_the_call: usize,
@@ -556,8 +556,9 @@ impl Counts {
             }
             (found == 1).then(|| app[&key][0].id()).flatten()
         };
-        // Distinct child IDs repeat one by chance with probability 4.3e-10 (six pairs per
-        // order, 200 orders, 36^8 segments).
+        // Distinct child IDs repeat one by chance with probability 6.4e-10 (nine pairs
+        // compared per order: each of 3 calls with the stock check's and the receipt's
+        // IDs, and the calls with each other; 200 orders, 36^8 segments).
         let mut calls: HashSet<&str> = HashSet::new();
         let mut relations = Vec::new();
         let mut linked = Vec::new();
