@@ -286,6 +286,34 @@ fn rotation_never_renames_a_directory_put_where_the_log_file_was() {
     assert_eq!(err.lost_records, 95, "{err}");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_log_path_that_is_a_link_rotates_the_file_it_names_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let target = data.join("app.jsonl");
+    std::fs::write(&target, "").unwrap();
+    let path = dir.path().join("app.jsonl");
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    let (log, guard) = setup::json_file(&path)
+        .rotate(Rotation::size(4_000))
+        .build()
+        .unwrap();
+    for seq in 0..200 {
+        log_seqs(&log, seq..seq + 1);
+    }
+    drop(log);
+    guard.finish().unwrap();
+    // The link is left as it is; the file it names rotated in its own directory.
+    assert!(std::fs::symlink_metadata(&path).unwrap().is_symlink());
+    assert_eq!(names_in(dir.path()), ["app.jsonl", "data"]);
+    let rotated = names_in(&data).len() - 1;
+    assert!(rotated >= 5, "{:?}", names_in(&data));
+    let seqs = seqs_in(&data, "app.jsonl");
+    assert_eq!(seqs, (0..200).collect::<Vec<_>>());
+}
+
 /// Makes a rotated-looking regular file named `<name>.<stamp>` holding `text`.
 fn rotated_file(dir: &Path, name: &std::ffi::OsStr, stamp: &str, text: &str) -> PathBuf {
     let mut file = name.to_owned();

@@ -95,8 +95,15 @@ impl LogFile {
         keep: Option<usize>,
     ) -> io::Result<LogFile> {
         let file = open(path, truncate)?;
+        // A link at the path is followed once, here: rotation renames only a regular file
+        // at its path, so the files rotate beside the file the link names.
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_symlink());
+        let path = match rotation.is_some() && is_link {
+            true => std::fs::canonicalize(path)?,
+            false => path.to_owned(),
+        };
         let mut log = LogFile {
-            path: path.to_owned(),
+            path,
             file,
             size: 0,
             rotation: rotation.map(|r| r.0),
