@@ -22,9 +22,11 @@ fn clippy_warns_about_a_guard_held_across_an_await() {
     let fixture = root.join("tests/fixtures/guard_lint");
     let copy = tempfile::tempdir().unwrap();
     std::fs::create_dir(copy.path().join("src")).unwrap();
-    for file in ["Cargo.lock", "clippy.toml", "src/lib.rs"] {
+    for file in ["Cargo.lock", "src/lib.rs"] {
         std::fs::copy(fixture.join(file), copy.path().join(file)).unwrap();
     }
+    // The `clippy.toml` the docs of `RuntimeIdFutureExt` show, as they show it.
+    std::fs::write(copy.path().join("clippy.toml"), documented_clippy_toml()).unwrap();
     let manifest = std::fs::read_to_string(fixture.join("Cargo.toml")).unwrap();
     let manifest = manifest.replace("../../..", &root.display().to_string());
     std::fs::write(copy.path().join("Cargo.toml"), manifest).unwrap();
@@ -48,20 +50,38 @@ fn clippy_warns_about_a_guard_held_across_an_await() {
         "the fixture compiles: nothing stops the mistake without clippy\n{stderr}"
     );
     // The diagnostics, as JSON messages on standard output, with their notes.
-    let stderr = String::from_utf8_lossy(&output.stdout);
+    let messages = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stderr.contains("await_holding_invalid_type")
-            || stderr.contains("holding a disallowed type across an await point"),
-        "clippy did not warn:\n{stderr}"
+        messages.contains("await_holding_invalid_type")
+            || messages.contains("holding a disallowed type across an await point"),
+        "clippy did not warn:\n{messages}"
     );
     assert!(
-        stderr.contains("a guard held across .await tags the other tasks of this thread"),
-        "the configured reason is not shown:\n{stderr}"
+        messages.contains("a guard held across .await tags the other tasks of this thread"),
+        "the configured reason is not shown:\n{messages}"
     );
     assert!(
-        stderr.contains("\"line_start\":7"),
-        "the warning is not at the guard (line 7):\n{stderr}"
+        messages.contains("\"line_start\":7"),
+        "the warning is not at the guard (line 7):\n{messages}"
     );
     // Not a timing assertion: a note for whoever reads the output.
     println!("clippy on the fixture took {:?}", started.elapsed());
+}
+
+/// The `toml` block of the docs of `RuntimeIdFutureExt` (src/future.rs), without the
+/// comment markers.
+fn documented_clippy_toml() -> String {
+    let source = include_str!("../src/future.rs");
+    let lines: Vec<&str> = source
+        .lines()
+        .map(|line| line.trim_start().trim_start_matches("///").trim_start())
+        .collect();
+    let start = lines.iter().position(|&line| line == "```toml");
+    let start = start.expect("the docs of RuntimeIdFutureExt show a clippy.toml") + 1;
+    let len = lines[start..]
+        .iter()
+        .position(|&line| line == "```")
+        .unwrap();
+    assert!(len > 0, "the docs' clippy.toml is empty");
+    lines[start..start + len].join("\n") + "\n"
 }
