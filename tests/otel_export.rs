@@ -71,9 +71,10 @@ fn log_bridged(log: &Logger, level: Level, body: &str, seq: i64) {
         function: "",
         module: "otel_export::bridged",
     };
+    // slog-stdlog puts a `log` record's target in the tag, as `SlogLayer` does an event's.
     let rstatic = RecordStatic {
         location: &LOCATION,
-        tag: "",
+        tag: "bridged::target",
         level,
     };
     log.log(&slog::Record::new(
@@ -256,7 +257,7 @@ fn every_record_reaches_the_receiver_with_its_fields_types_and_trace_context() {
             assert_eq!(got.attribute("shard"), Some(&Value::IntValue(3)));
             match got.body() {
                 "bridged" => {
-                    assert_eq!(got.scope, "otel_export::bridged");
+                    assert_eq!(got.scope, "bridged::target");
                     assert_eq!(got.text("code.file.path"), "bridged.rs");
                     assert_eq!(got.attribute("code.line.number"), Some(&Value::IntValue(7)));
                     assert_eq!(
