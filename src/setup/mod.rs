@@ -46,7 +46,7 @@
 //! # A file moved away or deleted
 //!
 //! On Unix, after each block it writes, the JSON-file setup checks that the path still
-//! names the file it has open (device and inode, two `stat` calls per block: one per line
+//! names the file it has open (its device and inode, one `stat` call per block: one per line
 //! under light load or with `flush_each_record(true)`, one per 64 KiB under load). If the
 //! file was renamed (logrotate without `copytruncate`), the lines written until then are in
 //! it, and the path is opened again (created if missing). If it was deleted, the path is

@@ -85,6 +85,28 @@ pub(crate) struct LogFile {
     /// The file ends in part of a line (a crash cut the last write of an earlier run): a
     /// line break goes first, so the next record does not glue to it.
     line_break_due: bool,
+    /// The open file's device and inode, which never change while it is open: what the
+    /// path must still name.
+    identity: Identity,
+}
+
+/// A file's device and inode (none where the platform does not give them).
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+struct Identity(Option<(u64, u64)>);
+
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Identity {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Identity(Some((meta.dev(), meta.ino())))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            Identity(None)
+        }
+    }
 }
 
 impl LogFile {
@@ -112,6 +134,7 @@ impl LogFile {
             last_name: 0,
             failed_at: None,
             line_break_due: false,
+            identity: Identity::default(),
         };
         log.opened(!truncate)?;
         if log.rotation.is_some() {
@@ -128,6 +151,7 @@ impl LogFile {
     /// whether it ends in part of a line (checked when `appending` to what was there).
     fn opened(&mut self, appending: bool) -> io::Result<()> {
         let meta = self.file.metadata()?;
+        self.identity = Identity::of(&meta);
         self.size = meta.len();
         // A file kept from an earlier run belongs to the period it was last written in.
         self.period = match self.rotation {
@@ -217,10 +241,8 @@ impl LogFile {
     /// or a link put there since): only that file is ever renamed.
     #[cfg(unix)]
     fn path_is_ours(&self) -> io::Result<bool> {
-        use std::os::unix::fs::MetadataExt;
-        let ours = self.file.metadata()?;
         let there = std::fs::symlink_metadata(&self.path)?;
-        Ok(there.is_file() && there.dev() == ours.dev() && there.ino() == ours.ino())
+        Ok(there.is_file() && Identity::of(&there) == self.identity)
     }
 
     #[cfg(not(unix))]
@@ -306,23 +328,19 @@ impl Output for LogFile {
     #[cfg(unix)]
     fn follow_path(&mut self) -> Followed {
         use std::os::unix::fs::MetadataExt;
-        // Two system calls per block written: cheap next to the write, and what finds a
-        // file deleted, or renamed by logrotate without `copytruncate`, at the first write
-        // after it.
-        let Ok(ours) = self.file.metadata() else {
-            return Followed::Same;
-        };
+        // One system call per block written (the open file's identity is kept): cheap next
+        // to the write, and what finds a file deleted, or renamed by logrotate without
+        // `copytruncate`, at the first write after it.
         match std::fs::metadata(&self.path) {
-            Ok(there) if there.dev() == ours.dev() && there.ino() == ours.ino() => {
-                return Followed::Same;
-            }
+            Ok(there) if Identity::of(&there) == self.identity => return Followed::Same,
             Ok(_) => {}
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
             // The path cannot be looked at (a directory made unreadable): nothing says the
             // file moved.
             Err(_) => return Followed::Same,
         }
-        let lost_written = ours.nlink() == 0;
+        // Whether what was written is gone with the file: it has no name left.
+        let lost_written = self.file.metadata().is_ok_and(|ours| ours.nlink() == 0);
         match open(&self.path, false).and_then(|file| {
             self.file = file;
             self.opened(true)
