@@ -21,13 +21,14 @@
 //! compile time (one without arguments) is not copied at all.
 
 use std::cell::Cell;
-use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use ::opentelemetry::logs::{AnyValue, LogRecord};
 use ::opentelemetry::{Key, StringValue};
 use arrayvec::ArrayVec;
+
+use crate::setup::KeySet;
 
 /// How many keys are compared one by one before they go into a hash set.
 const INLINE_KEYS: usize = 32;
@@ -39,9 +40,9 @@ pub(super) struct Seen {
     /// is new without comparing it to any other.
     bits: u64,
     inline: ArrayVec<&'static str, INLINE_KEYS>,
-    /// All keys, once there are more than `INLINE_KEYS`: the cost per pair stays flat
-    /// however many a record has.
-    spilled: Option<HashSet<&'static str>>,
+    /// All keys, once there are more than `INLINE_KEYS`, in the hash set the setups use
+    /// for lines with many keys: the cost per pair stays flat however many a record has.
+    spilled: Option<KeySet>,
 }
 
 impl Seen {
@@ -67,7 +68,7 @@ impl Seen {
         }
         self.bits |= bit;
         if let Err(full) = self.inline.try_push(key) {
-            let mut all: HashSet<&'static str> = self.inline.drain(..).collect();
+            let mut all: KeySet = self.inline.drain(..).collect();
             all.insert(full.element());
             self.spilled = Some(all);
         }
