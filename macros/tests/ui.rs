@@ -2,9 +2,7 @@
 //! error each mistake gets (`tests/ui/fail`, one file per mistake, its `.stderr` beside it).
 //!
 //! After a deliberate change to a message, refresh the snapshots with
-//! `TRYBUILD=overwrite cargo test --test ui`, and read them.
-
-#![cfg(feature = "macros")]
+//! `TRYBUILD=overwrite cargo test -p token-runtime-id-macros --test ui`, and read them.
 
 #[test]
 fn ui() {
