@@ -126,6 +126,7 @@ mod future;
 mod http_common;
 mod id;
 mod incoming;
+mod keys;
 mod logger;
 #[cfg(feature = "opentelemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]

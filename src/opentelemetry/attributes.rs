@@ -26,68 +26,22 @@ use std::sync::Arc;
 
 use ::opentelemetry::logs::{AnyValue, LogRecord};
 use ::opentelemetry::{Key, StringValue};
-use arrayvec::ArrayVec;
 
-use crate::setup::KeySet;
-
-/// How many keys are compared one by one before they go into a hash set.
-const INLINE_KEYS: usize = 32;
-
-/// The keys already written to one record.
-#[derive(Default)]
-pub(super) struct Seen {
-    /// One bit per key written, chosen by its length and ends: a key whose bit is clear
-    /// is new without comparing it to any other.
-    bits: u64,
-    inline: ArrayVec<&'static str, INLINE_KEYS>,
-    /// All keys, once there are more than `INLINE_KEYS`, in the hash set the setups use
-    /// for lines with many keys: the cost per pair stays flat however many a record has.
-    spilled: Option<KeySet>,
-}
-
-impl Seen {
-    /// Records `key`; `false` if it was already there.
-    fn insert(&mut self, key: &'static str) -> bool {
-        if let Some(all) = &mut self.spilled {
-            return all.insert(key);
-        }
-        let bytes = key.as_bytes();
-        let (first, last) = match bytes {
-            [] => (0, 0),
-            [first, .., last] => (*first, *last),
-            [only] => (*only, *only),
-        };
-        let bit = 1u64
-            << ((bytes.len() as u32)
-                .wrapping_mul(31)
-                .wrapping_add(u32::from(first))
-                .wrapping_add(u32::from(last).wrapping_mul(7))
-                & 63);
-        if self.bits & bit != 0 && self.inline.contains(&key) {
-            return false;
-        }
-        self.bits |= bit;
-        if let Err(full) = self.inline.try_push(key) {
-            let mut all: KeySet = self.inline.drain(..).collect();
-            all.insert(full.element());
-            self.spilled = Some(all);
-        }
-        true
-    }
-}
+use crate::keys::{KeySet, Seen};
 
 /// Adds the pairs serialized into it to `record` as attributes; see the [module
 /// docs](self).
-pub(super) struct Attributes<'a, R> {
+pub(super) struct Attributes<'a, 'k, R> {
     record: &'a mut R,
-    seen: Seen,
+    seen: Seen<'k>,
 }
 
-impl<'a, R: LogRecord> Attributes<'a, R> {
-    pub(super) fn new(record: &'a mut R) -> Self {
+impl<'a, 'k, R: LogRecord> Attributes<'a, 'k, R> {
+    /// Adds to `record`, with `keys` (see [`Seen`]) holding the keys of a record with many.
+    pub(super) fn new(record: &'a mut R, keys: &'k mut KeySet) -> Self {
         Attributes {
             record,
-            seen: Seen::default(),
+            seen: Seen::new(keys),
         }
     }
 
@@ -95,7 +49,7 @@ impl<'a, R: LogRecord> Attributes<'a, R> {
     /// when it is added.
     #[inline]
     pub(super) fn add(&mut self, key: &'static str, value: impl FnOnce() -> Option<AnyValue>) {
-        if !self.seen.insert(key) {
+        if !self.seen.take(key) {
             return;
         }
         if let Some(value) = value() {
@@ -166,7 +120,7 @@ fn from_json(value: serde_json::Value) -> Option<AnyValue> {
     })
 }
 
-impl<R: LogRecord> slog::Serializer for Attributes<'_, R> {
+impl<R: LogRecord> slog::Serializer for Attributes<'_, '_, R> {
     fn emit_arguments(&mut self, key: slog::Key, val: &fmt::Arguments<'_>) -> slog::Result {
         self.add(key, || Some(AnyValue::String(format_text(val))));
         Ok(())
@@ -329,8 +283,11 @@ mod tests {
         let msg = format_args!("");
         let record = Record::new(&rs, &msg, b!());
         let mut kept = Kept::default();
-        kv.serialize(&record, &mut Attributes::new(&mut kept))
-            .unwrap();
+        kv.serialize(
+            &record,
+            &mut Attributes::new(&mut kept, &mut KeySet::default()),
+        )
+        .unwrap();
         kept.0
             .into_iter()
             .map(|(k, v)| (k.as_str().to_owned(), v))
@@ -416,21 +373,5 @@ mod tests {
         assert_eq!(keys, ["b", "c", "a"]);
         assert_eq!(got[0].1, text("y"));
         assert_eq!(got[2].1, AnyValue::Int(3));
-    }
-
-    #[test]
-    fn many_keys_are_each_written_once() {
-        let mut seen = Seen::default();
-        let keys: Vec<&'static str> = (0..100)
-            .map(|i| &*Box::leak(format!("k{i}").into_boxed_str()))
-            .collect();
-        for key in &keys {
-            assert!(seen.insert(key));
-        }
-        for key in &keys {
-            assert!(!seen.insert(key), "{key} twice");
-        }
-        // Content, not address: an equal key from elsewhere is the same key.
-        assert!(!seen.insert(Box::leak(String::from("k42").into_boxed_str())));
     }
 }

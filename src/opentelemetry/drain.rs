@@ -14,6 +14,7 @@ use slog::{Drain, KV, OwnedKVList, Record};
 
 use super::attributes::{Attributes, format_text, shared_text};
 use crate::drain::{DEFAULT_KEY, intern_key};
+use crate::keys::with_thread_keys;
 use crate::{RuntimeId, RuntimeIdError, get_runtime_id};
 
 /// The OpenTelemetry semantic conventions' names for a record's code location.
@@ -157,26 +158,27 @@ impl<L: Logger> Drain for OtelDrain<L> {
                 Some(TraceFlags::new(id.trace_flags().to_u8())),
             );
         }
-        let mut attributes = Attributes::new(&mut out);
-        // The drain's own first: a pair of the record or logger under the ID's key gives
-        // way to the ID (without an ID, it is kept).
-        if let Some(id) = &id {
-            attributes.add(self.key, || Some(AnyValue::String(id_text(id))));
-        }
-        attributes.add(CODE_FILE_PATH, || {
-            Some(AnyValue::String(StringValue::from(record.file())))
+        with_thread_keys(|keys| {
+            let mut attributes = Attributes::new(&mut out, keys);
+            // The drain's own first: a pair of the record or logger under the ID's key gives
+            // way to the ID (without an ID, it is kept).
+            if let Some(id) = &id {
+                attributes.add(self.key, || Some(AnyValue::String(id_text(id))));
+            }
+            attributes.add(CODE_FILE_PATH, || {
+                Some(AnyValue::String(StringValue::from(record.file())))
+            });
+            attributes.add(CODE_LINE_NUMBER, || {
+                Some(AnyValue::Int(i64::from(record.line())))
+            });
+            attributes.add(CODE_COLUMN_NUMBER, || {
+                Some(AnyValue::Int(i64::from(record.column())))
+            });
+            // A value that fails to serialize ends its list (slog stops there): the record
+            // still goes out, with the pairs serialized before it and the other list's.
+            let _ = record.kv().serialize(record, &mut attributes);
+            let _ = values.serialize(record, &mut attributes);
         });
-        attributes.add(CODE_LINE_NUMBER, || {
-            Some(AnyValue::Int(i64::from(record.line())))
-        });
-        attributes.add(CODE_COLUMN_NUMBER, || {
-            Some(AnyValue::Int(i64::from(record.column())))
-        });
-        // A value that fails to serialize ends its list (slog stops there): the record
-        // still goes out, with the pairs serialized before it and the other list's.
-        let _ = record.kv().serialize(record, &mut attributes);
-        let _ = values.serialize(record, &mut attributes);
-
         self.logger.emit(out);
         Ok(())
     }

@@ -4,64 +4,15 @@
 //! Strings and numbers are written by serde_json (its escaping and number formatting);
 //! this file only lays out the object and decides which pair of a repeated key is kept.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use arrayvec::ArrayVec;
 use slog::{KV, Key, OwnedKVList, Record};
 
 use super::sink::{Format, Scratch};
+use crate::keys::Seen;
 use crate::scope;
-
-/// The keys a line may hold, in the order they were written: a later pair under a key
-/// already written is left out. So the line's own fields come first and win, then the
-/// record's pairs (the runtime-ID drain puts the ID among them), then the logger's,
-/// newest first. slog serializes a record's pairs latest first, so the pair given last
-/// and closest to the log call wins.
-///
-/// Up to [`INLINE_KEYS`] keys are kept on the stack and searched in order; a record with
-/// more moves them all to a hash set, so a record of `n` pairs costs time linear in `n`.
-/// The set is the thread's, kept from record to record in its [`Scratch`] (emptied first),
-/// so it allocates only when a record has more keys than any before on the thread.
-pub(crate) struct Seen<'a> {
-    keys: ArrayVec<Key, INLINE_KEYS>,
-    more: &'a mut KeySet,
-}
-
-/// Keys a line holds before [`Seen`] needs its hash set.
-const INLINE_KEYS: usize = 24;
-
-/// The keys of a line with many, hashed by foldhash (the hasher hashbrown uses by default:
-/// SipHash, std's default, took a third of the time of a record of 1,000 pairs).
-pub(crate) type KeySet = HashSet<Key, foldhash::fast::RandomState>;
-
-impl<'a> Seen<'a> {
-    /// No key seen yet; `more` is where the keys go past the first [`INLINE_KEYS`].
-    pub(crate) fn new(more: &'a mut KeySet) -> Self {
-        more.clear();
-        Seen {
-            keys: ArrayVec::new(),
-            more,
-        }
-    }
-
-    /// Whether `key` is new to the line (and now taken).
-    pub(crate) fn take(&mut self, key: Key) -> bool {
-        if !self.more.is_empty() {
-            return self.more.insert(key);
-        }
-        if self.keys.contains(&key) {
-            return false;
-        }
-        if let Err(full) = self.keys.try_push(key) {
-            self.more.extend(self.keys.drain(..));
-            self.more.insert(full.element());
-        }
-        true
-    }
-}
 
 /// The JSON format of [`json_file`](super::json_file).
 pub(crate) struct JsonFormat {

@@ -242,8 +242,6 @@ mod writer;
 pub(crate) use guard::diagnose;
 pub use guard::{LogGuard, WriteError};
 pub use json::{JsonFile, JsonWriter, json_file, json_writer};
-#[cfg(feature = "opentelemetry")]
-pub(crate) use json_line::KeySet;
 pub use rotate::Rotation;
 pub use term::{Terminal, terminal};
 

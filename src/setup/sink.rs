@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use slog::{Drain, Level, OwnedKVList, Record};
 
-use super::json_line::KeySet;
+use crate::keys::{KEEP_KEYS, KeySet};
 use std::sync::Arc;
 
 use super::queue::{Channel, Link, Route};
@@ -28,7 +28,7 @@ pub(crate) struct Scratch {
     pub(crate) line: Vec<u8>,
     /// Text of a value or message that must be formatted before it is escaped.
     pub(crate) text: String,
-    /// The keys of a line with many (see [`Seen`](super::json_line::Seen)).
+    /// The keys of a line with many (see [`Seen`](crate::keys::Seen)).
     pub(crate) keys: KeySet,
     /// The seconds `ts_prefix` was formatted for, plus one (0: none yet).
     pub(crate) ts_secs: u64,
@@ -39,9 +39,6 @@ pub(crate) struct Scratch {
 /// The most a thread's formatting buffers keep between records: a larger record grows them
 /// for itself, and they are shrunk back after it.
 const KEEP_BYTES: usize = 64 * 1024;
-
-/// The most keys a thread's key set keeps between records.
-const KEEP_KEYS: usize = 1024;
 
 impl Scratch {
     /// Gives back what a huge record grew.

@@ -11,10 +11,10 @@ use slog::{
 };
 use slog_term::{CountingWriter, FullFormat, RecordDecorator, ThreadSafeTimestampFn};
 
-use super::json_line::{KeySet, Seen};
 use super::queue::Reopen;
 use super::sink::{Format, Scratch};
 use super::{Builder, Common, LogGuard, SetupError, sealed};
+use crate::keys::{KeySet, Seen};
 
 /// Starts a setup that prints records on stderr through slog-term's full format, with the
 /// runtime ID in brackets before the message, as the seed prints it, and among the
