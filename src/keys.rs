@@ -1,7 +1,6 @@
 //! Each key once per record: which pair of a repeated key the setups' lines and
 //! `OtelDrain`'s attributes keep.
 
-use std::cell::Cell;
 use std::collections::HashSet;
 
 use arrayvec::ArrayVec;
@@ -79,9 +78,12 @@ fn filter_bit(key: Key) -> u64 {
     1 << (at & 63)
 }
 
-/// Runs `f` with this thread's key set, kept from record to record. A record logged while
+/// Runs `f` with this thread's key set, kept from record to record (for `OtelDrain`; the
+/// setups keep theirs in their formatting buffers). A record logged while
 /// another's pairs are serialized (a value that logs) finds it lent out and gets a new one.
+#[cfg(feature = "opentelemetry")]
 pub(crate) fn with_thread_keys<R>(f: impl FnOnce(&mut KeySet) -> R) -> R {
+    use std::cell::Cell;
     thread_local! {
         static KEYS: Cell<Option<KeySet>> = const { Cell::new(None) };
     }
@@ -146,6 +148,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "opentelemetry")]
     #[test]
     fn a_thread_lends_its_set_once_at_a_time_and_drops_one_grown_past_the_limit() {
         with_thread_keys(|outer| {

@@ -9,8 +9,8 @@
 //! queued.
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ::opentelemetry::InstrumentationScope;
@@ -19,6 +19,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord};
 
+use crate::setup::FirstError;
 pub(super) use crate::setup::diagnose;
 
 /// The counts of one pipeline, shared by its processor, its exporter and its guard.
@@ -30,7 +31,7 @@ pub(super) struct Counts {
     /// Set when the guard shuts the pipeline down.
     finished: AtomicBool,
     late_reported: AtomicBool,
-    first_error: Mutex<Option<String>>,
+    first_error: FirstError,
 }
 
 impl Counts {
@@ -49,10 +50,7 @@ impl Counts {
     }
 
     pub(super) fn first_error(&self) -> Option<String> {
-        self.first_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.first_error.get()
     }
 
     pub(super) fn finish(&self) {
@@ -61,17 +59,8 @@ impl Counts {
 
     fn export_failed(&self, records: u64, err: &dyn fmt::Display) {
         self.failed.fetch_add(records, Ordering::AcqRel);
-        let mut first = self
-            .first_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if first.is_none() {
-            let message = err.to_string();
-            diagnose(format_args!(
-                "cannot export log records to OpenTelemetry: {message}"
-            ));
-            *first = Some(message);
-        }
+        self.first_error
+            .note("cannot export log records to OpenTelemetry", err);
     }
 }
 

@@ -13,6 +13,30 @@ pub(crate) fn diagnose(args: fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr().lock(), "token-runtime-id: {args}");
 }
 
+/// The first of many errors, printed on stderr when it happens and kept for the report.
+#[derive(Debug, Default)]
+pub(crate) struct FirstError(Mutex<Option<String>>);
+
+impl FirstError {
+    /// Keeps `err` when it is the first, and prints it after `what` (what failed).
+    pub(crate) fn note(&self, what: &str, err: &dyn fmt::Display) {
+        let mut first = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if first.is_none() {
+            let message = err.to_string();
+            diagnose(format_args!("{what}: {message}"));
+            *first = Some(message);
+        }
+    }
+
+    /// The first error, if there was one.
+    pub(crate) fn get(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
 /// Write errors and lost records of one setup, shared by the logging threads, the writer
 /// thread and the guard.
 #[derive(Debug, Default)]
@@ -24,7 +48,7 @@ pub(crate) struct WriteStatus {
     /// counted as lost on the logging thread, without being formatted.
     stopped: AtomicBool,
     late_reported: AtomicBool,
-    first_error: Mutex<Option<String>>,
+    first_error: FirstError,
 }
 
 impl WriteStatus {
@@ -51,15 +75,7 @@ impl WriteStatus {
     }
 
     fn note_first(&self, err: &dyn fmt::Display) {
-        let mut first = self
-            .first_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if first.is_none() {
-            let message = err.to_string();
-            diagnose(format_args!("cannot write log records: {message}"));
-            *first = Some(message);
-        }
+        self.first_error.note("cannot write log records", err);
     }
 
     /// Counts a record logged after the guard stopped the writer; says so on stderr once.
@@ -93,12 +109,7 @@ impl WriteStatus {
             write_errors,
             rotation_errors,
             lost_records,
-            first_error: self
-                .first_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone()
-                .unwrap_or_default(),
+            first_error: self.first_error.get().unwrap_or_default(),
         })
     }
 }

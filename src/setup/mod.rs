@@ -239,7 +239,7 @@ mod term;
 mod writer;
 
 #[cfg(feature = "opentelemetry")]
-pub(crate) use guard::diagnose;
+pub(crate) use guard::{FirstError, diagnose};
 pub use guard::{LogGuard, WriteError};
 pub use json::{JsonFile, JsonWriter, json_file, json_writer};
 pub use rotate::Rotation;
