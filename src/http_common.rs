@@ -203,7 +203,7 @@ pub(crate) enum HeaderProblem {
     /// The caller's value broke the policy: replaced by the call's ID (or left out).
     CallerValueReplaced(IncomingRejection, usize),
     /// The call's ID broke the policy even shortened: no header was sent.
-    CannotSend(Option<IncomingRejection>, usize),
+    CannotSend(IncomingRejection, usize),
 }
 
 impl HeaderProblem {
@@ -221,7 +221,7 @@ impl HeaderProblem {
                 log, "sent the call without its runtime ID: the called service would refuse it";
                 "header" => header,
                 "len" => *len,
-                "reason" => reason.as_ref().map(ToString::to_string),
+                "reason" => %reason,
             ),
         }
     }

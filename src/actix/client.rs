@@ -204,9 +204,9 @@ impl PropagateRuntimeId {
     /// headers; see [`PropagateRuntimeId`].
     pub fn request(&self, mut request: ClientRequest) -> RuntimeIdRequest {
         let settings = &*self.settings;
-        let (id, outgoing) = crate::tower::outgoing_request_id();
+        let (id, outgoing, cannot_send) = crate::tower::outgoing_call();
         let _scope = id.enter();
-        let problem = set_headers(request.headers_mut(), &id, &outgoing, settings);
+        let problem = set_headers(request.headers_mut(), &outgoing, cannot_send, settings);
         if let (Some(problem), Some(log)) = (problem, &settings.logger) {
             problem.report(log, settings.header.as_str());
         }
@@ -313,11 +313,12 @@ impl<F> fmt::Debug for CallFuture<F> {
 }
 
 /// Puts the call's ID and trace context in the request's headers, from the `http` 1
-/// headers `outgoing_request_id` made for it, as [`PropagateRuntimeId`] documents.
+/// headers `outgoing_request_id` made for it (without the ID's when `cannot_send` says
+/// why), as [`PropagateRuntimeId`] documents.
 fn set_headers(
     headers: &mut HeaderMap,
-    id: &RuntimeId,
     outgoing: &::http::HeaderMap,
+    cannot_send: Option<HeaderProblem>,
     settings: &Settings,
 ) -> Option<HeaderProblem> {
     let values = headers.get_all(&settings.header);
@@ -349,8 +350,64 @@ fn set_headers(
         }
         None => {
             headers.remove(&settings.header);
-            let reason = settings.policy.accept(id.as_str().as_bytes()).err();
-            Some(HeaderProblem::CannotSend(reason, id.as_str().len()))
+            cannot_send
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::IncomingRejection;
+
+    fn settings() -> Settings {
+        Settings {
+            header: HeaderName::from_static(DEFAULT_HEADER),
+            policy: IncomingPolicy::default(),
+            logger: None,
+        }
+    }
+
+    #[test]
+    fn the_headers_made_for_the_call_replace_the_callers_and_an_id_not_sendable_says_why() {
+        let mut outgoing = ::http::HeaderMap::new();
+        outgoing.insert(TRACEPARENT, ::http::HeaderValue::from_static("00-x"));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static(DEFAULT_HEADER),
+            HeaderValue::from_static("a b"),
+        );
+        headers.insert(
+            HeaderName::from_static(TRACESTATE),
+            HeaderValue::from_static("k=v"),
+        );
+        let why = HeaderProblem::CannotSend(IncomingRejection::Empty, 9);
+        let problem = set_headers(&mut headers, &outgoing, Some(why), &settings());
+        assert!(matches!(
+            problem,
+            Some(HeaderProblem::CannotSend(IncomingRejection::Empty, 9))
+        ));
+        assert!(
+            !headers.contains_key(DEFAULT_HEADER),
+            "the caller's refused value is gone"
+        );
+        assert!(
+            !headers.contains_key(TRACESTATE),
+            "the caller's trace state is gone"
+        );
+        assert_eq!(headers.get(TRACEPARENT).unwrap(), "00-x");
+    }
+
+    #[test]
+    fn a_value_the_caller_set_that_the_policy_accepts_goes_as_it_is() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static(DEFAULT_HEADER),
+            HeaderValue::from_static("upstream-1"),
+        );
+        let problem = set_headers(&mut headers, &::http::HeaderMap::new(), None, &settings());
+        assert!(problem.is_none());
+        assert_eq!(headers.get(DEFAULT_HEADER).unwrap(), "upstream-1");
+        assert!(!headers.contains_key(TRACEPARENT));
     }
 }

@@ -385,7 +385,7 @@ fn sendable(
     let text = shortened(id.as_str(), sep, policy.max_len());
     match policy.check_value(text.as_bytes()) {
         Ok(()) => Ok(header_value_of(&text)),
-        Err(reason) => Err(HeaderProblem::CannotSend(Some(reason), id.as_str().len())),
+        Err(reason) => Err(HeaderProblem::CannotSend(reason, id.as_str().len())),
     }
 }
 
@@ -487,21 +487,31 @@ fn header_value_of(text: &str) -> HeaderValue {
 /// For another header name, a config or a policy of your own, wrap the client with
 /// [`PropagateRuntimeIdLayer`], which takes them.
 pub fn outgoing_request_id() -> (RuntimeId, HeaderMap) {
+    let (id, headers, _) = outgoing_call();
+    (id, headers)
+}
+
+/// What [`outgoing_request_id`] makes, and why the ID's header is missing when it is.
+pub(crate) fn outgoing_call() -> (RuntimeId, HeaderMap, Option<HeaderProblem>) {
     with_default_config(|config| {
         let id = outgoing_id(config);
         let mut headers = HeaderMap::new();
         set_trace_context(&mut headers, &id);
-        if let Ok(value) = sendable(&id, config.sep(), &IncomingPolicy::default()) {
-            headers.insert(HeaderName::from_static(DEFAULT_HEADER), value);
-        }
-        (id, headers)
+        let problem = match sendable(&id, config.sep(), &IncomingPolicy::default()) {
+            Ok(value) => {
+                headers.insert(HeaderName::from_static(DEFAULT_HEADER), value);
+                None
+            }
+            Err(problem) => Some(problem),
+        };
+        (id, headers, problem)
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MaxDepthPolicy;
+    use crate::{IncomingRejection, MaxDepthPolicy};
 
     #[test]
     fn at_the_depth_limit_the_call_goes_out_in_the_current_id() {
@@ -533,6 +543,27 @@ mod tests {
         assert_eq!(headers[DEFAULT_HEADER], id.as_str());
         assert_eq!(headers[TRACEPARENT], id.traceparent().to_string());
         assert_eq!(headers.len(), 2);
+    }
+
+    #[test]
+    fn an_id_the_called_service_would_refuse_even_shortened_is_not_sent_and_says_why() {
+        let greek = RuntimeIdConfig::builder()
+            .characters("αβγδεζηθ")
+            .build()
+            .unwrap();
+        let layer = PropagateRuntimeIdLayer::new().config(greek.clone());
+        let id = RuntimeId::new_root(&greek);
+        let mut request = Request::new(());
+        let problem = set_header(&mut request, &id, &layer.settings);
+        assert!(!request.headers().contains_key(DEFAULT_HEADER));
+        // The trace context goes all the same: it is hex.
+        assert_eq!(request.headers()[TRACEPARENT], id.traceparent().to_string());
+        match problem {
+            Some(HeaderProblem::CannotSend(IncomingRejection::NotAllowed { position: 0 }, len)) => {
+                assert_eq!(len, id.as_str().len());
+            }
+            _ => panic!("not a refusal of the ID's first character"),
+        }
     }
 
     #[test]

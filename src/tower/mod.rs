@@ -86,6 +86,9 @@ pub use client::{
 };
 pub use server::{ResponseBody, ResponseFuture, RuntimeIdLayer, RuntimeIdService};
 
+#[cfg(feature = "actix")]
+pub(crate) use client::outgoing_call;
+
 /// The header both layers read and write unless told otherwise.
 const DEFAULT_HEADER: &str = "x-request-id";
 
