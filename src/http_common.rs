@@ -11,8 +11,16 @@ use slog::Logger;
 
 use crate::config::with_config_or_default;
 use crate::{
-    Adopted, Incoming, IncomingPolicy, IncomingRejection, RuntimeId, RuntimeIdConfig, scope,
+    Adopted, Incoming, IncomingField, IncomingPolicy, IncomingRejection, RuntimeId,
+    RuntimeIdConfig, scope,
 };
+
+/// The header both sides read and write unless told otherwise.
+pub(crate) const DEFAULT_HEADER: &str = "x-request-id";
+
+/// W3C Trace Context's headers.
+pub(crate) const TRACEPARENT: &str = "traceparent";
+pub(crate) const TRACESTATE: &str = "tracestate";
 
 /// The `tracing` span a request or call runs in, holding its ID (feature `tracing`), so
 /// that libraries which carry `Span::current()` to other threads and tasks carry the ID.
@@ -156,21 +164,21 @@ impl<H> ServerSettings<H> {
     }
 
     /// The request's root, adopted from the values of its ID header, `traceparent` and
-    /// `tracestate` (see [`IncomingPolicy::adopt`]).
-    pub(crate) fn adopt<'a>(
-        &self,
-        request_ids: impl IntoIterator<Item = &'a [u8]>,
-        traceparents: impl IntoIterator<Item = &'a [u8]>,
-        tracestates: impl IntoIterator<Item = &'a [u8]>,
-    ) -> Adopted {
+    /// `tracestate`, which `values` gives by name (see [`IncomingPolicy::adopt`]).
+    pub(crate) fn adopt<'a, I>(&self, values: impl Fn(&str) -> I) -> Adopted
+    where
+        H: AsRef<str>,
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        let header = self.header.as_ref();
         let mut incoming = Incoming::new();
-        for value in request_ids {
+        for value in values(header) {
             incoming = incoming.request_id(value);
         }
-        for value in traceparents {
+        for value in values(TRACEPARENT) {
             incoming = incoming.traceparent(value);
         }
-        for value in tracestates {
+        for value in values(TRACESTATE) {
             incoming = incoming.tracestate(value);
         }
         with_config_or_default(self.config.as_deref(), |config| {
@@ -195,6 +203,19 @@ impl<H> ServerSettings<H> {
 impl<H: fmt::Debug> fmt::Debug for ServerSettings<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.debug("ServerSettings", f)
+    }
+}
+
+/// The trace-context headers to take off a request whose `traceparent` or `tracestate`
+/// was refused: a `tracestate` goes with its `traceparent`.
+pub(crate) fn refused_trace_headers(adopted: &Adopted) -> &'static [&'static str] {
+    let refused = |field| adopted.rejected().iter().any(|r| r.field == field);
+    if refused(IncomingField::Traceparent) {
+        &[TRACEPARENT, TRACESTATE]
+    } else if refused(IncomingField::Tracestate) {
+        &[TRACESTATE]
+    } else {
+        &[]
     }
 }
 
@@ -264,5 +285,29 @@ impl CallerValue {
             }
             CallerValue::Absent | CallerValue::Accepted => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(traceparent: &str, tracestate: &str) -> &'static [&'static str] {
+        let incoming = Incoming::new()
+            .traceparent(traceparent)
+            .tracestate(tracestate);
+        let adopted = IncomingPolicy::default().adopt(&incoming, &RuntimeIdConfig::default());
+        refused_trace_headers(&adopted)
+    }
+
+    #[test]
+    fn a_refused_traceparent_takes_its_tracestate_along_and_a_refused_tracestate_goes_alone() {
+        let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(refused(valid, "congo=t61rcWkgMzE"), &[] as &[&str]);
+        assert_eq!(refused(valid, "not a list member"), [TRACESTATE]);
+        assert_eq!(
+            refused("00-not-a-traceparent", "congo=t61rcWkgMzE"),
+            [TRACEPARENT, TRACESTATE]
+        );
     }
 }

@@ -12,8 +12,9 @@ use awc::{ClientRequest, SendClientRequest};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
-use super::{DEFAULT_HEADER, TRACEPARENT, TRACESTATE, header_value};
+use super::header_value;
 use crate::http_common::{CallerValue, HeaderProblem, InRequest, Span};
+use crate::http_common::{DEFAULT_HEADER, TRACEPARENT, TRACESTATE};
 use crate::{IncomingPolicy, RuntimeId};
 
 /// Sends awc requests in a new child of the current ID: `client.get(url)

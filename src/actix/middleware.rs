@@ -9,16 +9,16 @@ use std::task::{Context, Poll};
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
-use super::{DEFAULT_HEADER, TRACEPARENT, TRACESTATE, header_value};
-use crate::http_common::{InRequest, ServerSettings};
+use super::header_value;
+use crate::http_common::{DEFAULT_HEADER, InRequest, ServerSettings, refused_trace_headers};
 use crate::scope;
-use crate::{Adopted, IncomingField, IncomingPolicy, RuntimeId, RuntimeIdConfig};
+use crate::{IncomingPolicy, RuntimeId, RuntimeIdConfig};
 
 /// An actix-web middleware that runs each request in a root runtime ID, adopted from the
 /// `x-request-id` header when valid: the actix-web form of
@@ -202,16 +202,6 @@ impl fmt::Debug for RuntimeIdMiddleware {
     }
 }
 
-/// The request's root: adopted from its headers (see [`IncomingPolicy::adopt`]).
-fn incoming(settings: &Settings, headers: &HeaderMap) -> Adopted {
-    let values = |name| headers.get_all(name).map(HeaderValue::as_bytes);
-    settings.adopt(
-        values(&settings.header),
-        values(&HeaderName::from_static(TRACEPARENT)),
-        values(&HeaderName::from_static(TRACESTATE)),
-    )
-}
-
 impl<S, B> Transform<S, ServiceRequest> for RuntimeIdMiddleware
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
@@ -261,20 +251,16 @@ where
 
     fn call(&self, mut request: ServiceRequest) -> ResponseFuture<S::Future> {
         let settings = &*self.settings;
-        let adopted = incoming(settings, request.headers());
+        let headers = request.headers();
+        let adopted = settings.adopt(|name| headers.get_all(name).map(HeaderValue::as_bytes));
         let id = adopted.runtime_id().clone();
         let _scope = scope::enter(Some(id.clone()));
         if let Some(log) = &settings.logger {
             adopted.report(log, settings.header.as_str());
         }
-        // Refused trace context is never passed on to the handler; a `tracestate` goes
-        // with its `traceparent`.
-        let refused = |field| adopted.rejected().iter().any(|r| r.field == field);
-        if refused(IncomingField::Traceparent) {
-            request.headers_mut().remove(TRACEPARENT);
-            request.headers_mut().remove(TRACESTATE);
-        } else if refused(IncomingField::Tracestate) {
-            request.headers_mut().remove(TRACESTATE);
+        // Refused trace context is never passed on to the handler.
+        for name in refused_trace_headers(&adopted) {
+            request.headers_mut().remove(*name);
         }
         // An adopted ID is the request's header already, one value the response can share.
         let value = match adopted.adopted_request_id() {

@@ -103,13 +103,6 @@ pub use middleware::{
     ErrorInRequest, ResponseBody, ResponseFuture, RuntimeIdMiddleware, RuntimeIdMiddlewareService,
 };
 
-/// The header both sides read and write unless told otherwise.
-const DEFAULT_HEADER: &str = "x-request-id";
-
-/// W3C Trace Context's headers.
-const TRACEPARENT: &str = "traceparent";
-const TRACESTATE: &str = "tracestate";
-
 /// The header value (actix's `http` 0.2 type) of bytes that hold no control character: an
 /// ID's text, a `traceparent`, a `tracestate`, a value a policy accepted, a value of
 /// `http` 1 (which allows the same bytes). `None` only if that promise were broken; the

@@ -13,9 +13,9 @@ use ::http::header::{HeaderMap, HeaderName, HeaderValue};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
-use super::{DEFAULT_HEADER, TRACEPARENT, TRACESTATE};
 use crate::config::{with_config_or_default, with_default_config};
 use crate::http_common::{CallerValue, HeaderProblem, InRequest};
+use crate::http_common::{DEFAULT_HEADER, TRACEPARENT, TRACESTATE};
 use crate::{IncomingPolicy, RuntimeId, RuntimeIdConfig, scope};
 
 /// A tower [`Layer`](::tower::Layer) for HTTP clients: each request goes out in a new child

@@ -89,13 +89,6 @@ pub use server::{ResponseBody, ResponseFuture, RuntimeIdLayer, RuntimeIdService}
 #[cfg(feature = "actix")]
 pub(crate) use client::outgoing_call;
 
-/// The header both layers read and write unless told otherwise.
-const DEFAULT_HEADER: &str = "x-request-id";
-
-/// W3C Trace Context's headers.
-const TRACEPARENT: &str = "traceparent";
-const TRACESTATE: &str = "tracestate";
-
 /// The header value of `id`: its text, as bytes.
 fn header_value(id: &RuntimeId) -> HeaderValue {
     // `from_bytes` refuses only ASCII control characters (other than tab), and no ID holds

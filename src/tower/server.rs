@@ -6,16 +6,16 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use ::http::header::{HeaderMap, HeaderName, HeaderValue};
+use ::http::header::{HeaderName, HeaderValue};
 use ::http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use slog::Logger;
 
-use super::{DEFAULT_HEADER, TRACEPARENT, TRACESTATE, header_value};
-use crate::http_common::{InRequest, ServerSettings};
+use super::header_value;
+use crate::http_common::{DEFAULT_HEADER, InRequest, ServerSettings, refused_trace_headers};
 use crate::scope;
-use crate::{Adopted, IncomingField, IncomingPolicy, RuntimeIdConfig};
+use crate::{IncomingPolicy, RuntimeIdConfig};
 
 /// A tower [`Layer`](::tower::Layer) that runs each request in a root runtime ID, adopted
 /// from the `x-request-id` header when valid.
@@ -210,16 +210,6 @@ impl<S: fmt::Debug> fmt::Debug for RuntimeIdService<S> {
     }
 }
 
-/// The request's root: adopted from its headers (see [`IncomingPolicy::adopt`]).
-fn incoming(settings: &Settings, headers: &HeaderMap) -> Adopted {
-    let values = |name| headers.get_all(name).into_iter().map(HeaderValue::as_bytes);
-    settings.adopt(
-        values(&settings.header),
-        values(&HeaderName::from_static(TRACEPARENT)),
-        values(&HeaderName::from_static(TRACESTATE)),
-    )
-}
-
 impl<S, ReqBody, ResBody> ::tower::Service<Request<ReqBody>> for RuntimeIdService<S>
 where
     S: ::tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -234,20 +224,17 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> ResponseFuture<S::Future> {
         let settings = &*self.settings;
-        let adopted = incoming(settings, request.headers());
+        let headers = request.headers();
+        let adopted =
+            settings.adopt(|name| headers.get_all(name).into_iter().map(HeaderValue::as_bytes));
         let id = adopted.runtime_id().clone();
         let _scope = scope::enter(Some(id.clone()));
         if let Some(log) = &settings.logger {
             adopted.report(log, settings.header.as_str());
         }
-        // Refused trace context is never passed on to the handler; a `tracestate` goes
-        // with its `traceparent`.
-        let refused = |field| adopted.rejected().iter().any(|r| r.field == field);
-        if refused(IncomingField::Traceparent) {
-            request.headers_mut().remove(TRACEPARENT);
-            request.headers_mut().remove(TRACESTATE);
-        } else if refused(IncomingField::Tracestate) {
-            request.headers_mut().remove(TRACESTATE);
+        // Refused trace context is never passed on to the handler.
+        for name in refused_trace_headers(&adopted) {
+            request.headers_mut().remove(*name);
         }
         // An adopted ID is the request's header already, one value the response can share.
         let value = match adopted.adopted_request_id() {
