@@ -184,9 +184,11 @@ impl Builder<JsonFile> {
     /// Only the file the setup has open is renamed, and only when it is still a regular
     /// file at the path (not a directory or a link put there since), and never while it is
     /// empty. A path that is a symbolic link when the setup is built is followed then: the
-    /// file it names rotates in its own directory, and the link is left as it is. A rotation that fails (a directory where nothing may be renamed, a full
-    /// inode table) is reported in [`WriteError::rotation_errors`](super::WriteError): the
-    /// lines go on into the current file, past the rotation size, and the rotation is tried
+    /// file it names rotates in its own directory, and the link is left as it is.
+    ///
+    /// A rotation that fails (a directory where nothing may be renamed, a full inode
+    /// table) is reported in [`WriteError::rotation_errors`](super::WriteError): the lines
+    /// go on into the current file, past the rotation size, and the rotation is tried
     /// again once the file has grown by the rotation size again, or at the next period.
     /// A name never sorts before an existing one: if the clock is behind the newest rotated
     /// name in the directory (it was set back), the new name follows that one by a
