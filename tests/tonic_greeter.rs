@@ -175,6 +175,14 @@ async fn connect(addr: SocketAddr, log: &Logger) -> Client {
     GreeterClient::new(channel)
 }
 
+/// The `x-request-id` the server sent back in a reply's (or a `Status`'s) metadata.
+fn request_id(metadata: &tonic::metadata::MetadataMap) -> String {
+    let value = metadata
+        .get("x-request-id")
+        .expect("no x-request-id in the metadata");
+    value.to_str().unwrap().to_owned()
+}
+
 /// What a call's caller saw.
 struct Answer {
     name: String,
@@ -210,13 +218,7 @@ fn two_hundred_calls_linked_with_every_server_line_in_the_calls_id_and_library_l
                             .say_hello(HelloRequest { name: name.clone() })
                             .await
                             .unwrap();
-                        let call = response
-                            .metadata()
-                            .get("x-request-id")
-                            .unwrap()
-                            .to_str()
-                            .unwrap()
-                            .to_owned();
+                        let call = request_id(response.metadata());
                         info!(log, "answered"; "client" => &name);
                         Answer {
                             name,
@@ -244,13 +246,7 @@ fn two_hundred_calls_linked_with_every_server_line_in_the_calls_id_and_library_l
             .with_runtime_id(request.clone())
             .await
             .unwrap_err();
-            let call = status
-                .metadata()
-                .get("x-request-id")
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
+            let call = request_id(status.metadata());
             (answers, (request, status.code(), call))
         });
         runtime.shutdown_timeout(Duration::from_secs(5));
@@ -428,13 +424,7 @@ fn a_caller_set_request_id_in_metadata_is_sent_when_valid_and_replaced_with_a_wa
                 let reply = async move { client.say_hello(request).await.unwrap() }
                     .with_runtime_id(caller.clone())
                     .await;
-                let sent_back = reply
-                    .metadata()
-                    .get("x-request-id")
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .to_owned();
+                let sent_back = request_id(reply.metadata());
                 answers.push((name, value, caller, sent_back, reply.into_inner().message));
             }
             answers
