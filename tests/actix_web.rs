@@ -313,51 +313,56 @@ async fn echo(
     }))
 }
 
-/// Sends one request with `headers` to `/echo`; returns the response's `x-request-id`
-/// and what the handler saw.
-async fn call_echo(addr: SocketAddr, headers: &[(&'static str, &str)]) -> (String, Value) {
-    let mut request = client().get(format!("http://{addr}/echo"));
-    for (name, value) in headers {
-        request = request.append_header((*name, *value));
-    }
-    let mut response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let header = response
-        .headers()
-        .get("x-request-id")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let seen: Value = response.json().await.unwrap();
-    (header, seen)
-}
-
-const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-#[test]
-fn a_valid_request_id_and_traceparent_are_adopted_and_returned() {
-    let (log, out) = logger();
-    let log = log.clone();
-    let (header, seen) = in_system(60, move || async move {
+/// Starts a server whose `/echo` runs [`echo`], sends it one request with each list of
+/// headers in turn, then stops it; returns, for each request, the response's
+/// `x-request-id` and what the handler saw.
+fn ask_echo(requests: &[Vec<(&'static str, &str)>]) -> Vec<(String, Value)> {
+    let requests: Vec<Vec<(&'static str, String)>> = requests
+        .iter()
+        .map(|headers| headers.iter().map(|(n, v)| (*n, v.to_string())).collect())
+        .collect();
+    let log = logger().0.clone();
+    in_system(60, move || async move {
         let (addr, handle) = serve!(1, move || {
             App::new()
                 .app_data(web::Data::new(log.clone()))
                 .route("/echo", web::get().to(echo))
                 .wrap(RuntimeIdMiddleware::new().logger(log.clone()))
         });
-        let answer = call_echo(
-            addr,
-            &[
-                ("x-request-id", "gateway-7f3a"),
-                ("traceparent", PARENT),
-                ("tracestate", "congo=t61rcWkgMzE"),
-            ],
-        )
-        .await;
+        let mut answers = Vec::new();
+        for headers in requests {
+            let mut request = client().get(format!("http://{addr}/echo"));
+            for header in headers {
+                request = request.append_header(header);
+            }
+            let mut response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let header = response
+                .headers()
+                .get("x-request-id")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let seen: Value = response.json().await.unwrap();
+            answers.push((header, seen));
+        }
         handle.stop(true).await;
-        answer
-    });
+        answers
+    })
+}
+
+const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+#[test]
+fn a_valid_request_id_and_traceparent_are_adopted_and_returned() {
+    let (_, out) = logger();
+    let (header, seen) = ask_echo(&[vec![
+        ("x-request-id", "gateway-7f3a"),
+        ("traceparent", PARENT),
+        ("tracestate", "congo=t61rcWkgMzE"),
+    ]])
+    .remove(0);
     assert_eq!(header, "gateway-7f3a");
     assert_eq!(seen["id"], "gateway-7f3a");
     assert_eq!(seen["x-request-id"], "gateway-7f3a");
@@ -372,8 +377,7 @@ fn a_valid_request_id_and_traceparent_are_adopted_and_returned() {
 
 #[test]
 fn refused_request_ids_are_replaced_reported_by_length_and_never_echoed_or_logged() {
-    let (log, out) = logger();
-    let log = log.clone();
+    let (_, out) = logger();
     let too_long = "x".repeat(129);
     let hostile: Vec<(&str, Vec<&str>)> = vec![
         ("too long", vec![too_long.as_str()]),
@@ -382,43 +386,20 @@ fn refused_request_ids_are_replaced_reported_by_length_and_never_echoed_or_logge
         ("not allowed", vec!["evil<script>"]),
         ("sent twice", vec!["evil-one", "evil-two"]),
     ];
-    let cases: Vec<(String, Vec<String>)> = hostile
+    let requests: Vec<Vec<_>> = hostile
         .iter()
-        .map(|(what, values)| {
-            (
-                what.to_string(),
-                values.iter().map(|v| v.to_string()).collect(),
-            )
-        })
+        .map(|(_, values)| values.iter().map(|v| ("x-request-id", *v)).collect())
         .collect();
-    let answers = in_system(60, move || async move {
-        let (addr, handle) = serve!(1, move || {
-            App::new()
-                .app_data(web::Data::new(log.clone()))
-                .route("/echo", web::get().to(echo))
-                .wrap(RuntimeIdMiddleware::new().logger(log.clone()))
-        });
-        let mut answers = Vec::new();
-        for (what, values) in cases {
-            let headers: Vec<_> = values
-                .iter()
-                .map(|v| ("x-request-id", v.as_str()))
-                .collect();
-            let (header, seen) = call_echo(addr, &headers).await;
-            answers.push((what, values, header, seen));
-        }
-        handle.stop(true).await;
-        answers
-    });
+    let answers = ask_echo(&requests);
     let text = out.lines().join("\n");
-    for (what, values, header, seen) in answers {
+    for ((what, values), (header, seen)) in hostile.into_iter().zip(answers) {
         // A new root, in the response and in the request the handler saw.
         assert_eq!(header.len(), 8, "{what}: {header}");
         assert_eq!(seen["id"], header.as_str(), "{what}");
         assert_eq!(seen["x-request-id"], header.as_str(), "{what}");
         // Never logged.
         for value in &values {
-            assert!(!text.contains(value.as_str()), "{what}: logged");
+            assert!(!text.contains(value), "{what}: logged");
         }
         // One warning, in the new ID, with the header, the length and the rule.
         let warnings = records_with(out, "runtime_id", &header)
@@ -437,28 +418,14 @@ fn refused_request_ids_are_replaced_reported_by_length_and_never_echoed_or_logge
 
 #[test]
 fn an_invalid_traceparent_starts_a_new_trace_and_is_removed_from_the_request() {
-    let (log, out) = logger();
-    let log = log.clone();
+    let (_, out) = logger();
     let bad = PARENT.to_uppercase();
-    let (header, seen) = in_system(60, move || async move {
-        let (addr, handle) = serve!(1, move || {
-            App::new()
-                .app_data(web::Data::new(log.clone()))
-                .route("/echo", web::get().to(echo))
-                .wrap(RuntimeIdMiddleware::new().logger(log.clone()))
-        });
-        let answer = call_echo(
-            addr,
-            &[
-                ("x-request-id", "traced-1"),
-                ("traceparent", &bad),
-                ("tracestate", "a=1"),
-            ],
-        )
-        .await;
-        handle.stop(true).await;
-        answer
-    });
+    let (header, seen) = ask_echo(&[vec![
+        ("x-request-id", "traced-1"),
+        ("traceparent", &bad),
+        ("tracestate", "a=1"),
+    ]])
+    .remove(0);
     assert_eq!(header, "traced-1");
     assert_ne!(seen["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(seen["parent_span_id"], Value::Null);
