@@ -1,6 +1,7 @@
 //! tonic on loopback: a greeter server behind `RuntimeIdLayer` (`Server::builder().layer`),
 //! a client with `PropagateRuntimeIdLayer` around a `Channel`, `SlogLayer` as the global
-//! `tracing` subscriber keeping the debug lines of h2, tower, tonic, hyper and hyper-util.
+//! `tracing` subscriber keeping the debug lines of h2, tower, tonic and hyper-util (hyper
+//! itself writes none unless built with `--cfg hyper_unstable_tracing`).
 //!
 //! Counts which lines carry which ID: the server's handler lines (the call's ID, adopted as
 //! its root), the client's own lines (the request's), and the client libraries' lines, by
@@ -39,7 +40,7 @@ use tracing_subscriber::prelude::*;
 const SERVER_THREADS: &str = "greeter-server";
 
 /// The crates whose `tracing` lines are counted, as their targets start.
-const LIBRARIES: [&str; 5] = ["h2", "tower", "tonic", "hyper_util", "hyper"];
+const LIBRARIES: [&str; 4] = ["h2", "tower", "tonic", "hyper_util"];
 
 /// The process's logger: every line with the name of the thread that wrote it.
 fn logger() -> &'static (Logger, Captured) {
@@ -56,7 +57,6 @@ fn logger() -> &'static (Logger, Captured) {
             .with_target("h2", Level::DEBUG)
             .with_target("tower", Level::TRACE)
             .with_target("tonic", Level::TRACE)
-            .with_target("hyper", Level::TRACE)
             .with_target("hyper_util", Level::TRACE)
             .with_target("greeter", Level::INFO);
         let subscriber =
