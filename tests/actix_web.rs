@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
-use actix_web::http::header::HeaderName;
+use actix_web::http::header::{HeaderMap, HeaderName};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::rt::System;
 use actix_web::web::{self, Bytes};
@@ -86,6 +86,14 @@ where
     F: std::future::Future<Output = T>,
 {
     common::within(seconds, move || System::new().block_on(body()))
+}
+
+/// The text of the response header `name`, which must be there.
+fn header_text(headers: &HeaderMap, name: &str) -> String {
+    let value = headers
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"));
+    value.to_str().unwrap().to_owned()
 }
 
 /// The records carrying `key` = `value`.
@@ -190,13 +198,7 @@ fn five_hundred_requests_fifty_in_flight_on_single_threaded_workers_every_line_h
                 async move {
                     let mut response = request.send().await.unwrap();
                     assert_eq!(response.status(), 200);
-                    let header = response
-                        .headers()
-                        .get("x-request-id")
-                        .unwrap()
-                        .to_str()
-                        .unwrap()
-                        .to_owned();
+                    let header = header_text(response.headers(), "x-request-id");
                     let body = response.body().await.unwrap();
                     Answer {
                         n,
@@ -337,13 +339,7 @@ fn ask_echo(requests: &[Vec<(&'static str, &str)>]) -> Vec<(String, Value)> {
             }
             let mut response = request.send().await.unwrap();
             assert_eq!(response.status(), 200);
-            let header = response
-                .headers()
-                .get("x-request-id")
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned();
+            let header = header_text(response.headers(), "x-request-id");
             let seen: Value = response.json().await.unwrap();
             answers.push((header, seen));
         }
@@ -744,13 +740,7 @@ fn a_custom_header_name_is_read_written_and_sent() {
         let call_id = call.runtime_id().to_string();
         assert!(!call.request().headers().contains_key("x-request-id"));
         let mut response = call.send().await.unwrap();
-        let response_header = response
-            .headers()
-            .get("x-correlation-id")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let response_header = header_text(response.headers(), "x-correlation-id");
         let body = String::from_utf8(response.body().await.unwrap().to_vec()).unwrap();
         handle.stop(true).await;
         (response_header, (call_id, body))
