@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::within;
+use opentelemetry::logs::Severity;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::BatchConfigBuilder;
@@ -416,11 +417,14 @@ fn a_record_without_an_id_has_no_trace_context_and_keeps_its_own_runtime_id_pair
 #[test]
 fn with_the_otel_drain_first_in_a_duplicate_the_setups_config_is_still_found() {
     let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
-        .with_log_processor(Noop)
+        .with_log_processor(Noop(Severity::Info))
         .build();
     let config = RuntimeIdConfig::builder().prefix("API").build().unwrap();
+    // The file takes `Warning` and above: whether `Info` is enabled is the OtelDrain's
+    // answer alone.
     let (file, guard) = token_runtime_id::setup::json_writer(std::io::sink())
         .config(config)
+        .level(Level::Warning)
         .build()
         .unwrap();
     for logger in [
@@ -438,8 +442,10 @@ fn with_the_otel_drain_first_in_a_duplicate_the_setups_config_is_still_found() {
         })
         .unwrap();
         assert!(id.as_str().starts_with("API:"), "{id}");
-        // A real question still gets the drains' answers.
+        // A real question still gets the drains' answers: yes from the OtelDrain's
+        // processor for `Info`, no from both for `Debug`.
         assert!(logger.is_enabled(Level::Info));
+        assert!(!logger.is_enabled(Level::Debug));
     }
     drop(file);
     guard.finish().unwrap();
@@ -451,7 +457,7 @@ fn a_value_asking_for_ids_under_a_lock_above_the_otel_drain_does_not_deadlock() 
     // asking the root logger for its ID through `is_enabled` would lock it again.
     let (outer, inner) = within(20, || {
         let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
-            .with_log_processor(Noop)
+            .with_log_processor(Noop(Severity::Trace))
             .build();
         let root = Logger::root(Mutex::new(OtelDrain::new(&provider)).fuse(), o!());
         let value = AsksForAnId {
@@ -488,9 +494,10 @@ impl slog::Value for AsksForAnId {
     }
 }
 
-/// Takes every record and does nothing with it: what the drain itself allocates.
+/// Takes every record of the severity it holds and above, and does nothing with it: what
+/// the drain itself allocates.
 #[derive(Debug)]
-struct Noop;
+struct Noop(Severity);
 
 impl opentelemetry_sdk::logs::LogProcessor for Noop {
     fn emit(
@@ -503,12 +510,15 @@ impl opentelemetry_sdk::logs::LogProcessor for Noop {
     fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
         Ok(())
     }
+    fn event_enabled(&self, level: Severity, _: &str, _: Option<&str>) -> bool {
+        level >= self.0
+    }
 }
 
 #[test]
 fn a_record_allocates_its_texts_once_and_the_ids_text_not_at_all() {
     let provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
-        .with_log_processor(Noop)
+        .with_log_processor(Noop(Severity::Trace))
         .build();
     let logger = Logger::root(
         OtelDrain::new(&provider).fuse(),
