@@ -77,7 +77,7 @@ use crate::{IncomingPolicy, RuntimeId, RuntimeIdConfig};
 /// removed from the request's headers. When the middleware has a
 /// [logger](RuntimeIdMiddleware::logger), it writes one warning per value refused, in the
 /// new ID, with the header's name, the value's length and the rule it broke (see
-/// [`Adopted::report`]); without one, it logs nothing.
+/// [`Adopted::report`](crate::Adopted::report)); without one, it logs nothing.
 ///
 /// # Errors and panics
 ///
